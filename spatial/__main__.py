@@ -1,0 +1,5 @@
+import sys
+
+from spatial.cli import main
+
+sys.exit(main())

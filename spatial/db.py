@@ -1,0 +1,106 @@
+"""Engine, sessions and database creation.
+
+One cached engine per URL. The caller (HTTP request, Panel callback, CLI
+command) owns the transaction through :func:`session_scope`; services only
+``flush()``. Every connection runs with JIT and parallel query off: on two
+cores, starting parallel workers costs 17-20 ms on sub-millisecond queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from spatial.errors import DatabaseUnavailable
+from spatial.settings import get_settings
+
+_SESSION_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0 -c timezone=UTC"
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str | None = None) -> Engine:
+    """Cached engine for ``url`` (default: the configured database)."""
+    settings = get_settings()
+    url = url or settings.sqlalchemy_url()
+    engine = sa.create_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={"options": _SESSION_OPTIONS, "connect_timeout": 10},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _rec):  # pragma: no cover - trivial
+        try:
+            from geoalchemy2.admin.dialects.postgresql import register_geometry_types  # noqa: F401
+        except ImportError:
+            pass
+
+    return engine
+
+
+@lru_cache(maxsize=8)
+def _sessionmaker(url: str | None) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+
+def new_session(url: str | None = None) -> Session:
+    return _sessionmaker(url)()
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session in one transaction: commit on success, roll back on error."""
+    session = new_session(url)
+    try:
+        yield session
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def ensure_database(url: str) -> None:
+    """Create the database in ``url`` if missing and enable PostGIS + btree_gist in it."""
+    u = make_url(url)
+    admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname=:n"), {"n": u.database})
+            if not exists:
+                conn.execute(sa.text(f'CREATE DATABASE "{u.database}"'))
+    except OperationalError as exc:
+        raise DatabaseUnavailable(f"Cannot reach PostgreSQL at {u.render_as_string()}: {exc.orig}") from exc
+    finally:
+        admin.dispose()
+    eng = sa.create_engine(u, isolation_level="AUTOCOMMIT")
+    try:
+        with eng.connect() as conn:
+            for ext in ("postgis", "btree_gist"):
+                try:
+                    conn.execute(sa.text(f"CREATE EXTENSION IF NOT EXISTS {ext}"))
+                except Exception as exc:  # translated: missing packages
+                    raise DatabaseUnavailable(
+                        f"Extension {ext} is not available in {u.database}: {exc}. "
+                        "Install PostGIS (apt-get install postgresql-postgis)."
+                    ) from exc
+    finally:
+        eng.dispose()
+
+
+def drop_database(url: str) -> None:
+    u = make_url(url)
+    admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)'))
+    admin.dispose()

@@ -1,0 +1,376 @@
+"""Core PostGIS tables (SQLAlchemy 2 + GeoAlchemy2).
+
+Every geometry is stored in EPSG:4326 (lon/lat degrees). Metric work (buffers,
+distances, areas) transforms to the projected CRS in
+``Settings.metric_srid`` (default EPSG:32649, UTM 49N) or uses geography.
+All timestamps are ``timestamptz`` in UTC.
+
+Feature modules may add their own tables in their own modules (e.g.
+``spatial.alerts_models``) on the same :class:`Base`; the Alembic migrations
+in ``spatial/migrations/versions`` are the source of truth for the schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SRID = 4326
+
+#: Admin hierarchy levels (admin_unit.level).
+LEVELS: dict[int, str] = {1: "district", 2: "street", 3: "community", 4: "grid"}
+LEVEL_OF: dict[str, int] = {v: k for k, v in LEVELS.items()}
+
+#: Ticket source channels.
+CHANNELS = ("hotline", "grid_worker", "citizen_app", "sensor", "video_ai", "api", "open311")
+
+#: Ticket states; the transition table lives in ``spatial.lifecycle``.
+TICKET_STATES = (
+    "reported", "accepted", "dispatched", "in_progress", "resolved", "verified", "closed",
+    "rejected", "merged", "reopened",
+)
+
+#: Deadline units in the category catalog.
+DEADLINE_UNITS = ("hours", "working_days", "calendar_days")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict: JSONB}
+
+
+def _now() -> sa.TextClause:
+    return sa.text("now()")
+
+
+class AdminUnit(Base):
+    """A polygon of the district > street > community > grid hierarchy."""
+
+    __tablename__ = "admin_unit"
+    __table_args__ = (
+        sa.CheckConstraint("level BETWEEN 1 AND 4", name="ck_admin_unit_level"),
+        sa.Index("ix_admin_unit_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_admin_unit_level_parent", "level", "parent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    level: Mapped[int] = mapped_column(sa.SmallInteger)
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="RESTRICT"))
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
+    area_m2: Mapped[float | None] = mapped_column(sa.Float)
+    population: Mapped[int | None] = mapped_column(sa.Integer)
+    attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+    parent: Mapped[AdminUnit | None] = relationship(remote_side="AdminUnit.id")
+
+    @property
+    def level_name(self) -> str:
+        return LEVELS[self.level]
+
+
+class Department(Base):
+    """A responsible department (e.g. urban management, water authority)."""
+
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    phone: Mapped[str | None] = mapped_column(sa.String(40))
+    attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+class Category(Base):
+    """A minor category of the catalog with its routing and deadlines.
+
+    ``code`` doubles as the Open311 ``service_code``. Deadlines are
+    ``accept_limit``/``resolve_limit`` counted in ``*_unit`` (hours,
+    working_days or calendar_days).
+    """
+
+    __tablename__ = "category"
+    __table_args__ = (
+        sa.CheckConstraint("accept_unit IN ('hours','working_days','calendar_days')", name="ck_cat_accept_unit"),
+        sa.CheckConstraint("resolve_unit IN ('hours','working_days','calendar_days')", name="ck_cat_resolve_unit"),
+        sa.CheckConstraint("accept_limit > 0 AND resolve_limit > 0", name="ck_cat_limits_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    major_code: Mapped[str] = mapped_column(sa.String(64), index=True)
+    major_name: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id", ondelete="RESTRICT"))
+    accept_limit: Mapped[float] = mapped_column(sa.Float, server_default="24")
+    accept_unit: Mapped[str] = mapped_column(sa.String(16), server_default="hours")
+    resolve_limit: Mapped[float] = mapped_column(sa.Float, server_default="5")
+    resolve_unit: Mapped[str] = mapped_column(sa.String(16), server_default="working_days")
+    closing_standard: Mapped[str] = mapped_column(sa.Text, server_default="")
+    skill: Mapped[str | None] = mapped_column(sa.String(64))
+    on_the_spot: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    auto_dispatch: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    duplicate_radius_m: Mapped[float] = mapped_column(sa.Float, server_default="100")
+    duplicate_window_h: Mapped[float] = mapped_column(sa.Float, server_default="24")
+    priority: Mapped[int] = mapped_column(sa.SmallInteger, server_default="3")
+    active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+    keywords: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default=sa.text("'{}'"))
+
+    department: Mapped[Department] = relationship()
+
+
+class Asset(Base):
+    """A city component (manhole cover, street light, hydrant, bin...)."""
+
+    __tablename__ = "asset"
+    __table_args__ = (
+        sa.Index("ix_asset_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_asset_type", "asset_type"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    asset_type: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id", ondelete="SET NULL"))
+    grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(32), server_default="ok")
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+    attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+class Camera(Base):
+    """A video point: location, heading/field of view in degrees, stream URL."""
+
+    __tablename__ = "camera"
+    __table_args__ = (
+        sa.Index("ix_camera_geom", "geom", postgresql_using="gist"),
+        sa.CheckConstraint("heading_deg IS NULL OR (heading_deg >= 0 AND heading_deg < 360)", name="ck_cam_heading"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+    heading_deg: Mapped[float | None] = mapped_column(sa.Float)
+    fov_deg: Mapped[float | None] = mapped_column(sa.Float, server_default="60")
+    range_m: Mapped[float | None] = mapped_column(sa.Float, server_default="80")
+    stream_url: Mapped[str | None] = mapped_column(sa.Text)
+    snapshot_url: Mapped[str | None] = mapped_column(sa.Text)
+    grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(32), server_default="online")
+    attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+class Sensor(Base):
+    """An IoT sensor. ``thresholds`` is per-type rule config (see spatial.sensor rules)."""
+
+    __tablename__ = "sensor"
+    __table_args__ = (sa.Index("ix_sensor_geom", "geom", postgresql_using="gist"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    sensor_type: Mapped[str] = mapped_column(sa.String(64), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    unit: Mapped[str] = mapped_column(sa.String(32))
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+    grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="SET NULL"), index=True)
+    thresholds: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    status: Mapped[str] = mapped_column(sa.String(32), server_default="online")
+    last_value: Mapped[float | None] = mapped_column(sa.Float)
+    last_reading_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+class SensorReading(Base):
+    """One observation; (sensor_id, observed_at) is unique so re-sent readings are no-ops."""
+
+    __tablename__ = "sensor_reading"
+    __table_args__ = (sa.Index("ix_sensor_reading_observed_brin", "observed_at", postgresql_using="brin"),)
+
+    sensor_id: Mapped[int] = mapped_column(sa.ForeignKey("sensor.id", ondelete="CASCADE"), primary_key=True)
+    observed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), primary_key=True)
+    value: Mapped[float] = mapped_column(sa.Float)
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    quality: Mapped[str] = mapped_column(sa.String(16), server_default="ok")
+
+
+class Worker(Base):
+    """A grid worker or field handler with the latest trusted position.
+
+    ``geom``/``position_at`` hold the latest *trusted* GPS fix (EPSG:4326);
+    the history is in :class:`WorkerPosition`.
+    """
+
+    __tablename__ = "worker"
+    __table_args__ = (
+        sa.Index("ix_worker_geom_on_duty", "geom", postgresql_using="gist", postgresql_where=sa.text("on_duty")),
+        sa.Index("ix_worker_department", "department_id"),
+        sa.CheckConstraint("max_workload >= 0", name="ck_worker_max_workload"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    phone: Mapped[str | None] = mapped_column(sa.String(40))
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id", ondelete="RESTRICT"))
+    home_grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="SET NULL"))
+    skills: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default=sa.text("'{}'"))
+    on_duty: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    workload: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    max_workload: Mapped[int] = mapped_column(sa.Integer, server_default="5")
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=True)
+    position_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    position_accuracy_m: Mapped[float | None] = mapped_column(sa.Float)
+    attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+    department: Mapped[Department] = relationship()
+
+
+class WorkerPosition(Base):
+    """GPS fix history; (worker_id, fixed_at) unique; implausible fixes kept but flagged."""
+
+    __tablename__ = "worker_position"
+    __table_args__ = (
+        sa.UniqueConstraint("worker_id", "fixed_at", name="uq_worker_position_fix"),
+        sa.Index("ix_worker_position_fixed_brin", "fixed_at", postgresql_using="brin"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    worker_id: Mapped[int] = mapped_column(sa.ForeignKey("worker.id", ondelete="CASCADE"))
+    fixed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+    accuracy_m: Mapped[float | None] = mapped_column(sa.Float)
+    flag: Mapped[str | None] = mapped_column(sa.String(32))
+
+
+class Ticket(Base):
+    """A standardized city event ticket.
+
+    ``grid_id``/``community_id``/``street_id`` are located at intake by
+    point-in-polygon and stored. Deadlines are absolute UTC times computed
+    from the catalog at intake (``accept_due_at``, ``resolve_due_at``).
+    """
+
+    __tablename__ = "ticket"
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "external_id", name="uq_ticket_channel_external"),
+        sa.Index("ix_ticket_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_ticket_category_created", "category_id", "created_at"),
+        sa.Index("ix_ticket_grid_created", "grid_id", "created_at"),
+        sa.Index("ix_ticket_status", "status"),
+        sa.Index("ix_ticket_created_brin", "created_at", postgresql_using="brin"),
+        sa.Index("ix_ticket_worker_open", "assigned_worker_id",
+                 postgresql_where=sa.text("status IN ('dispatched','in_progress')")),
+        sa.CheckConstraint(
+            "status IN ('reported','accepted','dispatched','in_progress','resolved','verified','closed',"
+            "'rejected','merged','reopened')", name="ck_ticket_status"),
+        sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="ck_ticket_rating"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    external_id: Mapped[str | None] = mapped_column(sa.String(128))
+    category_id: Mapped[int] = mapped_column(sa.ForeignKey("category.id", ondelete="RESTRICT"))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id", ondelete="SET NULL"),
+                                                      index=True)
+    grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="SET NULL"))
+    community_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="SET NULL"))
+    street_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="SET NULL"),
+                                                  index=True)
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+    address: Mapped[str | None] = mapped_column(sa.Text)
+    description: Mapped[str] = mapped_column(sa.Text, server_default="")
+    photo_urls: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default=sa.text("'{}'"))
+    status: Mapped[str] = mapped_column(sa.String(16), server_default="reported")
+    priority: Mapped[int] = mapped_column(sa.SmallInteger, server_default="3")
+    reporter_name: Mapped[str | None] = mapped_column(sa.String(200))
+    reporter_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    reporter_account: Mapped[str | None] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    accepted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    dispatched_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    accept_due_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    resolve_due_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    accept_overdue: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    resolve_overdue: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    escalation_level: Mapped[int] = mapped_column(sa.SmallInteger, server_default="0")
+    assigned_worker_id: Mapped[int | None] = mapped_column(sa.ForeignKey("worker.id", ondelete="SET NULL"))
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id", ondelete="SET NULL"))
+    rating: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    rating_comment: Mapped[str | None] = mapped_column(sa.Text)
+    version: Mapped[int] = mapped_column(sa.Integer, server_default="1")
+    attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+    category: Mapped[Category] = relationship()
+
+
+class TicketReporter(Base):
+    """Every report behind a ticket (the first one and those merged in as duplicates)."""
+
+    __tablename__ = "ticket_reporter"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    external_id: Mapped[str | None] = mapped_column(sa.String(128))
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    phone: Mapped[str | None] = mapped_column(sa.String(40))
+    account: Mapped[str | None] = mapped_column(sa.String(128))
+    reported_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=True)
+
+
+class TicketEvent(Base):
+    """Append-only ticket history (a trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "ticket_event"
+    __table_args__ = (sa.Index("ix_ticket_event_ticket_at", "ticket_id", "at"),)
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id", ondelete="RESTRICT"))
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    from_status: Mapped[str | None] = mapped_column(sa.String(16))
+    to_status: Mapped[str | None] = mapped_column(sa.String(16))
+    actor: Mapped[str | None] = mapped_column(sa.String(128))
+    actor_role: Mapped[str | None] = mapped_column(sa.String(32))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+class Road(Base):
+    """A road centreline (for warnings, video 'frequent location' and routing)."""
+
+    __tablename__ = "road"
+    __table_args__ = (sa.Index("ix_road_geom", "geom", postgresql_using="gist"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    road_class: Mapped[str | None] = mapped_column(sa.String(32))
+    geom = mapped_column(Geometry("MULTILINESTRING", srid=SRID, spatial_index=False), nullable=False)
+    attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+class Building(Base):
+    """A building footprint with a height in metres (3D layer, flood obstacles)."""
+
+    __tablename__ = "building"
+    __table_args__ = (sa.Index("ix_building_geom", "geom", postgresql_using="gist"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    height_m: Mapped[float | None] = mapped_column(sa.Float)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
+    attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))

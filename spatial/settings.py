@@ -1,0 +1,77 @@
+"""All OneMap settings in one place (environment variables prefixed ``ONEMAP_``).
+
+``DATABASE_URL`` (unprefixed) is honoured too, as most hosting platforms set
+it. Nothing reads settings at import time: call :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Paths are absolute after validation."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_", env_file=None, extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ONEMAP_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy/libpq URL. Unset: use the project-managed local cluster.",
+    )
+    home: Path = Field(default=REPO_ROOT / ".onemap", description="Project state: cluster, logs, outputs.")
+    data_dir: Path = Field(default=REPO_ROOT / "data", description="Demo data folder.")
+    shared_data_dir: Path = Field(
+        default=REPO_ROOT.parent / "shared" / "data", description="Public reference data (benchmarks)."
+    )
+    db_name: str = "onemap"
+    pg_port: int = Field(default=55432, description="TCP port of the local cluster (127.0.0.1 only).")
+    pg_user: str = "onemap"
+    host: str = "127.0.0.1"
+    port: int = Field(default=5006, description="HTTP port of the one server (API + app).")
+    metric_srid: int = Field(
+        default=32649, description="Projected CRS for metric work (UTM 49N for the demo district)."
+    )
+    sla_sweep_seconds: int = Field(default=60, description="Period of the in-server deadline sweep; 0 = off.")
+    position_retention_days: int = Field(default=30, description="Worker GPS history kept this long.")
+    position_max_age_s: int = Field(default=600, description="Fixes older than this are stale for dispatch.")
+    timezone: str = "Asia/Shanghai"
+    pool_size: int = 10
+
+    @property
+    def cluster_dir(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def managed(self) -> bool:
+        """True when OneMap runs its own local PostGIS cluster."""
+        return not self.database_url
+
+    def sqlalchemy_url(self, db_name: str | None = None) -> str:
+        """Database URL for SQLAlchemy with the psycopg 3 driver."""
+        if self.database_url:
+            url = self.database_url
+            for prefix in ("postgresql+psycopg2://", "postgres://", "postgresql://"):
+                if url.startswith(prefix):
+                    url = "postgresql+psycopg://" + url[len(prefix):]
+                    break
+            if db_name:
+                from sqlalchemy.engine import make_url
+
+                url = make_url(url).set(database=db_name).render_as_string(hide_password=False)
+            return url
+        return (
+            f"postgresql+psycopg://{self.pg_user}@127.0.0.1:{self.pg_port}/{db_name or self.db_name}"
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, read once and cached."""
+    return Settings()

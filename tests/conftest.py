@@ -1,0 +1,102 @@
+"""Test fixtures: a real PostGIS database, migrated once per run.
+
+Each ``session`` test runs inside an outer transaction that is rolled back
+(the session works in a savepoint), so tests never see each other's rows.
+Tests that need several connections (concurrency, HTTP server) use
+``committed`` and the tables are truncated afterwards.
+
+The database is the project-managed local cluster (``<name>_test``) unless
+``DATABASE_URL``/``ONEMAP_DATABASE_URL`` is set, whose server then hosts the
+``_test`` database. No database is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from spatial import migrate
+from spatial.cluster import LocalCluster
+from spatial.db import drop_database, get_engine
+from spatial.settings import get_settings
+from tests.district import seed_small_district
+
+
+def _test_url() -> str:
+    settings = get_settings()
+    if settings.managed:
+        LocalCluster(settings).start()
+    base = os.environ.get("ONEMAP_TEST_DATABASE_URL") or settings.sqlalchemy_url()
+    u = make_url(base)
+    if not (u.database or "").endswith("_test"):
+        u = u.set(database=f"{u.database}_test")
+    return u.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def db_url() -> str:
+    """URL of a freshly migrated test database; also exported as ONEMAP_DATABASE_URL."""
+    url = _test_url()
+    drop_database(url)
+    migrate.upgrade(url)
+    os.environ["ONEMAP_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> sa.Engine:
+    return get_engine(db_url)
+
+
+@pytest.fixture
+def session(engine: sa.Engine):
+    """A session whose work is rolled back after the test."""
+    conn = engine.connect()
+    outer = conn.begin()
+    s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield s
+    finally:
+        s.close()
+        outer.rollback()
+        conn.close()
+
+
+def truncate_all(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        names = conn.scalars(sa.text(
+            "SELECT tablename FROM pg_tables WHERE schemaname='public' "
+            "AND tablename NOT IN ('spatial_ref_sys','alembic_version')"
+        )).all()
+        if names:
+            conn.execute(sa.text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def committed(engine: sa.Engine):
+    """For tests that need committed data across connections: truncates every table after."""
+    truncate_all(engine)
+    yield engine
+    truncate_all(engine)
+
+
+@pytest.fixture
+def district(session: Session) -> dict:
+    """A small district (1 street level tree, 16 grids, departments, catalog) in the rolled-back session."""
+    return seed_small_district(session)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A skipped test is a failure here (a missing database or browser must not pass quietly)."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped and os.environ.get("ONEMAP_ALLOW_SKIPS") != "1" and exitstatus == 0:
+        if reporter:
+            reporter.write_line(f"FAILED: {skipped} test(s) skipped; skips are failures in OneMap "
+                                "(set ONEMAP_ALLOW_SKIPS=1 locally to allow)", red=True)
+        session.exitstatus = 1
