@@ -10,6 +10,7 @@ the ``postgres`` system user that Debian's package creates.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
@@ -86,14 +87,32 @@ def install_hint() -> str:
     )
 
 
+def _reachable_by(user: str, path: Path, *, write: bool = False) -> bool:
+    """Whether ``user`` can traverse to ``path`` (the nearest existing ancestor)."""
+    p = path
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    flag = "-w" if write else "-x"
+    return subprocess.run(["runuser", "-u", user, "--", "test", flag, str(p)], check=False).returncode == 0
+
+
 class LocalCluster:
     """The cluster under ``settings.home / 'pg'``; all methods are idempotent."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
-        self.datadir = self.settings.cluster_dir / "data"
-        self.sockdir = self.settings.home / "run"
-        self.logfile = self.settings.cluster_dir / "server.log"
+        base = self.settings.cluster_dir
+        sock = self.settings.home / "run"
+        user = self._server_user_name()
+        if user and not _reachable_by(user, self.settings.home):
+            # e.g. a clone under /root: the server user cannot traverse it
+            tag = hashlib.sha1(str(self.settings.home).encode()).hexdigest()[:12]
+            base = Path("/var/tmp") / f"onemap-{tag}" / "pg"
+            sock = base.parent / "run"
+        self.base = base
+        self.datadir = base / "data"
+        self.sockdir = sock
+        self.logfile = base / "server.log"
 
     # -- helpers ---------------------------------------------------------
     def _bins(self) -> PgBinaries:
@@ -103,8 +122,8 @@ class LocalCluster:
         return bins
 
     @staticmethod
-    def _server_user() -> str | None:
-        """System user to run the server as (None: the current user)."""
+    def _server_user_name() -> str | None:
+        """Existing system user to run the server as when root (None: the current user)."""
         if os.geteuid() != 0:
             return None
         for name in ("postgres", "onemap"):
@@ -113,8 +132,16 @@ class LocalCluster:
                 return name
             except KeyError:
                 continue
-        subprocess.run(["useradd", "--system", "--no-create-home", "onemap"], check=True)
         return "onemap"
+
+    def _server_user(self) -> str | None:
+        name = self._server_user_name()
+        if name:
+            try:
+                pwd.getpwnam(name)
+            except KeyError:
+                subprocess.run(["useradd", "--system", "--no-create-home", name], check=True)
+        return name
 
     def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess:
         user = self._server_user()
@@ -128,22 +155,16 @@ class LocalCluster:
         return proc
 
     def _prepare_dirs(self) -> None:
-        for d in (self.settings.cluster_dir, self.sockdir):
+        for d in (self.base, self.sockdir):
             d.mkdir(parents=True, exist_ok=True)
         user = self._server_user()
         if user:
             ent = pwd.getpwnam(user)
-            for d in (self.settings.cluster_dir, self.sockdir):
+            for d in (self.base, self.sockdir):
                 os.chown(d, ent.pw_uid, ent.pw_gid)
-                for p in d.rglob("*") if d == self.sockdir else ():
-                    os.chown(p, ent.pw_uid, ent.pw_gid)
-            # the server user must be able to reach the folders
-            probe = subprocess.run(
-                ["runuser", "-u", user, "--", "test", "-w", str(self.settings.cluster_dir)], check=False
-            )
-            if probe.returncode != 0:
+            if not _reachable_by(user, self.base, write=True):
                 raise ConfigError(
-                    f"User {user!r} cannot write {self.settings.cluster_dir}; set ONEMAP_HOME to a "
+                    f"User {user!r} cannot write {self.base}; set ONEMAP_HOME to a "
                     "folder it can reach (its parents must be world-executable)."
                 )
 

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,13 +35,6 @@ def get_engine(url: str | None = None) -> Engine:
         pool_pre_ping=True,
         connect_args={"options": _SESSION_OPTIONS, "connect_timeout": 10},
     )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _rec):  # pragma: no cover - trivial
-        try:
-            from geoalchemy2.admin.dialects.postgresql import register_geometry_types  # noqa: F401
-        except ImportError:
-            pass
 
     return engine
 

@@ -13,6 +13,7 @@ in ``spatial/migrations/versions`` are the source of truth for the schema.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
@@ -39,7 +40,7 @@ DEADLINE_UNITS = ("hours", "working_days", "calendar_days")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict: JSONB}
+    type_annotation_map: ClassVar[dict] = {dict: JSONB}
 
 
 def _now() -> sa.TextClause:

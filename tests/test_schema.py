@@ -18,7 +18,7 @@ EXPECTED_TABLES = {
 
 def test_upgrade_creates_tables_and_gist_indexes(engine):
     insp = sa.inspect(engine)
-    assert EXPECTED_TABLES <= set(insp.get_table_names())
+    assert set(insp.get_table_names()) >= EXPECTED_TABLES
     with engine.connect() as conn:
         gist = set(conn.scalars(sa.text(
             "SELECT indexname FROM pg_indexes WHERE indexdef ILIKE '%USING gist%'")).all())

@@ -12,11 +12,9 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _include_object(obj, name, type_, reflected, compare_to):  # noqa: ARG001
+def _include_object(obj, name, type_, reflected, compare_to):
     # PostGIS/tiger/topology tables are not ours
-    if type_ == "table" and reflected and compare_to is None:
-        return False
-    return True
+    return not (type_ == "table" and reflected and compare_to is None)
 
 
 def run_migrations_online() -> None:
