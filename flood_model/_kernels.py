@@ -110,10 +110,7 @@ def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, 
                 deta = dzx[j, i] + hb - ha
                 q0 = qx[j, i]
                 qbar = theta * q0 + th2 * (qx[j, i - 1] + qx[j, i + 1])
-                if n2_uniform:
-                    nf = n2u
-                else:
-                    nf = half * (n2[j, i - 1] + n2[j, i])
+                nf = n2u if n2_uniform else half * (n2[j, i - 1] + n2[j, i])
                 q = (qbar - gdtdx * x * deta) / (one + gdt * nf * abs(q0) * r7)
                 qx_new[j, i] = q if (x > hmin and mx[j, i] != 0) else zero
             # ---- y-faces between rows j-1 and j
@@ -137,10 +134,7 @@ def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, 
                     deta = dzy[j, i] + hb - ha
                     q0 = qy[j, i]
                     qbar = theta * q0 + th2 * (qy[j - 1, i] + qy[j + 1, i])
-                    if n2_uniform:
-                        nf = n2u
-                    else:
-                        nf = half * (n2[j - 1, i] + n2[j, i])
+                    nf = n2u if n2_uniform else half * (n2[j - 1, i] + n2[j, i])
                     q = (qbar - gdtdy * x * deta) / (one + gdt * nf * abs(q0) * r7)
                     qy_new[j, i] = q if (x > hmin and my[j, i] != 0) else zero
 
@@ -291,7 +285,7 @@ def fixup_negative(h, qx, qy, negrow, dtdx, dtdy, max_passes):  # pragma: no cov
 
 @nb.njit(**_JIT_SERIAL)
 def boundary_kernel(h, z, act, n2, n2_uniform, n2u, ob_j, ob_i, ob_d, ob_q, dx, dy, dt, g,
-                    hmin, edge_slope):  # pragma: no cover - compiled
+                    hmin, edge_slope, stage):  # pragma: no cover - compiled
     """Outflow through open boundary faces; returns the outflow depth sum [m].
 
     The boundary discharge follows the local inertial equation with the water
@@ -317,12 +311,14 @@ def boundary_kernel(h, z, act, n2, n2_uniform, n2u, ob_j, ob_i, ob_d, ob_q, dx, 
             jn, inb, dl = j + 1, i, dy
         else:
             jn, inb, dl = j - 1, i, dy
-        if edge_slope > 0.0:
-            s = edge_slope
+        s = edge_slope
+        if stage == stage:  # fixed water-surface elevation at the edge (not NaN)
+            s = max((z[j, i] + hc - stage) / (0.5 * dl), 0.0)
         elif 0 <= jn < ny and 0 <= inb < nx and act[jn, inb] != 0:
-            s = max(((z[jn, inb] + h[jn, inb]) - (z[j, i] + hc)) / dl, 0.0)
-        else:
-            s = 0.0
+            dzb = z[jn, inb] - z[j, i]
+            s = max(s, dzb / dl)
+            if s <= 0.0:
+                s = max((dzb + h[jn, inb] - hc) / dl, 0.0)
         nf = n2u if n2_uniform else n2[j, i]
         q0 = ob_q[k]
         q = (q0 + g * dt * hc * s) / (1.0 + g * dt * nf * abs(q0) / hc ** (7.0 / 3.0))

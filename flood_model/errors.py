@@ -10,9 +10,9 @@ __all__ = [
     "FloodModelError",
     "GeographicCRSError",
     "InputError",
+    "MassBalanceError",
     "RainfallError",
     "StormFormulaError",
-    "MassBalanceError",
 ]
 
 
