@@ -311,6 +311,7 @@ class Ticket(Base):
     rating_comment: Mapped[str | None] = mapped_column(sa.Text)
     version: Mapped[int] = mapped_column(sa.Integer, server_default="1")
     attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    created_by: Mapped[str | None] = mapped_column(sa.String(128))  # actor of the intake (migration 0002)
 
     category: Mapped[Category] = relationship()
 

@@ -1,20 +1,51 @@
 """Ticket lifecycle, API tokens and scoring (issue 3)
 
+Adds the ``api_token`` table (hashed bearer tokens with a role), the
+``ticket.created_by`` attribution column with its index, an index on
+``ticket_reporter.account`` (a citizen's own tickets, merged ones included)
+and a partial index on open tickets with deadlines (the SLA sweep).
+
 Revision ID: 0002
 Revises: 0001
 """
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
+ROLES = "('citizen','channel','grid_worker','dispatcher','handler','leadership','admin')"
+
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "api_token",
+        sa.Column("id", sa.Integer(), sa.Identity(always=False), primary_key=True),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("role", sa.String(length=32), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("department_id", sa.Integer(), sa.ForeignKey("department.id", ondelete="SET NULL"),
+                  nullable=True),
+        sa.Column("worker_id", sa.Integer(), sa.ForeignKey("worker.id", ondelete="SET NULL"), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(f"role IN {ROLES}", name="ck_api_token_role"),
+        sa.UniqueConstraint("token_hash", name="uq_api_token_hash"),
+    )
+    op.add_column("ticket", sa.Column("created_by", sa.String(length=128), nullable=True))
+    op.create_index("ix_ticket_created_by", "ticket", ["created_by"])
+    op.create_index("ix_ticket_reporter_account", "ticket_reporter", ["account"])
+    op.create_index(
+        "ix_ticket_open_due", "ticket", ["resolve_due_at"],
+        postgresql_where=sa.text("status IN ('reported','accepted','dispatched','in_progress','reopened')"),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_ticket_open_due", table_name="ticket")
+    op.drop_index("ix_ticket_reporter_account", table_name="ticket_reporter")
+    op.drop_index("ix_ticket_created_by", table_name="ticket")
+    op.drop_column("ticket", "created_by")
+    op.drop_table("api_token")

@@ -1,0 +1,178 @@
+"""Roles, hashed API tokens and the FastAPI dependencies that check them.
+
+A token is ``om_`` + 32 random bytes (URL-safe base64); only its SHA-256 hex
+digest is stored (table ``api_token``), so a database dump reveals no usable
+credential. The plaintext is shown once, by :func:`create_token`.
+
+Roles
+-----
+``citizen``      create tickets; read and rate their own tickets.
+``channel``      an intake system (12345 hotline, video AI, sensor gateway): create; read its own tickets.
+``grid_worker``  create on patrol; handle the tickets dispatched to them; verify others' work.
+``dispatcher``   accept, reject, merge, dispatch, verify, close, reopen; sees reporter details.
+``handler``      a department's handler: accept/handle/resolve tickets of their department.
+``leadership``   read everything (dashboards, scores), write nothing.
+``admin``        everything, including tokens.
+``system``       internal jobs only (SLA sweep, auto-dispatch); never a token role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from spatial.errors import Forbidden, NotFound, Unauthorized, ValidationError
+from spatial.models import Base, Department, Worker
+from spatial.web import db_session
+
+#: Roles a token can carry.
+ROLES = ("citizen", "channel", "grid_worker", "dispatcher", "handler", "leadership", "admin")
+#: Roles that may see reporter name/phone/account.
+PII_ROLES = frozenset({"dispatcher", "handler", "admin"})
+#: Staff roles that read every ticket (not only their own).
+STAFF_ROLES = frozenset({"grid_worker", "dispatcher", "handler", "leadership", "admin", "system"})
+#: Roles that may create tickets.
+INTAKE_ROLES = ("citizen", "channel", "grid_worker", "dispatcher", "handler", "admin")
+
+TOKEN_PREFIX = "om_"
+
+
+class ApiToken(Base):
+    """A bearer token: hashed secret, role and optional department/worker scope."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (sa.UniqueConstraint("token_hash", name="uq_api_token_hash"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128))
+    role: Mapped[str] = mapped_column(sa.String(32))
+    token_hash: Mapped[str] = mapped_column(sa.String(64))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id", ondelete="SET NULL"))
+    worker_id: Mapped[int | None] = mapped_column(sa.ForeignKey("worker.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: ``actor`` is written on every event the call causes."""
+
+    actor: str
+    role: str
+    department_id: int | None = None
+    worker_id: int | None = None
+    token_id: int | None = None
+
+    @property
+    def sees_pii(self) -> bool:
+        return self.role in PII_ROLES
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+SYSTEM = Principal(actor="system", role="system")
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex digest of a plaintext token (what the table stores)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(
+    session: Session,
+    *,
+    name: str,
+    role: str,
+    department_id: int | None = None,
+    worker_id: int | None = None,
+) -> str:
+    """Create a token and return its plaintext (shown once, never stored).
+
+    ``handler`` tokens need a ``department_id`` and ``grid_worker`` tokens a
+    ``worker_id``; they scope what the token may touch.
+    """
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationError("token name must be 1-100 characters")
+    if role not in ROLES:
+        raise ValidationError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if role == "handler" and department_id is None:
+        raise ValidationError("a handler token needs a department")
+    if role == "grid_worker" and worker_id is None:
+        raise ValidationError("a grid_worker token needs a worker")
+    if department_id is not None and session.get(Department, department_id) is None:
+        raise NotFound(f"department {department_id} does not exist")
+    if worker_id is not None and session.get(Worker, worker_id) is None:
+        raise NotFound(f"worker {worker_id} does not exist")
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(name=name, role=role, token_hash=hash_token(plaintext),
+                         department_id=department_id, worker_id=worker_id))
+    session.flush()
+    return plaintext
+
+
+def revoke_token(session: Session, token_id: int, *, now: datetime | None = None) -> None:
+    """Revoke a token from now on (idempotent)."""
+    row = session.get(ApiToken, token_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"token {token_id} does not exist")
+    if row.revoked_at is None:
+        row.revoked_at = now or sa.func.now()
+        session.flush()
+
+
+def principal_for_token(session: Session, token: str) -> Principal:
+    """The principal behind a plaintext token; raises Unauthorized if unknown or revoked."""
+    if not token:
+        raise Unauthorized("an API token is required")
+    row = session.execute(
+        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    ).scalar_one_or_none()
+    if row is None:
+        raise Unauthorized("the API token is unknown or revoked")
+    return Principal(actor=f"{row.name}#{row.id}", role=row.role, department_id=row.department_id,
+                     worker_id=row.worker_id, token_id=row.id)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("use 'Authorization: Bearer <token>'")
+    return value.strip()
+
+
+def optional_principal(request: Request, session: Session = Depends(db_session)) -> Principal | None:
+    """FastAPI dependency: the caller's principal, or None for anonymous (public) calls."""
+    token = _bearer(request)
+    return None if token is None else principal_for_token(session, token)
+
+
+def current_principal(request: Request, session: Session = Depends(db_session)) -> Principal:
+    """FastAPI dependency: the caller's principal; 401 without a valid bearer token."""
+    token = _bearer(request)
+    if token is None:
+        raise Unauthorized("an API token is required ('Authorization: Bearer <token>')")
+    return principal_for_token(session, token)
+
+
+def require_roles(*roles: str):
+    """FastAPI dependency factory: the principal if its role is in ``roles`` (admin always passes)."""
+    allowed = frozenset(roles) | {"admin"}
+
+    def _dep(principal: Principal = Depends(current_principal)) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"role {principal.role!r} may not do this (needs {', '.join(sorted(allowed))})")
+        return principal
+
+    return _dep

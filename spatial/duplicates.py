@@ -1,0 +1,107 @@
+"""Duplicate detection at intake: same category, still open, near and recent.
+
+A new report is a duplicate of the *nearest* open ticket of the same category
+within ``Category.duplicate_radius_m`` metres whose ``created_at`` is at most
+``Category.duplicate_window_h`` hours before the report (or later). The check runs in
+SQL on the GiST index of ``ticket.geom`` (a degree box pre-filter, then an
+exact ``ST_DWithin`` on geography, metres on the WGS84 spheroid) together
+with the btree on ``(category_id, created_at)``.
+
+Concurrency: two reports of the same pothole arriving at once must not both
+become new tickets. Before checking, intake takes transaction-scoped advisory
+locks on the (category, coarse cell) keys the search disc touches, cells at
+least twice the radius wide; two reports within the radius always share a
+cell, so the second waits for the first to commit and then sees it.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from spatial.lifecycle import OPEN_STATES
+
+_M_PER_DEG_LAT = 110_574.0
+_M_PER_DEG_LON_EQ = 111_320.0
+_LOCK_NAMESPACE = 0x0E11  # first int4 of the advisory lock key: "OneMap duplicates"
+
+_FIND_SQL = sa.text(
+    """
+    SELECT t.id
+    FROM ticket t
+    WHERE t.category_id = :cat
+      AND t.status IN :open
+      AND t.created_at >= :since
+      AND t.geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :deg)
+      AND ST_DWithin(t.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
+    ORDER BY t.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), t.created_at DESC
+    LIMIT 1
+    """
+).bindparams(sa.bindparam("open", expanding=True))
+
+
+def _deg_margin(radius_m: float, lat: float) -> float:
+    """A degree distance that covers ``radius_m`` metres in both axes at ``lat`` (with 10 % slack)."""
+    coslat = max(math.cos(math.radians(min(abs(lat), 89.0))), 1e-6)
+    return 1.1 * radius_m / (_M_PER_DEG_LON_EQ * coslat)
+
+
+def lock_keys(category_id: int, lon: float, lat: float, radius_m: float) -> list[int]:
+    """Advisory-lock keys (sorted) of the coarse cells the search disc touches.
+
+    Cells are ``2 * radius`` metres tall and at least that wide anywhere below
+    60 degrees latitude (their width in degrees is fixed, so every report uses
+    the same lattice).
+    """
+    cell_lat = 2 * radius_m / _M_PER_DEG_LAT
+    cell_lon = 2 * radius_m / (_M_PER_DEG_LON_EQ * 0.5)
+    dlat = radius_m / _M_PER_DEG_LAT
+    dlon = _deg_margin(radius_m, lat)
+    keys = set()
+    for x in (lon - dlon, lon + dlon):
+        for y in (lat - dlat, lat + dlat):
+            ix, iy = math.floor(x / cell_lon), math.floor(y / cell_lat)
+            keys.add(hash((category_id, round(radius_m, 3), ix, iy)) & 0x7FFFFFFF)
+    return sorted(keys)
+
+
+def lock_area(session: Session, category_id: int, lon: float, lat: float, radius_m: float) -> None:
+    """Take the transaction-scoped advisory locks for a duplicate check (released at commit)."""
+    for key in lock_keys(category_id, lon, lat, radius_m):
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:ns, :k)"), {"ns": _LOCK_NAMESPACE, "k": key})
+
+
+def find_duplicate(
+    session: Session,
+    *,
+    category_id: int,
+    lon: float,
+    lat: float,
+    at: datetime,
+    radius_m: float,
+    window_h: float,
+) -> int | None:
+    """Id of the open ticket this report duplicates, or None.
+
+    Parameters
+    ----------
+    category_id : int
+        Category of the new report.
+    lon, lat : float
+        Report location, EPSG:4326 degrees.
+    at : datetime
+        Report time (timezone-aware); tickets created since ``at - window_h`` count.
+    radius_m : float
+        Search radius in metres (geodesic).
+    window_h : float
+        Window length in hours.
+    """
+    if radius_m <= 0 or window_h <= 0:
+        return None
+    return session.execute(_FIND_SQL, {
+        "cat": category_id, "open": list(OPEN_STATES), "since": at - timedelta(hours=window_h),
+        "lon": lon, "lat": lat, "deg": _deg_margin(radius_m, lat), "radius": radius_m,
+    }).scalar_one_or_none()
