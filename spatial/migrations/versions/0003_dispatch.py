@@ -2,6 +2,16 @@
 
 Revision ID: 0003
 Revises: 0002
+
+- ``worker.geog``: geography(Point, 4326) generated from ``worker.geom`` (always in
+  sync, whoever writes ``geom``), so nearest-worker search orders by true metres
+  (sphere) with the KNN ``<->`` operator.
+- ``ix_worker_avail_dept_geog``: partial btree_gist GiST on (department_id, geog)
+  holding only workers that can take a job (on duty and under their workload cap);
+  it replaces the broader ``ix_worker_geom_on_duty`` (one GiST less to maintain on
+  every GPS update).
+- ``ix_worker_position_flag``: small partial index to review flagged GPS fixes.
+- ``ck_worker_workload_nonneg``: workload never goes below zero.
 """
 from alembic import op  # noqa: F401
 import sqlalchemy as sa  # noqa: F401
@@ -13,8 +23,24 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.execute(
+        "ALTER TABLE worker ADD COLUMN geog geography(Point, 4326) "
+        "GENERATED ALWAYS AS (geom::geography) STORED"
+    )
+    op.execute("DROP INDEX IF EXISTS ix_worker_geom_on_duty")
+    op.execute(
+        "CREATE INDEX ix_worker_avail_dept_geog ON worker USING gist (department_id, geog) "
+        "WHERE on_duty AND workload < max_workload"
+    )
+    op.execute("CREATE INDEX ix_worker_position_flag ON worker_position (flag) WHERE flag IS NOT NULL")
+    op.execute("ALTER TABLE worker SET (autovacuum_vacuum_scale_factor = 0.02, fillfactor = 90)")
+    op.execute("ALTER TABLE worker ADD CONSTRAINT ck_worker_workload_nonneg CHECK (workload >= 0)")
 
 
 def downgrade() -> None:
-    pass
+    op.execute("ALTER TABLE worker DROP CONSTRAINT IF EXISTS ck_worker_workload_nonneg")
+    op.execute("ALTER TABLE worker RESET (autovacuum_vacuum_scale_factor, fillfactor)")
+    op.execute("DROP INDEX IF EXISTS ix_worker_position_flag")
+    op.execute("DROP INDEX IF EXISTS ix_worker_avail_dept_geog")
+    op.execute("ALTER TABLE worker DROP COLUMN IF EXISTS geog")
+    op.execute("CREATE INDEX ix_worker_geom_on_duty ON worker USING gist (geom) WHERE on_duty")

@@ -1,0 +1,283 @@
+"""Worker GPS positions: batch ingest with plausibility flags, and retention.
+
+A fix is ``(worker_id, fixed_at, lon, lat, accuracy_m)`` with lon/lat in
+EPSG:4326 degrees, ``fixed_at`` a timezone-aware time and ``accuracy_m`` the
+device's horizontal accuracy in metres (optional). Every fix is kept in
+``worker_position`` (history, personal data, pruned after
+``Settings.position_retention_days``); ``worker.geom``/``position_at`` hold the
+latest *trusted* fix only, and dispatch reads nothing else.
+
+Flags (a flagged fix is stored but never moves the latest position):
+
+``future``
+    ``fixed_at`` more than :data:`FUTURE_TOLERANCE_S` ahead of the server clock.
+``outside_district``
+    Not covered by any level-1 admin unit (checked only when a district is loaded).
+``out_of_order``
+    Not newer than the worker's latest trusted fix (late delivery from a phone queue).
+``stale``
+    Older than ``Settings.position_max_age_s`` on arrival: history only.
+``too_fast``
+    Reaching it from the previous trusted fix needs more than ``max_speed_kmh``,
+    after allowing both fixes' accuracy radii.
+
+Exact re-sends (same worker and ``fixed_at``) are counted as duplicates and ignored
+(``ON CONFLICT DO NOTHING``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from spatial.errors import ValidationError
+from spatial.settings import get_settings
+
+#: Mean Earth radius in metres (IUGG; PostGIS uses the same sphere for geography ``<->``).
+EARTH_RADIUS_M = 6_371_008.8
+#: Default plausibility limit for movement between two trusted fixes.
+MAX_SPEED_KMH = 120.0
+#: Fixes further ahead of the server clock than this are flagged ``future``.
+FUTURE_TOLERANCE_S = 60.0
+#: Largest batch accepted in one call.
+MAX_BATCH = 50_000
+#: Accuracy assumed when the device sends none, in metres.
+DEFAULT_ACCURACY_M = 20.0
+
+FLAGS = ("future", "outside_district", "out_of_order", "stale", "too_fast")
+
+
+def haversine_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> Any:
+    """Great-circle distance in metres between EPSG:4326 points (scalars or arrays)."""
+    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    d = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return float(d) if np.ndim(d) == 0 else d
+
+
+def _as_utc(value: Any, row: int) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValidationError(f"fix {row}: fixed_at {value!r} is not an ISO 8601 time") from exc
+    elif isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime):
+        raise ValidationError(f"fix {row}: fixed_at must be a time, got {type(value).__name__}")
+    if value.tzinfo is None:
+        raise ValidationError(f"fix {row}: fixed_at must carry a time zone (e.g. 2026-01-01T08:00:00+08:00)")
+    return value.astimezone(UTC)
+
+
+def _normalise(fixes: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Validate fixes into a DataFrame sorted by (worker_id, fixed_at)."""
+    records = fixes.to_dict("records") if isinstance(fixes, pd.DataFrame) else list(fixes)
+    if len(records) > MAX_BATCH:
+        raise ValidationError(f"at most {MAX_BATCH} fixes per batch, got {len(records)}")
+    wid, ts, xs, ys, acc = [], [], [], [], []
+    for i, r in enumerate(records):
+        try:
+            w = int(r["worker_id"])
+            x, y = float(r["lon"]), float(r["lat"])
+            t = r["fixed_at"]
+        except KeyError as exc:
+            raise ValidationError(f"fix {i}: missing field {exc.args[0]!r}") from exc
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"fix {i}: worker_id, lon and lat must be numbers") from exc
+        if not (math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90):
+            raise ValidationError(f"fix {i}: lon/lat ({x}, {y}) is not a valid EPSG:4326 position")
+        a = r.get("accuracy_m")
+        a = None if a is None or (isinstance(a, float) and math.isnan(a)) else float(a)
+        if a is not None and not (math.isfinite(a) and a >= 0):
+            raise ValidationError(f"fix {i}: accuracy_m must be a non-negative number of metres")
+        wid.append(w)
+        ts.append(_as_utc(t, i))
+        xs.append(x)
+        ys.append(y)
+        acc.append(a)
+    df = pd.DataFrame({"worker_id": wid, "fixed_at": ts, "lon": xs, "lat": ys, "accuracy_m": acc})
+    if not df.empty:
+        df = df.sort_values(["worker_id", "fixed_at"], kind="stable").reset_index(drop=True)
+    return df
+
+
+def _inside_district(session: Session, xs: list[float], ys: list[float]) -> list[bool]:
+    """Whether each point is covered by a level-1 admin unit (all True when none is loaded)."""
+    rows = session.execute(sa.text(
+        "SELECT u.i, EXISTS (SELECT 1 FROM admin_unit a WHERE a.level = 1 AND "
+        "ST_Covers(a.geom, ST_SetSRID(ST_MakePoint(u.x, u.y), 4326))) "
+        "FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[])) WITH ORDINALITY AS u(x, y, i) "
+        "WHERE EXISTS (SELECT 1 FROM admin_unit WHERE level = 1)"
+    ), {"xs": xs, "ys": ys}).all()
+    if not rows:
+        return [True] * len(xs)
+    out = [True] * len(xs)
+    for i, inside in rows:
+        out[i - 1] = bool(inside)
+    return out
+
+
+def ingest_fixes(
+    session: Session,
+    fixes: Iterable[Mapping[str, Any]] | pd.DataFrame,
+    *,
+    now: datetime | None = None,
+    max_speed_kmh: float = MAX_SPEED_KMH,
+    max_age_s: float | None = None,
+) -> dict:
+    """Store a batch of GPS fixes and move each worker's latest trusted position.
+
+    Parameters
+    ----------
+    session
+        Open session; this function only flushes (the caller commits).
+    fixes
+        Records or a DataFrame with ``worker_id``, ``fixed_at`` (tz-aware),
+        ``lon``, ``lat`` (EPSG:4326 degrees) and optional ``accuracy_m`` (metres).
+    now
+        Server time used for the ``future``/``stale`` checks (default: now, UTC).
+    max_speed_kmh
+        Fastest plausible movement between trusted fixes (km/h).
+    max_age_s
+        A fix older than this on arrival is ``stale`` (default
+        ``Settings.position_max_age_s``).
+
+    Returns
+    -------
+    dict
+        ``received``, ``stored`` (new history rows), ``duplicates`` (re-sent fixes),
+        ``trusted``, ``workers_moved`` and ``flagged`` (count per flag).
+
+    Raises
+    ------
+    ValidationError
+        Malformed fix or unknown worker id; nothing is written then.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    max_age = timedelta(seconds=get_settings().position_max_age_s if max_age_s is None else max_age_s)
+    if max_speed_kmh <= 0:
+        raise ValidationError("max_speed_kmh must be positive")
+    df = _normalise(fixes)
+    counts: dict = {"received": len(df), "stored": 0, "duplicates": 0, "trusted": 0, "workers_moved": 0,
+                    "flagged": dict.fromkeys(FLAGS, 0)}
+    if df.empty:
+        return counts
+    before = len(df)
+    df = df.drop_duplicates(["worker_id", "fixed_at"], keep="first").reset_index(drop=True)
+    counts["duplicates"] = before - len(df)
+
+    ids = sorted(set(df["worker_id"].tolist()))
+    # Lock the workers in id order (no deadlock between concurrent batches), read their latest fix.
+    state = {r[0]: r[1:] for r in session.execute(sa.text(
+        "SELECT id, ST_X(geom), ST_Y(geom), position_at, position_accuracy_m FROM worker "
+        "WHERE id = ANY(CAST(:ids AS int[])) ORDER BY id FOR NO KEY UPDATE"
+    ), {"ids": ids}).all()}
+    unknown = [w for w in ids if w not in state]
+    if unknown:
+        raise ValidationError(f"unknown worker id(s): {unknown[:10]}", details={"unknown": unknown[:100]})
+
+    xs, ys = df["lon"].tolist(), df["lat"].tolist()
+    inside = _inside_district(session, xs, ys)
+    speed = max_speed_kmh / 3.6
+    future_limit = now + timedelta(seconds=FUTURE_TOLERANCE_S)
+    stale_limit = now - max_age
+    flags: list[str | None] = []
+    last: dict[int, tuple] = {}
+    for i, (w, t, x, y, a) in enumerate(df[["worker_id", "fixed_at", "lon", "lat", "accuracy_m"]]
+                                        .itertuples(index=False, name=None)):
+        px, py, pt, pa = last.get(w, state[w])
+        acc = DEFAULT_ACCURACY_M if a is None or a != a else a
+        flag = None
+        if t > future_limit:
+            flag = "future"
+        elif not inside[i]:
+            flag = "outside_district"
+        elif pt is not None and t <= pt:
+            flag = "out_of_order"
+        elif t < stale_limit:
+            flag = "stale"
+        elif pt is not None and px is not None:
+            allowed = speed * (t - pt).total_seconds() + acc + (pa if pa is not None else DEFAULT_ACCURACY_M)
+            if haversine_m(px, py, x, y) > allowed:
+                flag = "too_fast"
+        if flag is None:
+            last[w] = (x, y, t, acc)
+        flags.append(flag)
+    df["flag"] = flags
+
+    inserted = session.execute(sa.text(
+        "INSERT INTO worker_position (worker_id, fixed_at, geom, accuracy_m, flag, received_at) "
+        "SELECT u.w, u.t, ST_SetSRID(ST_MakePoint(u.x, u.y), 4326), u.a, u.f, :now "
+        "FROM unnest(CAST(:w AS int[]), CAST(:t AS timestamptz[]), CAST(:x AS float8[]), "
+        "CAST(:y AS float8[]), CAST(:a AS float8[]), CAST(:f AS text[])) AS u(w, t, x, y, a, f) "
+        "ON CONFLICT (worker_id, fixed_at) DO NOTHING RETURNING worker_id, fixed_at"
+    ), {"w": df["worker_id"].tolist(), "t": df["fixed_at"].tolist(), "x": xs, "y": ys,
+        "a": [None if v is None or v != v else float(v) for v in df["accuracy_m"].tolist()],
+        "f": flags, "now": now}).all()
+    new = {(w, t.astimezone(UTC)) for w, t in inserted}
+    counts["stored"] = len(new)
+    counts["duplicates"] += len(df) - len(new)
+
+    is_new = [(w, t) in new for w, t in zip(df["worker_id"].tolist(), df["fixed_at"].tolist(), strict=True)]
+    fresh = df[is_new]
+    for f, n in fresh["flag"].value_counts().items():
+        counts["flagged"][f] = int(n)
+    trusted = fresh[fresh["flag"].isna()]
+    counts["trusted"] = len(trusted)
+    if not trusted.empty:
+        latest = trusted.groupby("worker_id", sort=True).tail(1)
+        moved = session.execute(sa.text(
+            "UPDATE worker w SET geom = ST_SetSRID(ST_MakePoint(u.x, u.y), 4326), position_at = u.t, "
+            "position_accuracy_m = u.a "
+            "FROM unnest(CAST(:w AS int[]), CAST(:t AS timestamptz[]), CAST(:x AS float8[]), "
+            "CAST(:y AS float8[]), CAST(:a AS float8[])) AS u(w, t, x, y, a) "
+            "WHERE w.id = u.w AND (w.position_at IS NULL OR w.position_at < u.t)"
+        ), {"w": latest["worker_id"].tolist(), "t": latest["fixed_at"].tolist(),
+            "x": latest["lon"].tolist(), "y": latest["lat"].tolist(),
+            "a": [None if v is None or v != v else float(v) for v in latest["accuracy_m"].tolist()]})
+        counts["workers_moved"] = moved.rowcount
+    session.flush()
+    return counts
+
+
+def prune_positions(session: Session, *, older_than_days: float | None = None,
+                    now: datetime | None = None) -> int:
+    """Delete GPS history older than the retention period; returns rows deleted.
+
+    ``older_than_days`` defaults to ``Settings.position_retention_days``. The
+    latest position on ``worker`` is kept whatever its age (it is needed for the
+    map); only history rows go.
+    """
+    days = get_settings().position_retention_days if older_than_days is None else older_than_days
+    if days < 0:
+        raise ValidationError("retention must be zero or more days")
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    res = session.execute(sa.text("DELETE FROM worker_position WHERE fixed_at < :cutoff"), {"cutoff": cutoff})
+    session.flush()
+    return res.rowcount
+
+
+def set_duty(session: Session, worker_id: int, *, on_duty: bool) -> dict:
+    """Put a worker on or off duty; returns ``{"worker_id", "on_duty"}``.
+
+    Raises
+    ------
+    NotFound
+        No such worker.
+    """
+    from spatial.errors import NotFound
+
+    row = session.execute(sa.text("UPDATE worker SET on_duty = :d WHERE id = :w RETURNING id, on_duty"),
+                          {"d": bool(on_duty), "w": worker_id}).first()
+    if row is None:
+        raise NotFound(f"worker {worker_id} does not exist")
+    session.flush()
+    return {"worker_id": row[0], "on_duty": row[1]}
