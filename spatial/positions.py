@@ -281,3 +281,36 @@ def set_duty(session: Session, worker_id: int, *, on_duty: bool) -> dict:
         raise NotFound(f"worker {worker_id} does not exist")
     session.flush()
     return {"worker_id": row[0], "on_duty": row[1]}
+
+
+def latest_positions(
+    session: Session,
+    *,
+    department_id: int | None = None,
+    on_duty: bool | None = None,
+    now: datetime | None = None,
+) -> list[dict]:
+    """Workers with their latest trusted position, for the map.
+
+    Each dict has ``id``, ``code``, ``name``, ``department_id``, ``department``,
+    ``on_duty``, ``lon``/``lat`` (EPSG:4326, None without a fix), ``fix_age_s``
+    (seconds, None without a fix), ``accuracy_m``, ``workload`` and
+    ``max_workload``; ordered by code.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    rows = session.execute(sa.text(
+        "SELECT w.id, w.code, w.name, w.department_id, d.code AS department, w.on_duty, "
+        "ST_X(w.geom) AS lon, ST_Y(w.geom) AS lat, "
+        "EXTRACT(EPOCH FROM (CAST(:now AS timestamptz) - w.position_at)) AS fix_age_s, "
+        "w.position_accuracy_m AS accuracy_m, w.workload, w.max_workload "
+        "FROM worker w JOIN department d ON d.id = w.department_id "
+        "WHERE (CAST(:dept AS int) IS NULL OR w.department_id = :dept) "
+        "AND (CAST(:duty AS boolean) IS NULL OR w.on_duty = :duty) ORDER BY w.code"
+    ), {"now": now, "dept": department_id, "duty": on_duty}).mappings().all()
+    out = []
+    for r in rows:
+        d = dict(r)
+        if d["fix_age_s"] is not None:
+            d["fix_age_s"] = round(float(d["fix_age_s"]), 1)
+        out.append(d)
+    return out

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from spatial import dispatch
 from spatial.errors import Conflict, Forbidden, NotFound, ValidationError
 from spatial.models import Ticket, TicketEvent
-from tests.district import seed_small_district
 from tests.dispatch.conftest import NOW, add_ticket, add_worker
+from tests.district import seed_small_district
 
 
 def workload(session, w):
