@@ -202,7 +202,7 @@ class LocalInertialSolver:
         self._rbuf_i = self._rbuf.view(itype)
         self._dummy = np.zeros((1, 1), dt_)
         self._P = np.zeros(K.P_SIZE, dt_)
-        self._src_cache: tuple[int, float] = (0, 0.0)
+        self._src_cache: tuple[object, float] = (None, 0.0)
 
     # ------------------------------------------------------------------ setup
     def _build_open_faces(self, boundaries, open_mask, open_nodata, nodata) -> None:
@@ -269,9 +269,8 @@ class LocalInertialSolver:
         """Source volume per second [m3/s] over active cells."""
         if np.ndim(source) == 0:
             return float(source) * self.n_active * self.cell_area
-        key = id(source)
-        if self._src_cache[0] != key:
-            self._src_cache = (key, float(np.sum(source, where=self.active, dtype=np.float64)) * self.cell_area)
+        if self._src_cache[0] is not source:  # identity: rates are piecewise constant arrays
+            self._src_cache = (source, float(np.sum(source, where=self.active, dtype=np.float64)) * self.cell_area)
         return self._src_cache[1]
 
     def step(

@@ -1,0 +1,325 @@
+"""Forecast driver: rainfall + DEM -> max depth, velocity, exceedance times, warnings.
+
+The public entry point is :func:`run_forecast`; it returns a
+:class:`ForecastResult` that can write its products with :meth:`ForecastResult.write`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+
+from flood_model.alerts import DEFAULT_LEVELS, build_warnings
+from flood_model.errors import InputError, MassBalanceError, RainfallError
+from flood_model.grid import DemGrid, align_raster, burn_obstacles, load_dem
+from flood_model.losses import ConstantLoss, SCSCurveNumber
+from flood_model.outputs import write_cog
+from flood_model.rainfall import MM_H, GriddedRainfall, Hyetograph
+from flood_model.solver import LocalInertialSolver
+
+__all__ = ["ForecastResult", "run_forecast"]
+
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass
+class ForecastResult:
+    """Products of one forecast run, on the DEM grid (``transform``, ``crs``).
+
+    Attributes
+    ----------
+    max_depth : ndarray float32 (ny, nx)
+        Maximum water depth [m] over the run; NaN outside the domain / in buildings.
+    max_velocity : ndarray float32
+        Maximum cell speed [m/s] (cells deeper than ``h_velocity_min``).
+    time_to_threshold : dict[float, ndarray]
+        Depth threshold [m] -> time [s from start] it was first reached (NaN = never).
+    snapshots : dict[float, ndarray]
+        Time [s] -> depth [m].
+    balance : DataFrame
+        One row per step: ``t_s, dt_s`` and cumulative volumes [m3] ``rain, infiltration,
+        drainage, outflow, storage``, ``error_m3``, ``rel_error``.
+    warnings : GeoDataFrame or None
+        See :func:`flood_model.alerts.build_warnings`.
+    """
+
+    max_depth: np.ndarray
+    max_velocity: np.ndarray
+    time_to_threshold: dict[float, np.ndarray]
+    snapshots: dict[float, np.ndarray]
+    balance: pd.DataFrame
+    warnings: Any
+    transform: Affine
+    crs: CRS
+    thresholds: tuple[float, ...]
+    levels: dict[str, float]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def relative_balance_error(self) -> float:
+        """Final |error| / max(rain, initial storage) of the water balance [-]."""
+        return float(abs(self.balance["rel_error"].iloc[-1])) if len(self.balance) else 0.0
+
+    def write(self, out_dir: str | PathLike) -> dict[str, Path]:
+        """Write every product to ``out_dir``; returns name -> path.
+
+        Files: ``max_depth.tif``, ``max_velocity.tif``, ``time_to_<thr>m.tif`` (COGs),
+        ``depth_t<seconds>s.tif`` snapshots, ``balance.csv``, ``summary.json`` and,
+        when roads/grids were given, ``warnings.geojson`` + ``warnings.csv``.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        kw = dict(transform=self.transform, crs=self.crs)
+        paths = {
+            "max_depth": write_cog(out / "max_depth.tif", self.max_depth, description="max depth [m]", **kw),
+            "max_velocity": write_cog(out / "max_velocity.tif", self.max_velocity, description="max speed [m/s]",
+                                      **kw),
+        }
+        for thr, arr in self.time_to_threshold.items():
+            paths[f"time_to_{thr:g}m"] = write_cog(out / f"time_to_{thr:g}m.tif", arr,
+                                                   description=f"first time depth >= {thr:g} m [s]", **kw)
+        for t, arr in self.snapshots.items():
+            paths[f"depth_t{t:g}s"] = write_cog(out / f"depth_t{round(t)}s.tif", arr,
+                                                description=f"depth at t = {t:g} s [m]", **kw)
+        paths["balance"] = out / "balance.csv"
+        self.balance.to_csv(paths["balance"], index=False)
+        if self.warnings is not None:
+            paths["warnings_geojson"] = out / "warnings.geojson"
+            if len(self.warnings):
+                self.warnings.to_crs("EPSG:4326").to_file(paths["warnings_geojson"], driver="GeoJSON")
+            else:
+                paths["warnings_geojson"].write_text('{"type": "FeatureCollection", "features": []}')
+            paths["warnings_csv"] = out / "warnings.csv"
+            self.warnings.drop(columns="geometry").to_csv(paths["warnings_csv"], index=False)
+        paths["summary"] = out / "summary.json"
+        paths["summary"].write_text(json.dumps(self.info, indent=2, default=str, ensure_ascii=False))
+        return paths
+
+
+def _manning_field(manning, landuse, landuse_manning, grid) -> float | np.ndarray:
+    n = align_raster(manning, grid, name="Manning")
+    if landuse is not None:
+        if not landuse_manning:
+            raise InputError("a land-use raster needs landuse_manning={code: n}")
+        lu = np.asarray(align_raster(landuse, grid, resampling=Resampling.nearest, name="land use"))
+        base = np.full(grid.shape, float(n)) if np.ndim(n) == 0 else np.array(n, float)
+        for code, val in landuse_manning.items():
+            base[lu == code] = val
+        n = base
+    if np.ndim(n) != 0:
+        arr = np.asarray(n, float)
+        med = np.nanmedian(arr)
+        n = np.where(np.isfinite(arr), arr, med)
+    return n
+
+
+def run_forecast(
+    dem: str | PathLike | DemGrid,
+    rainfall: Hyetograph | GriddedRainfall | float,
+    *,
+    duration_s: float | None = None,
+    drainage_mm_h: float | np.ndarray | str | PathLike = 0.0,
+    infiltration: ConstantLoss | SCSCurveNumber | float | None = None,
+    manning: float | np.ndarray | str | PathLike = 0.03,
+    landuse: np.ndarray | str | PathLike | None = None,
+    landuse_manning: Mapping[int, float] | None = None,
+    buildings: Any = None,
+    thresholds: Sequence[float] = (0.15, 0.30),
+    levels: Mapping[str, float] = DEFAULT_LEVELS,
+    snapshot_times: Sequence[float] = (),
+    roads: Any = None,
+    grids: Any = None,
+    boundaries: str | dict[str, str] = "open",
+    open_nodata: bool = True,
+    initial_depth: float | np.ndarray = 0.0,
+    crs: Any = None,
+    alpha: float = 0.5,
+    theta: float = 0.8,
+    dt_max: float = 5.0,
+    h_min_flow: float = 1e-4,
+    dtype: type = np.float32,
+    backend: str = "numba",
+    record_interval_s: float = 10.0,
+    max_balance_error: float | None = None,
+    progress: ProgressFn | None = None,
+) -> ForecastResult:
+    """Run a rain-on-grid forecast and return its products.
+
+    Parameters
+    ----------
+    dem : path or DemGrid
+        DEM GeoTIFF (projected CRS in metres; pass ``crs="utm"`` to reproject a
+        geographic one) or an already loaded :class:`DemGrid`.
+    rainfall : Hyetograph, GriddedRainfall or float
+        Uniform hyetograph (e.g. :func:`flood_model.design_storm`), gridded
+        forecast stack on the DEM grid, or a constant intensity [mm/h] over ``duration_s``.
+    duration_s : float, optional
+        Simulated time [s]; default: rainfall duration + 1 h of recession.
+    drainage_mm_h : float, array or raster path
+        Sewer capacity [mm/h] removed from ponded water.
+    infiltration : ConstantLoss, SCSCurveNumber or float, optional
+        Infiltration model; a float is a constant loss [mm/h].
+    manning : float, array or raster path
+        Manning n [s m^-1/3]; ``landuse`` + ``landuse_manning`` override it per class.
+    buildings : GeoDataFrame or path, optional
+        Footprints burned in as obstacles (no water, no flow, no rain).
+    thresholds : sequence of float
+        Depths [m] whose first exceedance time is mapped.
+    levels : mapping
+        Warning levels [m] (default yellow 0.15, orange 0.30, red 0.50).
+    snapshot_times : sequence of float
+        Times [s] at which the depth is saved.
+    roads, grids : GeoDataFrame, optional
+        Features to warn about (see :func:`flood_model.alerts.build_warnings`).
+    boundaries : str or dict
+        Domain-edge types (``open`` = free outflow, ``closed`` = wall).
+    open_nodata : bool
+        Nodata cells (outside a clipped DEM) act as free outflow.
+    alpha, theta, dt_max, h_min_flow, dtype, backend
+        Solver parameters, see :class:`flood_model.solver.LocalInertialSolver`.
+    record_interval_s : float
+        Resolution [s] of the exceedance times and of progress reports.
+    max_balance_error : float, optional
+        Raise :class:`MassBalanceError` when the final relative error exceeds it.
+    progress : callable(fraction, message), optional
+        Called about every ``record_interval_s`` of simulated time.
+    """
+    wall0 = time.perf_counter()
+    grid = dem if isinstance(dem, DemGrid) else load_dem(dem, crs=crs)
+    if isinstance(rainfall, (int, float)):
+        if duration_s is None:
+            raise RainfallError("a constant intensity needs duration_s")
+        rainfall = Hyetograph([0.0, float(duration_s)], [float(rainfall)], label=f"constant {rainfall} mm/h")
+    if not isinstance(rainfall, (Hyetograph, GriddedRainfall)):
+        raise RainfallError(f"unsupported rainfall {type(rainfall).__name__}")
+    if isinstance(rainfall, GriddedRainfall) and rainfall.frames_mm_h.shape[1:] != grid.shape:
+        raise RainfallError("gridded rainfall frames must be on the DEM grid (use GriddedRainfall.from_rasters)")
+    T = float(duration_s if duration_s is not None else rainfall.duration_s + 3600.0)
+    if T <= 0:
+        raise InputError("duration must be positive")
+    n = _manning_field(manning, landuse, landuse_manning, grid)
+    obst = burn_obstacles(buildings, grid) if buildings is not None else None
+    solver = LocalInertialSolver(
+        grid.z, dx=grid.dx, dy=grid.dy, manning=n, obstacles=obst, boundaries=boundaries,
+        open_nodata=open_nodata, alpha=alpha, theta=theta, dt_max=dt_max, h_min_flow=h_min_flow,
+        dtype=dtype, backend=backend)  # type: ignore[arg-type]
+    solver.set_depth(initial_depth)
+    act = solver.active
+
+    # losses [m/s]
+    drain = align_raster(drainage_mm_h, grid, name="drainage")
+    drain = drain * MM_H if np.ndim(drain) == 0 else np.nan_to_num(np.asarray(drain)) * MM_H
+    if isinstance(infiltration, (int, float)):
+        infiltration = ConstantLoss(float(infiltration))
+    scs = infiltration if isinstance(infiltration, SCSCurveNumber) else None
+    if scs is not None:
+        scs.reset()
+    finf = infiltration.rate_mm_h * MM_H if isinstance(infiltration, ConstantLoss) else 0.0
+    finf = finf if np.ndim(finf) == 0 else np.asarray(finf, float)
+    loss = finf + drain
+    if np.ndim(loss) == 0:
+        share = float(finf) / float(loss) if float(loss) > 0 else 1.0
+        loss = float(loss)
+    else:
+        loss = np.asarray(loss, float)
+        share = np.where(loss > 0, np.broadcast_to(finf, loss.shape) / np.where(loss > 0, loss, 1.0), 1.0)
+
+    all_thr = sorted({float(t) for t in thresholds} | {float(v) for v in levels.values()})
+    t_first = {t: np.full(grid.shape, np.nan, np.float32) for t in all_thr}
+    snaps_req = sorted({float(t) for t in snapshot_times if 0 < float(t) <= T})
+    events = set(float(e) for e in rainfall.edges if 0 < e < T) | set(snaps_req) | {T}
+    events |= set(np.arange(record_interval_s, T, record_interval_s).tolist())
+    events_arr = np.array(sorted(events))
+    snapshots: dict[float, np.ndarray] = {}
+    records: list[tuple] = []
+    cum = dict(rain=0.0, infiltration=0.0, drainage=0.0, outflow=0.0, clipped=0.0)
+    storage0 = solver.storage
+    cell_area = solver.cell_area
+    cur_interval, net_rate, gross_rate = -2, 0.0, 0.0
+    ei = 0
+    eps = 1e-9
+    if progress:
+        progress(0.0, f"start: {grid.shape[0]}x{grid.shape[1]} cells, {T:g} s, rain {rainfall.label}")
+    while solver.t < T - eps:
+        t = solver.t
+        while events_arr[ei] <= t + eps:
+            ei += 1
+        t_next = events_arr[ei]
+        k = rainfall.interval(t + eps)
+        if k != cur_interval:  # forcing is piecewise constant: recompute once per rain interval
+            cur_interval = k
+            gross_rate = rainfall.rate(t + eps)
+            if scs is not None and k >= 0:
+                width = float(rainfall.edges[k + 1] - rainfall.edges[k])
+                net_rate = scs.effective_rate(gross_rate, width)
+            else:
+                net_rate = gross_rate
+            if np.ndim(gross_rate) == 0:
+                gross_vol_rate = float(gross_rate) * solver.n_active * cell_area
+            else:
+                gross_vol_rate = float(np.sum(gross_rate, where=act)) * cell_area
+        dt = min(solver.stable_dt(), t_next - t)
+        r = solver.step(dt, source=net_rate, loss=loss, infiltration_share=share)
+        gross = gross_vol_rate * dt
+        cum["rain"] += gross
+        cum["infiltration"] += r.infiltration + (gross - r.source)
+        cum["drainage"] += r.loss - r.infiltration
+        cum["outflow"] += r.outflow
+        cum["clipped"] += r.clipped
+        err = r.storage - storage0 - (cum["rain"] - cum["infiltration"] - cum["drainage"] - cum["outflow"])
+        ref = max(cum["rain"], storage0, 1e-12)
+        records.append((solver.t, dt, cum["rain"], cum["infiltration"], cum["drainage"], cum["outflow"],
+                        r.storage, r.repaired_cells, cum["clipped"], err, err / ref))
+        tn = solver.t
+        if abs(tn - t_next) <= eps or tn >= T - eps:
+            hm = solver.hmax
+            for thr, arr in t_first.items():
+                new = (hm >= thr) & np.isnan(arr)
+                if new.any():
+                    arr[new] = tn
+            if any(abs(tn - s) <= eps for s in snaps_req):
+                snapshots[min(snaps_req, key=lambda s: abs(s - tn))] = np.where(act, solver.h, np.nan).astype(
+                    np.float32)
+            if progress:
+                progress(min(tn / T, 1.0), f"t={tn:,.0f}/{T:,.0f} s  max depth {float(hm.max()):.3f} m  "
+                         f"storage {r.storage:,.0f} m3  balance err {err / ref:.1e}")
+    wall = time.perf_counter() - wall0
+    bal = pd.DataFrame(records, columns=["t_s", "dt_s", "rain_m3", "infiltration_m3", "drainage_m3", "outflow_m3",
+                                         "storage_m3", "repaired_cells", "clipped_m3", "error_m3", "rel_error"])
+    max_depth = np.where(act, solver.hmax, np.nan).astype(np.float32)
+    max_vel = np.where(act, solver.vmax, np.nan).astype(np.float32)
+    for arr in t_first.values():
+        arr[~act] = np.nan
+    warnings = None
+    if roads is not None or grids is not None:
+        warnings = build_warnings(grid, max_depth, t_first, roads=roads, grids=grids, levels=levels)
+    rel = float(abs(bal["rel_error"].iloc[-1])) if len(bal) else 0.0
+    info = {
+        "cells": int(act.size), "active_cells": int(act.sum()), "dx_m": grid.dx, "dy_m": grid.dy,
+        "crs": grid.crs.to_string(), "duration_s": T, "steps": solver.nsteps, "wall_s": round(wall, 3),
+        "cell_updates_per_s": act.size * solver.nsteps / max(wall, 1e-9), "rainfall": rainfall.label,
+        "rain_m3": cum["rain"], "outflow_m3": cum["outflow"], "final_storage_m3": solver.storage,
+        "relative_balance_error": rel, "max_depth_m": float(np.nanmax(max_depth)),
+        "thresholds_m": all_thr, "levels_m": dict(levels), "dtype": np.dtype(dtype).name,
+    }
+    if progress:
+        progress(1.0, f"done: {solver.nsteps} steps in {wall:.1f} s, max depth {info['max_depth_m']:.3f} m, "
+                 f"balance error {rel:.1e}")
+    if max_balance_error is not None and (rel > max_balance_error or not math.isfinite(rel)):
+        raise MassBalanceError(f"relative water-balance error {rel:.2e} exceeds {max_balance_error:.1e}")
+    return ForecastResult(max_depth=max_depth, max_velocity=max_vel,
+                          time_to_threshold={t: t_first[t] for t in all_thr}, snapshots=snapshots,
+                          balance=bal, warnings=warnings, transform=grid.transform, crs=grid.crs,
+                          thresholds=tuple(float(t) for t in thresholds), levels=dict(levels), info=info)
