@@ -1,0 +1,160 @@
+"""Monthly assessment: "one event one score, one month one ranking".
+
+For a calendar month in the district's local time zone (``Settings.timezone``)
+every department (or street) is scored on the tickets created in that month,
+duplicates merged away excluded:
+
+``intake``
+    number of tickets.
+``on_time_accept_rate``
+    share accepted by ``accept_due_at``, among tickets whose accept deadline
+    is decided (accepted, or flagged overdue by the sweep); NaN when none.
+``on_time_resolve_rate``
+    same for resolving by ``resolve_due_at``.
+``overdue``
+    tickets that missed either deadline.
+``avg_resolve_hours``
+    mean hours from report to (last) resolution, resolved tickets only.
+``satisfaction``
+    mean rating 1-5 of rated tickets; ``rated`` is their count.
+``score``
+    0-100: ``40 * on_time_resolve_rate + 30 * on_time_accept_rate
+    + 30 * (satisfaction - 1) / 4``; a missing component (no decided
+    deadline, no rating) is left out and the other weights are rescaled.
+``rank``
+    1 = best by score (ties share a rank, ordered by more intake); units
+    without tickets get no score and no rank.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from spatial.errors import ValidationError
+from spatial.settings import get_settings
+
+WEIGHTS = {"on_time_resolve_rate": 40.0, "on_time_accept_rate": 30.0, "satisfaction_norm": 30.0}
+COLUMNS = ["unit_id", "code", "name", "intake", "on_time_accept_rate", "on_time_resolve_rate", "overdue",
+           "avg_resolve_hours", "satisfaction", "rated", "score", "rank"]
+
+_SQL = """
+WITH t AS (
+  SELECT {unit} AS unit_id, accepted_at, accept_due_at, accept_overdue, resolved_at, resolve_due_at,
+         resolve_overdue, created_at, rating
+  FROM ticket
+  WHERE created_at >= :start AND created_at < :end AND status <> 'merged'
+)
+SELECT u.id AS unit_id, u.code, u.name,
+  count(t.unit_id) AS intake,
+  count(*) FILTER (WHERE t.accepted_at IS NOT NULL OR t.accept_overdue) AS accept_decided,
+  count(*) FILTER (WHERE t.accepted_at IS NOT NULL AND NOT t.accept_overdue
+                   AND (t.accept_due_at IS NULL OR t.accepted_at <= t.accept_due_at)) AS accept_on_time,
+  count(*) FILTER (WHERE t.resolved_at IS NOT NULL OR t.resolve_overdue) AS resolve_decided,
+  count(*) FILTER (WHERE t.resolved_at IS NOT NULL AND NOT t.resolve_overdue
+                   AND (t.resolve_due_at IS NULL OR t.resolved_at <= t.resolve_due_at)) AS resolve_on_time,
+  count(*) FILTER (WHERE t.accept_overdue OR t.resolve_overdue) AS overdue,
+  avg(extract(epoch FROM t.resolved_at - t.created_at) / 3600.0) AS avg_resolve_hours,
+  avg(t.rating)::float AS satisfaction,
+  count(t.rating) AS rated
+FROM {units} u
+LEFT JOIN t ON t.unit_id = u.id
+GROUP BY u.id, u.code, u.name
+ORDER BY u.code
+"""
+
+
+def month_bounds(month: date, *, tz: str | None = None) -> tuple[datetime, datetime]:
+    """[start, end) of the calendar month containing ``month`` in the district time zone (aware)."""
+    zone = ZoneInfo(tz or get_settings().timezone)
+    start = datetime(month.year, month.month, 1, tzinfo=zone)
+    nxt = datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=zone)
+    return start, nxt
+
+
+def monthly_scores(
+    session: Session,
+    *,
+    month: date,
+    by: Literal["department", "street"] = "department",
+) -> pd.DataFrame:
+    """Scores and ranking of every department or street for one month.
+
+    Parameters
+    ----------
+    month : date
+        Any day of the month (local time zone of the district).
+    by : {"department", "street"}
+        Unit of assessment (streets are admin units of level 2).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit, columns :data:`COLUMNS`, sorted by rank (unranked last).
+    """
+    if by == "department":
+        unit, units = "department_id", "department"
+    elif by == "street":
+        unit, units = "street_id", "(SELECT id, code, name FROM admin_unit WHERE level = 2)"
+    else:
+        raise ValidationError("by must be 'department' or 'street'")
+    start, end = month_bounds(month)
+    raw = pd.DataFrame(session.execute(sa.text(_SQL.format(unit=unit, units=units)),
+                                       {"start": start, "end": end}).mappings().all())
+    if raw.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    df = pd.DataFrame({"unit_id": raw["unit_id"].astype(int), "code": raw["code"], "name": raw["name"],
+                       "intake": raw["intake"].astype(int)})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df["on_time_accept_rate"] = _ratio(raw["accept_on_time"], raw["accept_decided"])
+        df["on_time_resolve_rate"] = _ratio(raw["resolve_on_time"], raw["resolve_decided"])
+    df["overdue"] = raw["overdue"].astype(int)
+    df["avg_resolve_hours"] = pd.to_numeric(raw["avg_resolve_hours"], errors="coerce").astype(float)
+    df["satisfaction"] = pd.to_numeric(raw["satisfaction"], errors="coerce").astype(float)
+    df["rated"] = raw["rated"].astype(int)
+    parts = pd.DataFrame({
+        "on_time_resolve_rate": df["on_time_resolve_rate"], "on_time_accept_rate": df["on_time_accept_rate"],
+        "satisfaction_norm": (df["satisfaction"] - 1.0) / 4.0,
+    })
+    weights = pd.Series(WEIGHTS)
+    present = parts.notna()
+    wsum = present.mul(weights, axis=1).sum(axis=1)
+    total = parts.fillna(0.0).mul(weights, axis=1).sum(axis=1)
+    score = (100.0 * total / wsum).where((wsum > 0) & (df["intake"] > 0))
+    df["score"] = score.round(2)
+    ranked = df[df["score"].notna()].sort_values(["score", "intake"], ascending=[False, False])
+    df["rank"] = pd.Series(pd.NA, index=df.index, dtype="Int64")
+    df.loc[ranked.index, "rank"] = ranked["score"].rank(method="min", ascending=False).astype("int64")
+    df = df.sort_values(["rank", "code"], na_position="last").reset_index(drop=True)
+    return df[COLUMNS]
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    num = num.astype(float)
+    den = den.astype(float)
+    return (num / den).where(den > 0)
+
+
+def to_records(df: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows: NaN/NA become None, rates rounded to 4 decimals."""
+    out = []
+    for rec in df.to_dict(orient="records"):
+        clean = {}
+        for k, v in rec.items():
+            if v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+                clean[k] = None
+            elif isinstance(v, np.integer):
+                clean[k] = int(v)
+            elif isinstance(v, float | np.floating):
+                clean[k] = round(float(v), 4)
+            else:
+                clean[k] = v
+        out.append(clean)
+    return out

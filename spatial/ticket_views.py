@@ -1,0 +1,191 @@
+"""Read side of tickets: filter builders and the public / staff views.
+
+One Core ``SELECT`` joins a ticket to its category, department and admin
+units (codes, not ids, are what users know) and returns ``lon``/``lat`` in
+EPSG:4326 degrees. :func:`ticket_view` turns a row into a dict; reporter name,
+phone and account appear only in the staff view (``pii=True``), never on a
+public endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased
+
+from spatial.errors import NotFound, ValidationError
+from spatial.models import TICKET_STATES, AdminUnit, Category, Department, Ticket, TicketEvent, TicketReporter
+
+MAX_PAGE_SIZE = 500
+
+_grid = aliased(AdminUnit, name="g")
+_community = aliased(AdminUnit, name="c")
+_street = aliased(AdminUnit, name="s")
+
+PUBLIC_FIELDS = (
+    "id", "status", "category", "category_name", "department", "department_name", "channel", "description",
+    "address", "lon", "lat", "grid", "community", "street", "photo_urls", "priority", "created_at",
+    "updated_at", "accepted_at", "dispatched_at", "resolved_at", "closed_at", "accept_due_at",
+    "resolve_due_at", "accept_overdue", "resolve_overdue", "escalation_level", "merged_into_id", "rating",
+    "rating_comment", "version",
+)
+STAFF_FIELDS = ("external_id", "assigned_worker_id", "grid_id", "street_id", "created_by", "attrs")
+PII_FIELDS = ("reporter_name", "reporter_phone", "reporter_account")
+
+
+def base_query() -> sa.Select:
+    """Every field of the views, one row per ticket."""
+    t = Ticket
+    return (
+        sa.select(
+            t.id, t.status, Category.code.label("category"), Category.name.label("category_name"),
+            Department.code.label("department"), Department.name.label("department_name"), t.channel,
+            t.description, t.address, sa.func.ST_X(t.geom).label("lon"), sa.func.ST_Y(t.geom).label("lat"),
+            _grid.code.label("grid"), _community.code.label("community"), _street.code.label("street"),
+            t.photo_urls, t.priority, t.created_at, t.updated_at, t.accepted_at, t.dispatched_at,
+            t.resolved_at, t.closed_at, t.accept_due_at, t.resolve_due_at, t.accept_overdue,
+            t.resolve_overdue, t.escalation_level, t.merged_into_id, t.rating, t.rating_comment, t.version,
+            t.external_id, t.assigned_worker_id, t.grid_id, t.street_id, t.created_by, t.attrs,
+            t.reporter_name, t.reporter_phone, t.reporter_account, t.department_id, t.category_id,
+        )
+        .join(Category, Category.id == t.category_id)
+        .outerjoin(Department, Department.id == t.department_id)
+        .outerjoin(_grid, _grid.id == t.grid_id)
+        .outerjoin(_community, _community.id == t.community_id)
+        .outerjoin(_street, _street.id == t.street_id)
+    )
+
+
+def _iso(v):
+    return v.isoformat() if isinstance(v, datetime) else v
+
+
+def ticket_view(row: sa.Row, *, staff: bool = False, pii: bool = False) -> dict:
+    """A ticket row as a JSON-ready dict; ``pii`` adds the reporter's name/phone/account."""
+    m = row._mapping
+    names = PUBLIC_FIELDS + (STAFF_FIELDS if staff or pii else ()) + (PII_FIELDS if pii else ())
+    out = {k: _iso(m[k]) for k in names}
+    out["photo_urls"] = list(out["photo_urls"] or [])
+    return out
+
+
+@dataclass
+class TicketFilter:
+    """List filters; every field is optional and combines with AND.
+
+    ``bbox`` is (min_lon, min_lat, max_lon, max_lat) in EPSG:4326 degrees;
+    ``since``/``until`` bound ``created_at`` (timezone-aware, until exclusive).
+    """
+
+    ids: Sequence[int] = ()
+    status: Sequence[str] = ()
+    category: Sequence[str] = ()
+    grid: Sequence[str] = ()
+    street: Sequence[str] = ()
+    department: Sequence[str] = ()
+    bbox: tuple[float, float, float, float] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    overdue: bool | None = None
+    owner: str | None = None
+    extra: list = field(default_factory=list)
+
+    def validate(self) -> TicketFilter:
+        bad = [s for s in self.status if s not in TICKET_STATES]
+        if bad:
+            raise ValidationError(f"unknown status {', '.join(bad)}; one of {', '.join(TICKET_STATES)}")
+        if self.bbox is not None:
+            x0, y0, x1, y1 = self.bbox
+            if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
+                raise ValidationError("bbox must be min_lon,min_lat,max_lon,max_lat in degrees with min < max")
+        for t in (self.since, self.until):
+            if t is not None and t.tzinfo is None:
+                raise ValidationError("since/until must carry a time zone")
+        if self.since and self.until and self.since >= self.until:
+            raise ValidationError("since must be before until")
+        return self
+
+
+def apply_filter(q: sa.Select, f: TicketFilter) -> sa.Select:
+    """Add the filter's WHERE clauses to a :func:`base_query`."""
+    t = Ticket
+    if f.ids:
+        q = q.where(t.id.in_(list(f.ids)))
+    if f.status:
+        q = q.where(t.status.in_(list(f.status)))
+    if f.category:
+        q = q.where(Category.code.in_(list(f.category)))
+    if f.grid:
+        q = q.where(_grid.code.in_(list(f.grid)))
+    if f.street:
+        q = q.where(_street.code.in_(list(f.street)))
+    if f.department:
+        q = q.where(Department.code.in_(list(f.department)))
+    if f.bbox is not None:
+        q = q.where(t.geom.op("&&")(sa.func.ST_MakeEnvelope(*f.bbox, 4326)))
+    if f.since is not None:
+        q = q.where(t.created_at >= f.since)
+    if f.until is not None:
+        q = q.where(t.created_at < f.until)
+    if f.overdue is not None:
+        cond = sa.or_(t.accept_overdue, t.resolve_overdue)
+        q = q.where(cond if f.overdue else sa.not_(cond))
+    if f.owner is not None:
+        q = q.where(sa.or_(
+            t.created_by == f.owner,
+            sa.exists().where(TicketReporter.ticket_id == t.id, TicketReporter.account == f.owner),
+        ))
+    for clause in f.extra:
+        q = q.where(clause)
+    return q
+
+
+def list_tickets(
+    session: Session, f: TicketFilter, *, limit: int = 50, offset: int = 0, order: str = "-created_at",
+) -> tuple[list[sa.Row], bool]:
+    """Rows matching ``f`` (newest first by default) and whether more follow."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationError(f"page size must be 1-{MAX_PAGE_SIZE}")
+    if offset < 0:
+        raise ValidationError("offset must be >= 0")
+    key = {"created_at": (Ticket.created_at, Ticket.id), "-created_at": (Ticket.created_at.desc(), Ticket.id.desc()),
+           "updated_at": (Ticket.updated_at, Ticket.id), "-updated_at": (Ticket.updated_at.desc(), Ticket.id.desc())}
+    if order not in key:
+        raise ValidationError(f"order must be one of {', '.join(key)}")
+    q = apply_filter(base_query(), f.validate()).order_by(*key[order]).limit(limit + 1).offset(offset)
+    rows = session.execute(q).all()
+    return rows[:limit], len(rows) > limit
+
+
+def ticket_row(session: Session, ticket_id: int) -> sa.Row:
+    """One ticket's view row; raises NotFound."""
+    row = session.execute(base_query().where(Ticket.id == ticket_id)).one_or_none()
+    if row is None:
+        raise NotFound(f"ticket {ticket_id} does not exist")
+    return row
+
+
+def events(session: Session, ticket_id: int, *, pii: bool = False) -> list[dict]:
+    """The ticket's history, oldest first. Without ``pii`` the actor is reduced to its role."""
+    rows = session.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
+                           .order_by(TicketEvent.at, TicketEvent.id)).all()
+    out = []
+    for e in rows:
+        out.append({
+            "id": e.id, "at": e.at.isoformat(), "kind": e.kind, "from_status": e.from_status,
+            "to_status": e.to_status, "actor": e.actor if pii else None, "actor_role": e.actor_role,
+            "note": e.note, "data": e.data,
+        })
+    return out
+
+
+def reporters(session: Session, ticket_id: int) -> list[dict]:
+    """The reports merged into a ticket (staff with PII rights only)."""
+    rows = session.scalars(sa.select(TicketReporter).where(TicketReporter.ticket_id == ticket_id)
+                           .order_by(TicketReporter.id)).all()
+    return [{"id": r.id, "channel": r.channel, "external_id": r.external_id, "name": r.name, "phone": r.phone,
+             "account": r.account, "reported_at": r.reported_at.isoformat(), "description": r.description}
+            for r in rows]
