@@ -48,9 +48,9 @@ def _feature_cells(geom, grid) -> tuple[Window, np.ndarray] | None:
     b = geom.bounds
     pad = max(grid.dx, grid.dy)
     win = from_bounds(b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad, transform=grid.transform)
-    c0, r0 = max(int(math.floor(win.col_off)), 0), max(int(math.floor(win.row_off)), 0)
-    c1 = min(int(math.ceil(win.col_off + win.width)), nx)
-    r1 = min(int(math.ceil(win.row_off + win.height)), ny)
+    c0, r0 = max(math.floor(win.col_off), 0), max(math.floor(win.row_off), 0)
+    c1 = min(math.ceil(win.col_off + win.width), nx)
+    r1 = min(math.ceil(win.row_off + win.height), ny)
     if c1 <= c0 or r1 <= r0:
         return None
     win = Window(c0, r0, c1 - c0, r1 - r0)
