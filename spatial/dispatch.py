@@ -90,19 +90,22 @@ _TICKET_SQL = sa.text(
     "FROM ticket t JOIN category c ON c.id = t.category_id WHERE t.id = :tid"
 )
 
-# KNN on geography (sphere metres) with a constant point: uses ix_worker_avail_dept_geog.
-_KNN_SQL = sa.text(
+# KNN on geography (sphere metres) with a constant point: uses ix_worker_avail_dept_geog. Two
+# variants (with / without the skill filter) rather than "(:skill IS NULL OR ...)", which ruins
+# the planner's row estimate and turns the KNN index scan into a bitmap scan + sort.
+_KNN = (
     "SELECT w.id, w.code, w.name, w.department_id, ST_X(w.geom), ST_Y(w.geom), "
-    "ST_Distance(w.geog, p.g, false) AS distance_m, "
+    "ST_Distance(w.geog, CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography), false) AS distance_m, "
     "EXTRACT(EPOCH FROM (CAST(:now AS timestamptz) - w.position_at)) AS fix_age_s, "
     "w.workload, w.max_workload "
-    "FROM worker w, (SELECT CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography) AS g) p "
+    "FROM worker w "
     "WHERE w.on_duty AND w.workload < w.max_workload AND w.department_id = :dept "
-    "AND w.position_at >= :since AND w.geog IS NOT NULL "
-    "AND (CAST(:skill AS text) IS NULL OR w.skills @> ARRAY[CAST(:skill AS text)]) "
+    "AND w.position_at >= :since AND w.geog IS NOT NULL {skill}"
     "ORDER BY w.geog <-> CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography) "
     "LIMIT :k"
 )
+_KNN_SQL = sa.text(_KNN.format(skill=""))
+_KNN_SKILL_SQL = sa.text(_KNN.format(skill="AND w.skills @> ARRAY[CAST(:skill AS text)] "))
 
 
 def _ticket_row(session: Session, ticket_id: int) -> sa.Row:
@@ -178,10 +181,10 @@ def candidates(
     fetch = max(4 * k, 20) if router is not None else k
     params = {"lon": t.lon, "lat": t.lat, "dept": t.dept, "since": now - timedelta(seconds=max_age),
               "now": now, "k": fetch, "skill": t.skill}
-    rows = session.execute(_KNN_SQL, params).all()
+    rows = session.execute(_KNN_SQL if t.skill is None else _KNN_SKILL_SQL, params).all()
     skill_match = True
     if not rows and t.skill is not None:
-        rows = session.execute(_KNN_SQL, {**params, "skill": None}).all()
+        rows = session.execute(_KNN_SQL, params).all()
         skill_match = False
     travel: list[float | None] = [None] * len(rows)
     if router is not None and rows:

@@ -62,6 +62,13 @@ def haversine_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> Any:
     return float(d) if np.ndim(d) == 0 else d
 
 
+def _hav(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Scalar :func:`haversine_m` (math module: ~20x faster per call than numpy)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
+
+
 def _as_utc(value: Any, row: int) -> datetime:
     if isinstance(value, str):
         try:
@@ -77,11 +84,38 @@ def _as_utc(value: Any, row: int) -> datetime:
     return value.astimezone(UTC)
 
 
-def _normalise(fixes: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
-    """Validate fixes into a DataFrame sorted by (worker_id, fixed_at)."""
-    records = fixes.to_dict("records") if isinstance(fixes, pd.DataFrame) else list(fixes)
-    if len(records) > MAX_BATCH:
-        raise ValidationError(f"at most {MAX_BATCH} fixes per batch, got {len(records)}")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _us(t: datetime) -> int:
+    """Microseconds since the Unix epoch (exact, for a tz-aware datetime)."""
+    d = t - _EPOCH
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+def _frame_arrays(df: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """Vectorised validation of a DataFrame with a tz-aware datetime column; None = use the slow path."""
+    missing = [c for c in ("worker_id", "fixed_at", "lon", "lat") if c not in df.columns]
+    if missing:
+        raise ValidationError(f"fixes lack column(s) {missing}")
+    ts = df["fixed_at"]
+    if not isinstance(ts.dtype, pd.DatetimeTZDtype):
+        return None
+    try:
+        w = df["worker_id"].to_numpy(dtype=np.int64)
+        x = df["lon"].to_numpy(dtype=float)
+        y = df["lat"].to_numpy(dtype=float)
+        a = (df["accuracy_m"].to_numpy(dtype=float, na_value=np.nan) if "accuracy_m" in df.columns
+             else np.full(len(df), np.nan))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("worker_id, lon, lat and accuracy_m must be numbers") from exc
+    if ts.isna().any():
+        raise ValidationError("fixed_at must not be empty")
+    t = ts.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("us").to_numpy().astype(np.int64)
+    return {"w": w, "t": t, "x": x, "y": y, "a": a}
+
+
+def _record_arrays(records: list[Mapping[str, Any]]) -> dict[str, np.ndarray]:
     wid, ts, xs, ys, acc = [], [], [], [], []
     for i, r in enumerate(records):
         try:
@@ -92,24 +126,50 @@ def _normalise(fixes: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFram
             raise ValidationError(f"fix {i}: missing field {exc.args[0]!r}") from exc
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"fix {i}: worker_id, lon and lat must be numbers") from exc
-        if not (math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90):
-            raise ValidationError(f"fix {i}: lon/lat ({x}, {y}) is not a valid EPSG:4326 position")
         a = r.get("accuracy_m")
-        a = None if a is None or (isinstance(a, float) and math.isnan(a)) else float(a)
-        if a is not None and not (math.isfinite(a) and a >= 0):
-            raise ValidationError(f"fix {i}: accuracy_m must be a non-negative number of metres")
+        try:
+            a = math.nan if a is None else float(a)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"fix {i}: accuracy_m must be a number of metres") from exc
         wid.append(w)
-        ts.append(_as_utc(t, i))
+        ts.append(_us(_as_utc(t, i)))
         xs.append(x)
         ys.append(y)
         acc.append(a)
-    df = pd.DataFrame({"worker_id": wid, "fixed_at": ts, "lon": xs, "lat": ys, "accuracy_m": acc})
-    if not df.empty:
-        df = df.sort_values(["worker_id", "fixed_at"], kind="stable").reset_index(drop=True)
-    return df
+    return {"w": np.asarray(wid, dtype=np.int64), "t": np.asarray(ts, dtype=np.int64),
+            "x": np.asarray(xs, dtype=float), "y": np.asarray(ys, dtype=float), "a": np.asarray(acc, dtype=float)}
 
 
-def _inside_district(session: Session, xs: list[float], ys: list[float]) -> list[bool]:
+def _normalise(fixes: Iterable[Mapping[str, Any]] | pd.DataFrame) -> dict[str, np.ndarray]:
+    """Validate fixes into arrays sorted by (worker_id, fixed_at); ``t`` in epoch microseconds."""
+    arr = _frame_arrays(fixes) if isinstance(fixes, pd.DataFrame) else None
+    if arr is None:
+        records = fixes.to_dict("records") if isinstance(fixes, pd.DataFrame) else list(fixes)
+        if len(records) > MAX_BATCH:
+            raise ValidationError(f"at most {MAX_BATCH} fixes per batch, got {len(records)}")
+        arr = _record_arrays(records)
+    n = len(arr["w"])
+    if n > MAX_BATCH:
+        raise ValidationError(f"at most {MAX_BATCH} fixes per batch, got {n}")
+    x, y, a = arr["x"], arr["y"], arr["a"]
+    bad = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValidationError(f"fix {i}: lon/lat ({x[i]}, {y[i]}) is not a valid EPSG:4326 position")
+    bad = ~np.isnan(a) & ~(np.isfinite(a) & (a >= 0))
+    if bad.any():
+        raise ValidationError(f"fix {int(np.flatnonzero(bad)[0])}: accuracy_m must be a non-negative number "
+                              "of metres")
+    order = np.lexsort((arr["t"], arr["w"]))
+    return {k: v[order] for k, v in arr.items()}
+
+
+def _lit(values: Iterable[Any]) -> str:
+    """A PostgreSQL array literal of numbers (NaN/None -> NULL): one parameter instead of n."""
+    return "{" + ",".join("NULL" if v is None or v != v else repr(v) for v in values) + "}"
+
+
+def _inside_district(session: Session, xs: str, ys: str, n: int) -> list[bool]:
     """Whether each point is covered by a level-1 admin unit (all True when none is loaded)."""
     rows = session.execute(sa.text(
         "SELECT u.i, EXISTS (SELECT 1 FROM admin_unit a WHERE a.level = 1 AND "
@@ -117,12 +177,27 @@ def _inside_district(session: Session, xs: list[float], ys: list[float]) -> list
         "FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[])) WITH ORDINALITY AS u(x, y, i) "
         "WHERE EXISTS (SELECT 1 FROM admin_unit WHERE level = 1)"
     ), {"xs": xs, "ys": ys}).all()
-    if not rows:
-        return [True] * len(xs)
-    out = [True] * len(xs)
+    out = [True] * n
     for i, inside in rows:
         out[i - 1] = bool(inside)
     return out
+
+
+_WRITE_SQL = sa.text(
+    "WITH u AS (SELECT * FROM unnest(CAST(:w AS int[]), CAST(:t AS bigint[]), CAST(:x AS float8[]), "
+    "  CAST(:y AS float8[]), CAST(:a AS float8[]), CAST(:f AS text[])) AS u(w, t, x, y, a, f)), "
+    "ins AS (INSERT INTO worker_position (worker_id, fixed_at, geom, accuracy_m, flag, received_at) "
+    "  SELECT u.w, TIMESTAMPTZ 'epoch' + u.t * INTERVAL '1 microsecond', "
+    "  ST_SetSRID(ST_MakePoint(u.x, u.y), 4326), u.a, u.f, :now FROM u "
+    "  ON CONFLICT (worker_id, fixed_at) DO NOTHING "
+    "  RETURNING worker_id, fixed_at, geom, accuracy_m, flag), "
+    "latest AS (SELECT DISTINCT ON (worker_id) worker_id, fixed_at, geom, accuracy_m FROM ins "
+    "  WHERE flag IS NULL ORDER BY worker_id, fixed_at DESC), "
+    "upd AS (UPDATE worker w SET geom = l.geom, position_at = l.fixed_at, position_accuracy_m = l.accuracy_m "
+    "  FROM latest l WHERE w.id = l.worker_id AND (w.position_at IS NULL OR w.position_at < l.fixed_at) "
+    "  RETURNING 1) "
+    "SELECT COALESCE(flag, ''), count(*), (SELECT count(*) FROM upd) FROM ins GROUP BY flag"
+)
 
 
 def ingest_fixes(
@@ -162,21 +237,25 @@ def ingest_fixes(
         Malformed fix or unknown worker id; nothing is written then.
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    max_age = timedelta(seconds=get_settings().position_max_age_s if max_age_s is None else max_age_s)
+    max_age = get_settings().position_max_age_s if max_age_s is None else max_age_s
     if max_speed_kmh <= 0:
         raise ValidationError("max_speed_kmh must be positive")
-    df = _normalise(fixes)
-    counts: dict = {"received": len(df), "stored": 0, "duplicates": 0, "trusted": 0, "workers_moved": 0,
+    arr = _normalise(fixes)
+    n = len(arr["w"])
+    counts: dict = {"received": n, "stored": 0, "duplicates": 0, "trusted": 0, "workers_moved": 0,
                     "flagged": dict.fromkeys(FLAGS, 0)}
-    if df.empty:
+    if n == 0:
         return counts
-    before = len(df)
-    df = df.drop_duplicates(["worker_id", "fixed_at"], keep="first").reset_index(drop=True)
-    counts["duplicates"] = before - len(df)
+    keep = np.ones(n, dtype=bool)
+    keep[1:] = (arr["w"][1:] != arr["w"][:-1]) | (arr["t"][1:] != arr["t"][:-1])
+    if not keep.all():
+        arr = {k: v[keep] for k, v in arr.items()}
+    counts["duplicates"] = n - int(keep.sum())
+    ws, ts, xs, ys, acc = (arr[k].tolist() for k in ("w", "t", "x", "y", "a"))
 
-    ids = sorted(set(df["worker_id"].tolist()))
+    ids = sorted(set(ws))
     # Lock the workers in id order (no deadlock between concurrent batches), read their latest fix.
-    state = {r[0]: r[1:] for r in session.execute(sa.text(
+    state = {r[0]: (r[1], r[2], None if r[3] is None else _us(r[3]), r[4]) for r in session.execute(sa.text(
         "SELECT id, ST_X(geom), ST_Y(geom), position_at, position_accuracy_m FROM worker "
         "WHERE id = ANY(CAST(:ids AS int[])) ORDER BY id FOR NO KEY UPDATE"
     ), {"ids": ids}).all()}
@@ -184,17 +263,16 @@ def ingest_fixes(
     if unknown:
         raise ValidationError(f"unknown worker id(s): {unknown[:10]}", details={"unknown": unknown[:100]})
 
-    xs, ys = df["lon"].tolist(), df["lat"].tolist()
-    inside = _inside_district(session, xs, ys)
-    speed = max_speed_kmh / 3.6
-    future_limit = now + timedelta(seconds=FUTURE_TOLERANCE_S)
-    stale_limit = now - max_age
+    x_lit, y_lit = _lit(xs), _lit(ys)
+    inside = _inside_district(session, x_lit, y_lit, len(xs))
+    speed = max_speed_kmh / 3.6 / 1e6  # metres per microsecond
+    future_limit = _us(now) + int(FUTURE_TOLERANCE_S * 1e6)
+    stale_limit = _us(now) - int(max_age * 1e6)
     flags: list[str | None] = []
     last: dict[int, tuple] = {}
-    for i, (w, t, x, y, a) in enumerate(df[["worker_id", "fixed_at", "lon", "lat", "accuracy_m"]]
-                                        .itertuples(index=False, name=None)):
-        px, py, pt, pa = last.get(w, state[w])
-        acc = DEFAULT_ACCURACY_M if a is None or a != a else a
+    for i, (w, t, x, y, a) in enumerate(zip(ws, ts, xs, ys, acc, strict=True)):
+        px, py, pt, pa = last.get(w) or state[w]
+        a = DEFAULT_ACCURACY_M if a != a else a
         flag = None
         if t > future_limit:
             flag = "future"
@@ -205,45 +283,24 @@ def ingest_fixes(
         elif t < stale_limit:
             flag = "stale"
         elif pt is not None and px is not None:
-            allowed = speed * (t - pt).total_seconds() + acc + (pa if pa is not None else DEFAULT_ACCURACY_M)
-            if haversine_m(px, py, x, y) > allowed:
+            allowed = speed * (t - pt) + a + (DEFAULT_ACCURACY_M if pa is None else pa)
+            if _hav(px, py, x, y) > allowed:
                 flag = "too_fast"
         if flag is None:
-            last[w] = (x, y, t, acc)
+            last[w] = (x, y, t, a)
         flags.append(flag)
-    df["flag"] = flags
 
-    inserted = session.execute(sa.text(
-        "INSERT INTO worker_position (worker_id, fixed_at, geom, accuracy_m, flag, received_at) "
-        "SELECT u.w, u.t, ST_SetSRID(ST_MakePoint(u.x, u.y), 4326), u.a, u.f, :now "
-        "FROM unnest(CAST(:w AS int[]), CAST(:t AS timestamptz[]), CAST(:x AS float8[]), "
-        "CAST(:y AS float8[]), CAST(:a AS float8[]), CAST(:f AS text[])) AS u(w, t, x, y, a, f) "
-        "ON CONFLICT (worker_id, fixed_at) DO NOTHING RETURNING worker_id, fixed_at"
-    ), {"w": df["worker_id"].tolist(), "t": df["fixed_at"].tolist(), "x": xs, "y": ys,
-        "a": [None if v is None or v != v else float(v) for v in df["accuracy_m"].tolist()],
-        "f": flags, "now": now}).all()
-    new = {(w, t.astimezone(UTC)) for w, t in inserted}
-    counts["stored"] = len(new)
-    counts["duplicates"] += len(df) - len(new)
-
-    is_new = [(w, t) in new for w, t in zip(df["worker_id"].tolist(), df["fixed_at"].tolist(), strict=True)]
-    fresh = df[is_new]
-    for f, n in fresh["flag"].value_counts().items():
-        counts["flagged"][f] = int(n)
-    trusted = fresh[fresh["flag"].isna()]
-    counts["trusted"] = len(trusted)
-    if not trusted.empty:
-        latest = trusted.groupby("worker_id", sort=True).tail(1)
-        moved = session.execute(sa.text(
-            "UPDATE worker w SET geom = ST_SetSRID(ST_MakePoint(u.x, u.y), 4326), position_at = u.t, "
-            "position_accuracy_m = u.a "
-            "FROM unnest(CAST(:w AS int[]), CAST(:t AS timestamptz[]), CAST(:x AS float8[]), "
-            "CAST(:y AS float8[]), CAST(:a AS float8[])) AS u(w, t, x, y, a) "
-            "WHERE w.id = u.w AND (w.position_at IS NULL OR w.position_at < u.t)"
-        ), {"w": latest["worker_id"].tolist(), "t": latest["fixed_at"].tolist(),
-            "x": latest["lon"].tolist(), "y": latest["lat"].tolist(),
-            "a": [None if v is None or v != v else float(v) for v in latest["accuracy_m"].tolist()]})
-        counts["workers_moved"] = moved.rowcount
+    rows = session.execute(_WRITE_SQL, {
+        "w": _lit(ws), "t": _lit(ts), "x": x_lit, "y": y_lit, "a": _lit(acc),
+        "f": "{" + ",".join("NULL" if f is None else f for f in flags) + "}", "now": now}).all()
+    for flag, k, moved in rows:
+        counts["stored"] += k
+        counts["workers_moved"] = moved
+        if flag:
+            counts["flagged"][flag] = k
+        else:
+            counts["trusted"] = k
+    counts["duplicates"] += len(ws) - counts["stored"]
     session.flush()
     return counts
 
