@@ -157,7 +157,7 @@ def hotspots(session: Session, *, weeks: int = 1, baseline_weeks: int = 8, alpha
     """
     table = weekly_table(session, weeks=weeks, baseline_weeks=baseline_weeks, alpha=alpha,
                          min_count=min_count, fdr=fdr, category=category, now=now)
-    flagged = table[table["hotspot"]]
+    flagged = table.loc[table["hotspot"].astype(bool)]
     return flagged.sort_values(["week", "p_value", "count"], ascending=[False, True, False]).reset_index(drop=True)
 
 

@@ -241,3 +241,32 @@ def ingest_readings(
         setattr(out, k, getattr(out, k) + getattr(out2, k))
     result.update(out.as_dict())
     return result
+
+
+_STATUS = sa.text(
+    """
+    SELECT s.id, s.code, s.sensor_type, s.name, s.unit, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat, s.grid_id,
+           s.status, s.last_value, s.last_reading_at, a.level AS alert_level, a.rules AS alert_rules
+    FROM sensor s
+    LEFT JOIN LATERAL (
+        SELECT (array_agg(al.level ORDER BY CASE al.level WHEN 'red' THEN 3 WHEN 'orange' THEN 2
+                                                          WHEN 'yellow' THEN 1 ELSE 0 END DESC))[1] AS level,
+               array_agg(al.rule ORDER BY al.rule) AS rules
+        FROM alert al
+        WHERE al.source_kind = 'sensor' AND al.source_id = s.code AND al.state = 'active'
+    ) a ON true
+    WHERE (CAST(:stype AS text) IS NULL OR s.sensor_type = :stype)
+    ORDER BY s.code
+    """
+)
+
+
+def sensor_status(session: Session, *, sensor_type: str | None = None) -> list[dict]:
+    """Every sensor with its latest value and alarm state (the map layer's data).
+
+    Rows: id, code, sensor_type, name, unit, lon, lat (EPSG:4326), grid_id,
+    status (online/offline), last_value (sensor unit), last_reading_at,
+    alert_level (highest active level or None), alert_rules (active rules).
+    """
+    rows = session.execute(_STATUS, {"stype": sensor_type}).mappings()
+    return [{**dict(r), "alert_rules": list(r["alert_rules"] or [])} for r in rows]
