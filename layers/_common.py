@@ -141,9 +141,9 @@ def view_for_bounds(bounds: Sequence[float], *, width_px: int = 1000, height_px:
         raise LayerError("bounds must be finite (W, S, E, N) degrees")
     lon, lat = (w + e) / 2, (s + n) / 2
     dx = max(e - w, 1e-6) * (1 + 2 * padding)
-    # Web Mercator: 256 px tile spans 360 deg at zoom 0; y spans are stretched by 1/cos(lat)
+    # deck.gl Web Mercator: the world is 512 px wide at zoom 0; y spans are stretched by 1/cos(lat)
     dy = max(n - s, 1e-6) * (1 + 2 * padding) / max(math.cos(math.radians(lat)), 0.01)
-    zoom = min(math.log2(width_px * 360 / (256 * dx)), math.log2(height_px * 360 / (256 * dy)))
+    zoom = min(math.log2(width_px * 360 / (512 * dx)), math.log2(height_px * 360 / (512 * dy)))
     return {"longitude": lon, "latitude": lat, "zoom": round(max(0.0, min(zoom, 20.0)), 2),
             "pitch": pitch, "bearing": 0}
 

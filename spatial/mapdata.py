@@ -148,6 +148,11 @@ def sensors(session: Session) -> gpd.GeoDataFrame:
     return _gdf(session, sql, {})
 
 
+def roads(session: Session) -> gpd.GeoDataFrame:
+    """Road centrelines: id, code, name, road_class (EPSG:4326 multilines)."""
+    return _gdf(session, "SELECT id, code, name, road_class, ST_AsBinary(geom) AS wkb FROM road ORDER BY id", {})
+
+
 def buildings(session: Session, *, bbox: Sequence[float], limit: int = 20_000) -> gpd.GeoDataFrame:
     """Building footprints intersecting ``bbox`` (W, S, E, N degrees), at most ``limit``."""
     sql = """SELECT id, height_m, ST_AsBinary(geom) AS wkb FROM building

@@ -194,7 +194,7 @@ def test_raster_depth_png_and_bounds():
 
 def test_spec_view_and_legends():
     v = view_for_bounds((113.40, 23.08, 113.48, 23.16), width_px=1000, height_px=700)
-    assert v["longitude"] == pytest.approx(113.44) and 11 < v["zoom"] < 14
+    assert v["longitude"] == pytest.approx(113.44) and 11 < v["zoom"] < 13
     spec = deck_spec([], view=v)
     assert spec["mapStyle"] is None and "mapStyle" in spec
     assert "Max water depth" in depth_legend_html()
@@ -205,3 +205,21 @@ def test_spec_view_and_legends():
 def test_to_wgs84_refuses_non_geodataframe():
     with pytest.raises(LayerError, match="GeoDataFrame"):
         to_wgs84(pd.DataFrame({"a": [1]}), what="x")
+
+
+def test_warning_features_colour_by_level():
+    from shapely.geometry import LineString
+
+    from layers.warnings import LEVEL_COLORS, warning_features
+
+    g = gpd.GeoDataFrame({"kind": ["road", "grid"], "name": ["R1", "G1"], "max_depth_m": [0.6, 0.2],
+                          "level": ["red", "yellow"]},
+                         geometry=[LineString([(750_000, 2_560_000), (750_500, 2_560_000)]),
+                                   box(750_000, 2_560_000, 751_000, 2_561_000)], crs="EPSG:32649")
+    spec = warning_features(g)
+    props = [f["properties"] for f in spec["data"]["features"]]
+    assert props[0]["color"][:3] == list(LEVEL_COLORS["red"]) and props[1]["depth"] == 0.2
+    x, _ = spec["data"]["features"][0]["geometry"]["coordinates"][0]
+    assert 113 < x < 114
+    with pytest.raises(LayerError):
+        warning_features(g, max_features=1)

@@ -1,0 +1,195 @@
+"""Leadership overview: the whole district on one map, KPIs, trends, hotspots, rankings.
+
+Everything is aggregated in PostGIS (``spatial.mapdata``); the browser gets
+a few hundred grid polygons, at most a few thousand hex bins and small
+tables, whatever the number of tickets. Clicking a grid drills down to its
+street (map) and the grid (KPIs, trend); "Whole district" goes back.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import panel as pn
+from bokeh.models import ColumnDataSource
+from bokeh.plotting import figure
+
+from _app_common import MAP_H, MAP_W, MapPane, Timer, db, guarded, new_alert, show
+from layers import view_for_bounds
+from layers.density import bin_columns
+from layers.density import tooltip as bin_tooltip
+from layers.grids import boundaries, grid_choropleth
+from layers.grids import tooltip as grid_tooltip
+from layers.legend import ramp_legend_html
+from spatial import mapdata
+
+WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last 365 days": 365}
+#: metric -> (label, ramp, reverse: high is good)
+METRICS = {
+    "open": ("Open tickets", "YlOrRd", False),
+    "overdue": ("Overdue tickets", "YlOrRd", False),
+    "received": ("Received in window", "Blues", False),
+    "on_time_pct": ("Score: on-time closure %", "RdYlGn", False),
+    "satisfaction": ("Satisfaction (1-5)", "RdYlGn", False),
+}
+BIN_M = 400.0
+
+
+class LeadershipView:
+    """The leadership role: build once per browser session, then :meth:`refresh` on every filter change."""
+
+    def __init__(self) -> None:
+        self.alert = new_alert()
+        self.status = pn.pane.HTML("", styles={"font-size": "11px", "color": "#666"})
+        with db() as s:
+            cats = mapdata.categories(s)
+            self.bounds = mapdata.district_bounds(s)
+        self.window = pn.widgets.Select(name="Time window", options=WINDOWS, value=30, width=200)
+        self.cats = pn.widgets.MultiChoice(name="Categories (none = all)", width=200,
+                                           options={f"{r.name} ({r.code})": r.code for r in cats.itertuples()})
+        self.metric = pn.widgets.Select(name="Map colour", width=200,
+                                        options={v[0]: k for k, v in METRICS.items()}, value="open")
+        self.extrude = pn.widgets.Checkbox(name="3D extrusion", value=False)
+        self.bins = pn.widgets.Checkbox(name=f"3D hex density ({BIN_M:.0f} m bins)", value=False)
+        self.reset = pn.widgets.Button(name="Whole district", button_type="default", width=200)
+        self.scope = pn.pane.HTML("<b>Whole district</b>")
+        self.street_id: int | None = None
+        self.grid_id: int | None = None
+        self.grid_label = ""
+
+        self.kpi = {k: pn.indicators.Number(name=lbl, value=0, format="{value}", font_size="22pt",
+                                            title_size="10pt", width=130)
+                    for k, lbl in [("received", "Received"), ("closed", "Closed"), ("on_time", "On-time %"),
+                                   ("open", "Open"), ("overdue", "Overdue"), ("satisfaction", "Satisfaction")]}
+        self.trend_src = ColumnDataSource({"day": [], "received": [], "closed": []})
+        fig = figure(height=210, sizing_mode="stretch_width", x_axis_type="datetime", title="Tickets per day",
+                     toolbar_location=None)
+        fig.line("day", "received", source=self.trend_src, color="#d62728", line_width=2, legend_label="received")
+        fig.line("day", "closed", source=self.trend_src, color="#2ca02c", line_width=2, legend_label="closed")
+        fig.legend.location = "top_left"
+        fig.legend.label_text_font_size = "9pt"
+        self.trend = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
+        tab = {"show_index": False, "disabled": True, "sizing_mode": "stretch_width", "height": 200,
+               "layout": "fit_data_fill", "theme": "simple"}
+        self.hot = pn.widgets.Tabulator(pd.DataFrame(), **tab)
+        self.depts = pn.widgets.Tabulator(pd.DataFrame(), **tab)
+        self.streets = pn.widgets.Tabulator(pd.DataFrame(), **tab)
+        self.legend = pn.pane.HTML("")
+        self.map = MapPane(view_for_bounds(self.bounds, width_px=MAP_W, height_px=MAP_H),
+                           tooltips={"grids": grid_tooltip(), "bins": bin_tooltip()})
+        self._grids: gpd.GeoDataFrame | None = None
+        self._street_rows: pd.DataFrame = pd.DataFrame()
+
+        self.refresh = guarded(self.alert)(self._do_refresh)
+        self.map.pane.param.watch(guarded(self.alert)(self._on_click), "click_state")
+        for w in (self.window, self.cats, self.metric, self.extrude, self.bins):
+            w.param.watch(lambda e: self.refresh(), "value")
+        self.reset.on_click(lambda e: self._drill(None, None))
+        self.streets.on_click(self._on_street_row)
+        self.refresh()
+
+    # ------------------------------------------------------------------ layout
+    def sidebar(self) -> list:
+        return [self.window, self.cats, self.metric, self.extrude, self.bins, self.reset, self.scope,
+                self.legend]
+
+    def main(self) -> pn.viewable.Viewable:
+        kpis = pn.Row(*self.kpi.values(), css_classes=["onemap-kpi"], sizing_mode="stretch_width")
+        right = pn.Column(self.trend, "#### Top hotspots (grids)", self.hot, width=460)
+        tables = pn.Row(pn.Column("#### Department ranking", self.depts, sizing_mode="stretch_width"),
+                        pn.Column("#### By street (click to drill down)", self.streets,
+                                  sizing_mode="stretch_width"), sizing_mode="stretch_width")
+        return pn.Column(self.alert, kpis, pn.Row(pn.Column(self.map.pane, sizing_mode="stretch_width"), right,
+                                                  sizing_mode="stretch_width"),
+                         tables, self.status, sizing_mode="stretch_width")
+
+    # ------------------------------------------------------------------ data
+    def _window(self) -> mapdata.Window:
+        return mapdata.Window.last(self.window.value)
+
+    def _do_refresh(self) -> None:
+        show(self.alert, "")
+        w = self._window()
+        cats = list(self.cats.value) or None
+        with Timer() as t, db() as s:
+            grids = mapdata.grid_stats(s, w, categories=cats, street_id=self.street_id)
+            k = mapdata.kpis(s, w, categories=cats, street_id=self.street_id, grid_id=self.grid_id)
+            tr = mapdata.trend(s, w, categories=cats, street_id=self.street_id, grid_id=self.grid_id)
+            hot = mapdata.hotspots(s, w, categories=cats, limit=10)
+            dep = mapdata.department_stats(s, w, categories=cats)
+            st = mapdata.street_stats(s, w, categories=cats)
+            streets = mapdata.admin_units(s, level=2)
+            bins = (mapdata.density_bins(s, w, cell_m=BIN_M, categories=cats) if self.bins.value else None)
+        self._grids = grids
+        self._street_rows = st
+        self.kpi["received"].value = k["received"]
+        self.kpi["closed"].value = k["closed"]
+        self.kpi["on_time"].value = round(100 * k["on_time_rate"], 1) if k["on_time_rate"] is not None else 0
+        self.kpi["open"].value = k["open"]
+        self.kpi["overdue"].value = k["overdue"]
+        self.kpi["satisfaction"].value = k["satisfaction"] or 0
+        self.trend_src.data = {"day": tr["day"], "received": tr["received"], "closed": tr["closed"]}
+        self.hot.value = hot[["code", "name", "street", "received", "overdue", "top_category"]] if len(hot) \
+            else pd.DataFrame({"code": []})
+        self.depts.value = dep[["rank", "name", "received", "closed", "on_time_pct", "overdue", "satisfaction"]] \
+            if len(dep) else pd.DataFrame({"rank": []})
+        self.streets.value = st[["street", "received", "closed", "on_time_pct", "open", "overdue",
+                                 "satisfaction"]] if len(st) else pd.DataFrame({"street": []})
+
+        metric = self.metric.value
+        label, ramp, reverse = METRICS[metric]
+        vmin, vmax = (0.0, 100.0) if metric == "on_time_pct" else (1.0, 5.0) if metric == "satisfaction" \
+            else (0.0, float(max(grids[metric].max(), 1)) if len(grids) else 1.0)
+        layers = {
+            "grids": grid_choropleth(grids, value=metric, extruded=self.extrude.value, ramp=ramp, vmin=vmin,
+                                     vmax=vmax, reverse=reverse, opacity=0.35 if bins is not None else 0.75,
+                                     label_columns=("id", "code", "name", "street_id", "street")),
+            "streets": boundaries(streets, layer_id="streets", width_px=3),
+            "bins": bin_columns(bins, cell_m=BIN_M, layer_id="bins") if bins is not None and len(bins) else None,
+        }
+        if bins is not None:  # bins on top must not be hidden by a pickable grid layer
+            layers["grids"]["pickable"] = False
+        view = None
+        if self.street_id is not None and len(grids):
+            view = view_for_bounds(grids.total_bounds, width_px=MAP_W, height_px=MAP_H,
+                                   pitch=45 if (self.extrude.value or bins is not None) else 0)
+        elif self.extrude.value or bins is not None:
+            view = {**self.map.view, "pitch": 45}
+        self.map.set_layers(layers, order=["grids", "bins", "streets"], view=view)
+        self.legend.object = ramp_legend_html(label, ramp=ramp, vmin=vmin, vmax=vmax, reverse=reverse)
+        self.scope.object = self._scope_html()
+        self.status.object = (f"{len(grids)} grids, {k['received']:,} tickets in window; "
+                              f"queries {t.ms:.0f} ms")
+
+    def _scope_html(self) -> str:
+        if self.street_id is None:
+            return "<b>Whole district</b>"
+        street = ""
+        if self._grids is not None and len(self._grids):
+            street = str(self._grids["street"].iloc[0])
+        return f"<b>{street}</b>" + (f" &rsaquo; {self.grid_label}" if self.grid_id else "")
+
+    # ------------------------------------------------------------------ interaction
+    def _drill(self, street_id: int | None, grid_id: int | None, grid_label: str = "") -> None:
+        self.street_id, self.grid_id, self.grid_label = street_id, grid_id, grid_label
+        if street_id is None:
+            self.map.view = view_for_bounds(self.bounds, width_px=MAP_W, height_px=MAP_H)
+        self.refresh()
+
+    def _on_click(self, event) -> None:
+        cs = event.new or {}
+        if cs.get("layer") != "grids" or self._grids is None:
+            return
+        i = cs.get("index")
+        if i is None or not (0 <= i < len(self._grids)):
+            return
+        row = self._grids.iloc[int(i)]
+        sid = int(row["street_id"]) if pd.notna(row["street_id"]) else None
+        self._drill(sid, int(row["id"]), str(row["name"]))
+
+    def _on_street_row(self, event) -> None:
+        if event.row is None or event.row >= len(self._street_rows):
+            return
+        sid = self._street_rows.iloc[event.row]["street_id"]
+        if pd.notna(sid):
+            self._drill(int(sid), None)
