@@ -1,0 +1,153 @@
+"""Open311 GeoReport v2 over HTTP in JSON and XML, with the spec's error format."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+import pytest
+import sqlalchemy as sa
+
+from spatial.db import session_scope
+
+BASE = "/open311/v2"
+
+
+def _xml(r):
+    assert r.headers["content-type"] == "text/xml; charset=utf-8"
+    assert r.content.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
+    return ET.fromstring(r.content)
+
+
+def _post(client, fmt, token, **fields):
+    form = {"api_key": token, "service_code": "pothole", "lat": "23.095", "long": "113.415",
+            "description": "Pothole on Kexue Avenue", "first_name": "Wang", "last_name": "Wu",
+            "phone": "13900000000", "email": "wang@example.org", "media_url": "https://img.example.org/1.jpg"}
+    form.update(fields)
+    return client.post(f"{BASE}/requests.{fmt}", data={k: v for k, v in form.items() if v is not None})
+
+
+def test_services_and_definitions(client, world):
+    js = client.get(f"{BASE}/services.json")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("application/json")
+    codes = {s["service_code"] for s in js.json()}
+    assert codes == {"pothole", "manhole_missing", "illegal_parking", "noise", "waterlogging"}
+    one = next(s for s in js.json() if s["service_code"] == "pothole")
+    assert one == {"service_code": "pothole", "service_name": "Pothole", "description": "Pothole",
+                   "metadata": True, "type": "realtime", "keywords": "", "group": "Roads and facilities"}
+    root = _xml(client.get(f"{BASE}/services.xml"))
+    assert root.tag == "services" and len(root.findall("service")) == 5
+    assert root.find("service/metadata").text in ("true", "false")
+    d = client.get(f"{BASE}/services/pothole.json").json()
+    assert d["service_code"] == "pothole" and d["attributes"][0]["code"] == "priority"
+    dx = _xml(client.get(f"{BASE}/services/pothole.xml"))
+    assert dx.tag == "service_definition" and len(dx.findall("attributes/attribute/values/value")) == 5
+    r = client.get(f"{BASE}/services/unicorn.json")
+    assert r.status_code == 404 and r.json()[0]["code"] == 404 and "unicorn" in r.json()[0]["description"]
+    rx = client.get(f"{BASE}/services/unicorn.xml")
+    assert rx.status_code == 404 and _xml(rx).find("error/code").text == "404"
+    assert client.get(f"{BASE}/services.yaml").status_code == 404
+    disc = client.get(f"{BASE}/discovery.json").json()
+    assert disc["endpoints"][0]["url"].endswith("/open311/v2/")
+    assert _xml(client.get(f"{BASE}/discovery.xml")).find("endpoints/endpoint/formats/format") is not None
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_post_and_get_requests(client, world, fmt):
+    tk = world["tokens"]
+    r = _post(client, fmt, tk["citizen"])
+    assert r.status_code == 201, r.text
+    if fmt == "json":
+        sid = r.json()[0]["service_request_id"]
+        assert r.json()[0]["service_notice"]
+    else:
+        sid = _xml(r).find("request/service_request_id").text
+    # duplicate report from another citizen: merged, 200, same id
+    r2 = _post(client, fmt, tk["citizen2"], long="113.4152")
+    assert r2.status_code == 200
+    sid2 = r2.json()[0]["service_request_id"] if fmt == "json" else _xml(r2).find("request/service_request_id").text
+    assert sid2 == sid
+    one = client.get(f"{BASE}/requests/{sid}.{fmt}")
+    assert one.status_code == 200
+    if fmt == "json":
+        req = one.json()
+        assert isinstance(req, list) and len(req) == 1
+        req = req[0]
+        assert (req["status"], req["status_notes"], req["service_code"], req["lat"], req["long"]) == (
+            "open", "reported", "pothole", pytest.approx(23.095), pytest.approx(113.415))
+        assert req["agency_responsible"] == "Urban Management Bureau"
+        assert req["media_url"] == "https://img.example.org/1.jpg"
+        assert req["requested_datetime"].endswith("Z") and req["expected_datetime"]
+        assert {"address", "address_id", "zipcode", "service_notice"} <= set(req)
+    else:
+        root = _xml(one)
+        assert root.tag == "service_requests" and root.find("request/status").text == "open"
+        assert root.find("request/zipcode").text is None  # empty element for a missing value
+    body = one.text
+    for secret in ("13900000000", "Wang", "wang@example.org"):
+        assert secret not in body
+    with session_scope() as s:
+        phone, ch, acct = s.execute(sa.text("SELECT reporter_phone, channel, reporter_account FROM ticket")).one()
+    assert (phone, ch) == ("13900000000", "open311") and acct.startswith("alice#")
+
+
+def test_request_search_filters(client, world):
+    tk = world["tokens"]
+    ids = []
+    for i, (code, lon) in enumerate((("pothole", "113.41"), ("noise", "113.45"), ("pothole", "113.47"))):
+        r = _post(client, "json", tk["channel"], service_code=code, long=lon)
+        ids.append(r.json()[0]["service_request_id"])
+    h = {"Authorization": f"Bearer {tk['dispatcher']}"}
+    for to in ("accepted", "rejected"):
+        client.post(f"/api/tickets/{ids[2]}/transitions", json={"to": to, "note": "not ours"}, headers=h)
+
+    def q(**params):
+        r = client.get(f"{BASE}/requests.json", params=params)
+        assert r.status_code == 200, r.text
+        return sorted(x["service_request_id"] for x in r.json())
+
+    assert q() == sorted(ids)
+    assert q(service_code="pothole") == sorted([ids[0], ids[2]])
+    assert q(service_code="pothole,noise", status="open") == sorted(ids[:2])
+    assert q(status="closed") == [ids[2]]
+    assert q(service_request_id=f"{ids[1]},{ids[2]}", status="open") == sorted(ids[1:])  # id overrides filters
+    assert q(start_date="2000-01-01T00:00:00Z", end_date="2000-02-01T00:00:00Z") == []
+    assert q(jurisdiction_id="onemap.example.org", service_code="") == sorted(ids)  # empty == absent
+    assert q(page_size="2", page="2") and len(q(page_size="2")) == 2
+    xml = _xml(client.get(f"{BASE}/requests.xml", params={"status": "closed"}))
+    assert [e.text for e in xml.findall("request/service_request_id")] == [ids[2]]
+    assert xml.find("request/status").text == "closed"
+    bad = client.get(f"{BASE}/requests.json", params={"start_date": "2026-01-01T00:00:00Z",
+                                                       "end_date": "2026-06-01T00:00:00Z"})
+    assert bad.status_code == 400 and "90 days" in bad.json()[0]["description"]
+    assert client.get(f"{BASE}/requests.json", params={"status": "pending"}).status_code == 400
+    assert client.get(f"{BASE}/requests.json", params={"start_date": "yesterday"}).status_code == 400
+    assert client.get(f"{BASE}/requests/99999.json").status_code == 404
+    assert client.get(f"{BASE}/requests/abc.xml").status_code == 404
+
+
+def test_post_errors_follow_the_spec(client, world):
+    tk = world["tokens"]
+    cases = [
+        ({"api_key": None}, 403), ({"api_key": "om_wrong"}, 403), ({}, 201),
+        ({"service_code": None}, 400), ({"service_code": "unicorn"}, 404),
+        ({"lat": None, "address_string": "1 Kexue Ave"}, 400), ({"long": "east"}, 400),
+        ({"long": "114.9"}, 400), ({"media_url": "file:///etc/passwd"}, 400),
+        ({"attribute[priority]": "9"}, 400),
+    ]
+    for fields, status in cases:
+        for fmt in ("json", "xml"):
+            r = _post(client, fmt, tk["channel"], **fields) if "api_key" not in fields else \
+                _post(client, fmt, fields["api_key"], **{k: v for k, v in fields.items() if k != "api_key"})
+            if status == 201:
+                assert r.status_code in (200, 201)
+                continue
+            assert r.status_code == status, (fields, fmt, r.text)
+            if fmt == "json":
+                err = r.json()
+                assert isinstance(err, list) and err[0]["code"] == status and err[0]["description"]
+            else:
+                root = _xml(r)
+                assert root.tag == "errors" and root.find("error/code").text == str(status)
+    assert _post(client, "json", tk["leadership"]).status_code == 403
+    with session_scope() as s:
+        assert s.execute(sa.text("SELECT count(*) FROM ticket")).scalar_one() == 1
