@@ -93,7 +93,7 @@ def test_post_and_get_requests(client, world, fmt):
 def test_request_search_filters(client, world):
     tk = world["tokens"]
     ids = []
-    for i, (code, lon) in enumerate((("pothole", "113.41"), ("noise", "113.45"), ("pothole", "113.47"))):
+    for code, lon in (("pothole", "113.41"), ("noise", "113.45"), ("pothole", "113.47")):
         r = _post(client, "json", tk["channel"], service_code=code, long=lon)
         ids.append(r.json()[0]["service_request_id"])
     h = {"Authorization": f"Bearer {tk['dispatcher']}"}

@@ -1,0 +1,119 @@
+"""Bulk intake (COPY path), its vectorised deadlines, and the ticket CLI commands."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from spatial import cli
+from spatial.db import session_scope
+from spatial.deadlines import due_at
+from spatial.errors import ValidationError
+from spatial.models import Ticket, TicketEvent
+from spatial.tickets import _vector_due, bulk_intake
+from tests.district import seed_small_district
+from tests.tickets.conftest import T0
+
+
+def _rows(n: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "category": rng.choice(["pothole", "noise", "illegal_parking"], n),
+        "lon": rng.uniform(113.401, 113.479, n), "lat": rng.uniform(23.081, 23.159, n),
+        "external_id": [f"H{seed}-{i}" for i in range(n)], "description": "imported",
+        "reporter_phone": "12345", "reported_at": "2026-10-05 09:30:00",
+    })
+
+
+def test_vectorised_deadlines_match_due_at():
+    rng = np.random.default_rng(7)
+    offsets = pd.to_timedelta(rng.uniform(-20, 20, 400), unit="D")
+    starts = pd.Series(pd.to_datetime(T0 + offsets), dtype="datetime64[us, UTC]")
+    amount = pd.Series(rng.choice([0.5, 1, 2, 3, 5, 2.5], 400))
+    unit = pd.Series(rng.choice(["hours", "calendar_days", "working_days"], 400))
+    got = _vector_due(starts, amount, unit, "Asia/Shanghai")
+    for s, a, u, g in zip(starts, amount, unit, got, strict=True):
+        assert g.to_pydatetime() == due_at(s.to_pydatetime(), float(a), u, tz="Asia/Shanghai"), (s, a, u)
+
+
+def test_bulk_intake_locates_and_is_idempotent(session, district):
+    df = _rows(300)
+    out = bulk_intake(session, df, actor="import", role="admin", now=T0)
+    assert (out["created"], out["existing"], out["rejected"]) == (300, 0, [])
+    again = bulk_intake(session, df, actor="import", role="admin", now=T0)
+    assert (again["created"], again["existing"]) == (0, 300)
+    t = session.scalars(sa.select(Ticket).where(Ticket.external_id == "H1-0")).one()
+    assert t.grid_id is not None and t.street_id is not None and t.community_id is not None
+    assert t.created_at == datetime(2026, 10, 5, 1, 30, tzinfo=UTC)  # local 09:30 in Shanghai
+    cat_limit = {"pothole": timedelta(hours=24), "noise": timedelta(hours=24), "illegal_parking": timedelta(hours=1)}
+    assert t.accept_due_at == t.created_at + cat_limit[t.category.code]
+    n_ev = session.execute(sa.select(sa.func.count()).select_from(TicketEvent)
+                           .where(TicketEvent.kind == "reported")).scalar_one()
+    assert n_ev == 300
+    same = session.execute(sa.text(
+        "SELECT count(*) FROM ticket t JOIN admin_unit g ON g.id = t.grid_id "
+        "WHERE ST_Intersects(g.geom, t.geom)")).scalar_one()
+    assert same == 300
+
+
+def test_bulk_intake_rejects_bad_rows(session, district):
+    df = _rows(5)
+    df.loc[1, "lon"] = 114.9
+    df.loc[2, "category"] = "unicorn"
+    df.loc[3, "external_id"] = df.loc[4, "external_id"]
+    with pytest.raises(ValidationError, match="3 of 5 rows are invalid"):
+        bulk_intake(session, df, actor="import", role="admin", now=T0)
+    assert session.execute(sa.select(sa.func.count()).select_from(Ticket)).scalar_one() == 0
+    out = bulk_intake(session, df, actor="import", role="admin", now=T0, skip_invalid=True)
+    assert out["created"] == 2
+    assert {r["row"]: r["reason"] for r in out["rejected"]} == {
+        1: "outside the district", 2: "unknown category", 4: "external_id repeated in the file"}
+    with pytest.raises(ValidationError, match="needs columns"):
+        bulk_intake(session, pd.DataFrame({"lon": [1.0]}), actor="import", role="admin")
+
+
+def test_cli_token_sweep_score_show_import(committed, capsys, tmp_path):
+    with session_scope() as s:
+        seed_small_district(s)
+    assert cli.main(["token", "create", "--name", "hotline-gw", "--role", "channel"]) == 0
+    token = capsys.readouterr().out.splitlines()[0]
+    assert token.startswith("om_") and len(token) > 40
+    with session_scope() as s:
+        stored = s.execute(sa.text("SELECT token_hash FROM api_token")).scalar_one()
+    assert token not in stored and len(stored) == 64
+    assert cli.main(["token", "create", "--name", "h", "--role", "handler", "--department", "nope"]) == 2
+    assert "no department" in capsys.readouterr().err
+    assert cli.main(["token", "create", "--name", "h", "--role", "handler", "--department", "urban"]) == 0
+    capsys.readouterr()
+    assert cli.main(["token", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "hotline-gw" in listing and "om_" not in listing
+
+    csv = tmp_path / "hotline.csv"
+    _rows(20).to_csv(csv, index=False)
+    assert cli.main(["ticket", "import", str(csv)]) == 0
+    assert json.loads(capsys.readouterr().out)["created"] == 20
+
+    assert cli.main(["sla", "sweep", "--now", "2026-10-20T10:00:00+08:00"]) == 0
+    sweep = json.loads(capsys.readouterr().out)
+    assert sweep["accept_overdue"] == 20 and sweep["escalated_street"] == 20
+    assert cli.main(["sla", "sweep", "--now", "2026-10-20T10:00:00"]) == 2  # no zone: clear error
+
+    assert cli.main(["score", "--month", "2026-10", "--by", "street", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert sum(r["intake"] for r in rows) == 20 and {r["code"] for r in rows} == {"S0", "S1"}
+    assert cli.main(["score", "--month", "2026-10"]) == 0
+    assert "Scores for 2026-10 by department" in capsys.readouterr().out
+    assert cli.main(["score", "--month", "Oct"]) == 2
+
+    with session_scope() as s:
+        tid = s.execute(sa.text("SELECT min(id) FROM ticket")).scalar_one()
+    assert cli.main(["ticket", "show", str(tid)]) == 0
+    shown = capsys.readouterr().out
+    assert "escalated" in shown and "overdue" in shown and "reported" in shown
+    assert cli.main(["ticket", "show", "999999"]) == 2
