@@ -183,3 +183,33 @@ def test_catalog_and_openapi(client, world):
     for path in ("/api/tickets", "/api/tickets/{ticket_id}/transitions", "/api/scores",
                  "/open311/v2/requests.{fmt}"):
         assert path in spec["paths"]
+
+
+def test_server_runs_the_sla_sweep_periodically(committed, world, monkeypatch):
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from fastapi.testclient import TestClient
+
+    from spatial.server import create_app
+    from spatial.settings import get_settings
+
+    monkeypatch.setenv("ONEMAP_SLA_SWEEP_SECONDS", "1")
+    get_settings.cache_clear()
+    try:
+        app = create_app(with_panel=False, background=True)
+        with TestClient(app) as c:
+            long_ago = (datetime.now(UTC) - timedelta(days=200)).isoformat()
+            r = c.post("/api/tickets", json={**POTHOLE, "reported_at": long_ago},
+                       headers=auth(world["tokens"]["channel"]))
+            assert r.status_code == 201
+            deadline = time.monotonic() + 10
+            while getattr(app.state, "sla_last", None) is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert app.state.sla_last is not None and not app.state.sla_last["skipped"]
+    finally:
+        monkeypatch.delenv("ONEMAP_SLA_SWEEP_SECONDS")
+        get_settings.cache_clear()
+    with session_scope() as s:
+        level = s.execute(sa.text("SELECT escalation_level FROM ticket")).scalar_one()
+    assert level == 2  # 200 days late: street, then district
