@@ -26,26 +26,63 @@ from spatial.settings import get_settings
 from tests.district import seed_small_district
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _drop_stale_test_databases(url: str, prefix: str) -> None:
+    """Drop ``<prefix><pid>`` databases left by test runs that died."""
+    admin = sa.create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            names = conn.scalars(sa.text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
+                                 {"p": prefix + "%"}).all()
+        for name in names:
+            tail = name[len(prefix):]
+            if tail.isdigit() and not _pid_alive(int(tail)):
+                drop_database(make_url(url).set(database=name).render_as_string(hide_password=False))
+    finally:
+        admin.dispose()
+
+
 def _test_url() -> str:
+    """A database private to this test process: ``<name>_test_<pid>`` on the configured server.
+
+    Private, so that several test runs (developers, CI) never drop each other's database.
+    ``ONEMAP_TEST_DATABASE_URL`` names one explicitly instead.
+    """
     settings = get_settings()
     if settings.managed:
         LocalCluster(settings).start()
-    base = os.environ.get("ONEMAP_TEST_DATABASE_URL") or settings.sqlalchemy_url()
-    u = make_url(base)
-    if not (u.database or "").endswith("_test"):
-        u = u.set(database=f"{u.database}_test")
-    return u.render_as_string(hide_password=False)
+    explicit = os.environ.get("ONEMAP_TEST_DATABASE_URL")
+    if explicit:
+        return explicit
+    u = make_url(settings.sqlalchemy_url())
+    prefix = f"{u.database}_test_"
+    _drop_stale_test_databases(settings.sqlalchemy_url(), prefix)
+    return u.set(database=f"{prefix}{os.getpid()}").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def db_url() -> str:
+def db_url():
     """URL of a freshly migrated test database; also exported as ONEMAP_DATABASE_URL."""
     url = _test_url()
     drop_database(url)
     migrate.upgrade(url)
     os.environ["ONEMAP_DATABASE_URL"] = url
     get_settings.cache_clear()
-    return url
+    yield url
+    from spatial.db import get_engine as _ge
+
+    _ge.cache_clear()
+    if not os.environ.get("ONEMAP_TEST_DATABASE_URL"):
+        drop_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ def test_upgrade_creates_tables_and_gist_indexes(engine):
 
 
 def test_downgrade_to_base_and_back(db_url):
-    url = db_url.rsplit("/", 1)[0] + "/onemap_migration_roundtrip_test"
+    url = f"{db_url}_roundtrip"
     drop_database(url)
     ensure_database(url)
     try:
