@@ -112,6 +112,8 @@ def _read_csv(path: Path, *, lon: str | None, lat: str | None, src_crs: CRS | No
                 raise ImportDataError(f"The file says EPSG:{found[0]} but --crs says {crs.to_string()}.")
             crs = file_crs
         out = gpd.GeoDataFrame(df.drop(columns=[wcol]), geometry=geom, crs=crs)
+    elif not spec.geom_required:
+        out = gpd.GeoDataFrame(df)
     else:
         raise ImportDataError(
             f"{path.name} has no coordinates: a CSV for {spec.table} needs lon/lat columns (or --lon/--lat) "
@@ -298,20 +300,34 @@ def _coerce(s: pd.Series, kind: str, name: str) -> pd.Series:
         from spatial.settings import get_settings
 
         vals = s.where(present, None)
-        parsed = pd.to_datetime(vals, errors="coerce", utc=False, format="mixed") if vals.dtype == object \
-            else pd.to_datetime(vals, errors="coerce")
-        bad = present & pd.isna(parsed).to_numpy()
-        if bad.any():
-            raise ImportDataError(f"{_rows(bad)}: column {name!r} is not a date/time (use ISO 8601).")
-        out = []
         tz = get_settings().timezone
-        for v in parsed:
-            if pd.isna(v):
+        try:  # fast path: one format, one offset
+            parsed = pd.DatetimeIndex(pd.to_datetime(vals, errors="raise", format="ISO8601")
+                                      if vals.dtype == object else pd.to_datetime(vals))
+            parsed = parsed.tz_localize(tz) if parsed.tz is None else parsed
+            parsed = parsed.tz_convert(UTC)
+            return pd.Series([None if pd.isna(v) else v.to_pydatetime() for v in parsed], index=s.index,
+                             dtype=object)
+        except (ValueError, TypeError):
+            pass
+        out = []
+        bad = np.zeros(len(s), dtype=bool)
+        for i, v in enumerate(vals):
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
                 out.append(None)
                 continue
-            ts = pd.Timestamp(v)
+            try:
+                ts = pd.Timestamp(v)
+            except (ValueError, TypeError):
+                ts = pd.NaT
+            if pd.isna(ts):
+                bad[i] = True
+                out.append(None)
+                continue
             ts = ts.tz_localize(tz) if ts.tzinfo is None else ts  # naive times are local district time
             out.append(ts.tz_convert(UTC).to_pydatetime())
+        if bad.any():
+            raise ImportDataError(f"{_rows(bad)}: column {name!r} is not a date/time (use ISO 8601).")
         return pd.Series(out, index=s.index, dtype=object)
     if kind == "json":
         def conv_json(v):
