@@ -45,6 +45,15 @@ _INSERT = sa.text(
 )
 
 
+_UPDATE_SENSORS = sa.text(
+    """
+    UPDATE sensor s SET last_value = u.v, last_reading_at = u.t
+    FROM unnest(CAST(:id AS integer[]), CAST(:v AS double precision[]), CAST(:t AS timestamptz[])) AS u(id, v, t)
+    WHERE s.id = u.id
+    """
+)
+
+
 @lru_cache(maxsize=4)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
@@ -223,16 +232,24 @@ def ingest_readings(
     result["sensors"] = len(newest_any)
 
     out = rules.Outcome()
+    upd: dict[str, list] = {"id": [], "v": [], "t": []}
     for sid, t_new in newest_any.items():
         s = by_id[sid].sensor
         prev = s.last_reading_at
+        changed = False
         if sid in newest_ok and (prev is None or newest_ok[sid][0] >= prev):
-            s.last_value = newest_ok[sid][1]
+            s.last_value, changed = newest_ok[sid][1], True
         if prev is None or t_new > prev:
-            s.last_reading_at = t_new
+            s.last_reading_at, changed = t_new, True
+        if changed:
+            upd["id"].append(sid)
+            upd["v"].append(s.last_value)
+            upd["t"].append(s.last_reading_at)
         if s.status == "offline" and (now - t_new) < timedelta(seconds=by_id[sid].cfg.offline_after_s):
             rules.back_online(session, by_id[sid], t_new, out)
-    session.flush()
+    if upd["id"]:
+        session.execute(_UPDATE_SENSORS, upd)
+        rules.expire_sensors(session, upd["id"])
 
     late_before = sum(len(v) for v in ok.values())
     out2 = rules.evaluate(session, infos, ok, now=now)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from spatial import alerts
-from spatial.alerts_models import LEVELS, Alert, RuleState
+from spatial.alerts_models import LEVELS, Alert
 from spatial.errors import ValidationError
 from spatial.models import Category, Sensor, SensorReading
 
@@ -168,7 +168,21 @@ def target_level(cfg: RuleConfig, value: float, current: str | None) -> str | No
     return best
 
 
-def step_level(cfg: RuleConfig, st: RuleState, t: datetime, value: float) -> str | None:
+@dataclass
+class State:
+    """In-memory copy of one ``rule_state`` row (written back in bulk by :func:`save_states`)."""
+
+    sensor_id: int
+    rule: str
+    level: str | None = None
+    pending_level: str | None = None
+    pending_since: datetime | None = None
+    last_at: datetime | None = None
+    last_event_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+def step_level(cfg: RuleConfig, st: State, t: datetime, value: float) -> str | None:
     """Advance the ``level`` rule by one reading; returns "up", "down", "clear" or None (no change)."""
     target = target_level(cfg, value, st.level)
     if alerts.rank(target) > alerts.rank(st.level):
@@ -191,10 +205,26 @@ def step_level(cfg: RuleConfig, st: RuleState, t: datetime, value: float) -> str
 
 
 @dataclass
+class SensorRow:
+    """The sensor columns rules need (a plain copy of the locked row)."""
+
+    id: int
+    code: str
+    name: str
+    sensor_type: str
+    unit: str
+    grid_id: int | None
+    status: str
+    last_value: float | None
+    last_reading_at: datetime | None
+    thresholds: dict
+
+
+@dataclass
 class SensorInfo:
     """A locked sensor row plus its location (EPSG:4326 degrees) and rule config."""
 
-    sensor: Sensor
+    sensor: SensorRow
     lon: float
     lat: float
     cfg: RuleConfig
@@ -216,18 +246,50 @@ class Outcome:
                 "alerts_cleared": self.cleared, "tickets": self.tickets}
 
 
-def _states(session: Session, sensor_ids: Sequence[int]) -> dict[tuple[int, str], RuleState]:
-    rows = session.scalars(sa.select(RuleState).where(RuleState.sensor_id.in_(list(sensor_ids))))
-    return {(r.sensor_id, r.rule): r for r in rows}
+_STATE_COLS = ("sensor_id", "rule", "level", "pending_level", "pending_since", "last_at", "last_event_at",
+               "updated_at")
 
 
-def _state(states: dict, session: Session, sensor_id: int, rule: str) -> RuleState:
+def _states(session: Session, sensor_ids: Sequence[int]) -> dict[tuple[int, str], State]:
+    rows = session.execute(sa.text(f"SELECT {', '.join(_STATE_COLS)} FROM rule_state "
+                                   "WHERE sensor_id = ANY(:ids)"), {"ids": list(sensor_ids)}).mappings()
+    return {(r["sensor_id"], r["rule"]): State(**r) for r in rows}
+
+
+def _state(states: dict, session: Session, sensor_id: int, rule: str) -> State:
     st = states.get((sensor_id, rule))
     if st is None:
-        st = RuleState(sensor_id=sensor_id, rule=rule)
-        session.add(st)
-        states[(sensor_id, rule)] = st
+        st = states[(sensor_id, rule)] = State(sensor_id=sensor_id, rule=rule)
     return st
+
+
+_SAVE_STATES = sa.text(
+    """
+    INSERT INTO rule_state (sensor_id, rule, level, pending_level, pending_since, last_at, last_event_at,
+                            updated_at)
+    SELECT * FROM unnest(CAST(:sensor_id AS integer[]), CAST(:rule AS varchar[]), CAST(:level AS varchar[]),
+                         CAST(:pending_level AS varchar[]), CAST(:pending_since AS timestamptz[]),
+                         CAST(:last_at AS timestamptz[]), CAST(:last_event_at AS timestamptz[]),
+                         CAST(:updated_at AS timestamptz[]))
+    ON CONFLICT (sensor_id, rule) DO UPDATE SET
+        level = EXCLUDED.level, pending_level = EXCLUDED.pending_level,
+        pending_since = EXCLUDED.pending_since, last_at = EXCLUDED.last_at,
+        last_event_at = EXCLUDED.last_event_at, updated_at = EXCLUDED.updated_at
+    """
+)
+
+
+def save_states(session: Session, states: Iterable[State], *, now: datetime) -> None:
+    """Upsert rule states in one statement (the sensors are locked by the caller)."""
+    rows = list(states)
+    if not rows:
+        return
+    params: dict[str, list] = {c: [] for c in _STATE_COLS}
+    for st in rows:
+        st.updated_at = st.updated_at or now
+        for c in _STATE_COLS:
+            params[c].append(getattr(st, c))
+    session.execute(_SAVE_STATES, params)
 
 
 class _Catalog:
@@ -421,6 +483,7 @@ def evaluate(session: Session, infos: Sequence[SensorInfo],
             inact_st.last_at = lvl.last_at
             inact_st.updated_at = stamp
         lvl.updated_at = stamp
+    save_states(session, states.values(), now=stamp)
     session.flush()
     return out
 
@@ -428,27 +491,46 @@ def evaluate(session: Session, infos: Sequence[SensorInfo],
 def back_online(session: Session, info: SensorInfo, t: datetime, out: Outcome) -> None:
     """A reading arrived from an offline sensor: clear its offline alert and mark it online."""
     if info.sensor.status == "offline":
-        info.sensor.status = "online"
+        set_status(session, info, "online")
     _sensor_clear(session, info, "offline", t, None, out, what_zh="设备离线", what_en="sensor offline")
 
 
-def _sensor_infos(session: Session, stmt: sa.Select) -> list[SensorInfo]:
-    out = []
-    for s, lon, lat in session.execute(stmt):
-        out.append(SensorInfo(s, lon, lat, config(s.sensor_type, s.thresholds)))
-    return out
+def expire_sensors(session: Session, ids: Iterable[int]) -> None:
+    """Expire ORM copies of sensors updated with SQL, so the session reads the new values."""
+    from sqlalchemy.orm.util import identity_key
+
+    for sid in ids:
+        obj = session.identity_map.get(identity_key(Sensor, sid))
+        if obj is not None:
+            session.expire(obj)
 
 
-def lock_sensors(session: Session, *, ids: Sequence[int] | None = None, codes: Sequence[str] | None = None,
-                 skip_locked: bool = False) -> list[SensorInfo]:
+def set_status(session: Session, info: SensorInfo, status: str) -> None:
+    """Set a locked sensor's status (online/offline)."""
+    info.sensor.status = status
+    session.execute(sa.text("UPDATE sensor SET status = :st WHERE id = :id"), {"st": status, "id": info.sensor.id})
+    expire_sensors(session, [info.sensor.id])
+
+
+_LOCK = """
+    SELECT id, code, name, sensor_type, unit, grid_id, status, last_value, last_reading_at, thresholds,
+           ST_X(geom) AS lon, ST_Y(geom) AS lat
+    FROM sensor WHERE id = ANY(:ids) ORDER BY id FOR UPDATE{skip}
+"""
+
+
+def lock_sensors(session: Session, *, ids: Sequence[int], skip_locked: bool = False) -> list[SensorInfo]:
     """Lock sensor rows (ordered by id, so concurrent batches cannot deadlock) and load their config."""
-    stmt = sa.select(Sensor, sa.func.ST_X(Sensor.geom), sa.func.ST_Y(Sensor.geom)).order_by(Sensor.id)
-    if ids is not None:
-        stmt = stmt.where(Sensor.id.in_(list(ids)))
-    if codes is not None:
-        stmt = stmt.where(Sensor.code.in_(list(codes)))
-    stmt = stmt.with_for_update(of=Sensor, skip_locked=skip_locked).execution_options(populate_existing=True)
-    return _sensor_infos(session, stmt)
+    session.flush()
+    rows = session.execute(sa.text(_LOCK.format(skip=" SKIP LOCKED" if skip_locked else "")),
+                           {"ids": list(ids)}).mappings()
+    out = []
+    for r in rows:
+        d = dict(r)
+        lon, lat = d.pop("lon"), d.pop("lat")
+        d["thresholds"] = d["thresholds"] or {}
+        out.append(SensorInfo(SensorRow(**d), lon, lat, config(d["sensor_type"], d["thresholds"])))
+    return out
 
 
 def check_offline(session: Session, *, now: datetime | None = None) -> dict:
@@ -476,7 +558,8 @@ def check_offline(session: Session, *, now: datetime | None = None) -> dict:
             _sensor_alert(session, info, "offline", "offline", now, None, out, catalog,
                           what_zh="设备离线", what_en="sensor offline")
             offline += out.raised - before
-            s.status = "offline"
+            if s.status != "offline":
+                set_status(session, info, "offline")
     door_ids = [i.sensor.id for i in infos if i.cfg.inactivity_after_s]
     states = _states(session, door_ids) if door_ids else {}
     idle = 0
@@ -491,6 +574,7 @@ def check_offline(session: Session, *, now: datetime | None = None) -> dict:
         if idle_s >= cfg.inactivity_after_s:
             st.level = "orange"
             st.updated_at = now
+            save_states(session, [st], now=now)
             hours = f"{idle_s / 3600:.0f}"
             _sensor_alert(session, info, "inactivity", "orange", now, None, out, catalog,
                           what_zh=f"{hours}小时无开门", what_en=f"no door opening for {hours} h")
