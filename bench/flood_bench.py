@@ -1,0 +1,111 @@
+"""Flood-model benchmark: cell-updates/s on 500x500 and 2000x2000, landlab comparison, real DEM.
+
+    /tmp/probe-venv/bin/python bench/flood_bench.py [--landlab-python /tmp/flood-bench312/bin/python] [--real]
+
+Cell-updates/s = ny * nx * steps / wall seconds (numba compile excluded by a warm-up).
+landlab (needs Python >= 3.12) runs in a subprocess on the identical input; the
+agreement is the depth difference after the same simulated time, excluding the
+two rows next to the open edge (the boundary treatments differ).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+from flood_common import DX, MANNING, RAIN_M_S, bench_dem  # noqa: E402
+
+from flood_model.solver import LocalInertialSolver  # noqa: E402
+
+
+def run_own(n: int, t_end: float, dtype, h0: float = 0.0) -> tuple[dict, np.ndarray]:
+    z = bench_dem(n)
+    s = LocalInertialSolver(z, dx=DX, manning=MANNING, boundaries={"north": "open"}, alpha=0.5, theta=0.8,
+                            dt_max=5.0, dtype=dtype)
+    s.set_depth(h0)
+    w = LocalInertialSolver(z[:8, :8], dx=DX, dtype=dtype, boundaries="open")  # warm-up (compile / cache load)
+    w.set_depth(0.1)
+    for _ in range(3):
+        w.step(0.5, source=RAIN_M_S)
+    t0 = time.perf_counter()
+    while s.t < t_end - 1e-9:
+        s.step(min(s.stable_dt(), t_end - s.t), source=RAIN_M_S)
+    wall = time.perf_counter() - t0
+    return ({"impl": f"flood_model numba {np.dtype(dtype).name}", "n": n, "T": t_end, "steps": s.nsteps,
+             "wall_s": wall, "mcups": n * n * s.nsteps / wall / 1e6, "h_min": float(s.h.min()),
+             "h_max": float(s.h.max()), "threads": numba.get_num_threads()}, s.h.astype(np.float64))
+
+
+def run_landlab(py: str, n: int, t_end: float) -> tuple[dict, np.ndarray] | tuple[None, None]:
+    if not py or not Path(py).exists():
+        return None, None
+    with tempfile.TemporaryDirectory() as td:
+        out = Path(td) / "h.npy"
+        p = subprocess.run([py, str(HERE / "flood_landlab.py"), str(n), str(t_end), str(out)],
+                           capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
+        if p.returncode != 0:
+            print(p.stderr[-2000:], file=sys.stderr)
+            return None, None
+        return json.loads(p.stdout.strip().splitlines()[-1]), np.load(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--landlab-python", default="/tmp/flood-bench312/bin/python")
+    ap.add_argument("--real", action="store_true", help="also run the Shenzhen DEM with the Huangpu storm")
+    ap.add_argument("--sizes", default="500:1800:300,2000:600:60",
+                    help="N:T_speed:T_landlab triples (simulated seconds)")
+    a = ap.parse_args()
+    rows = []
+    for spec in a.sizes.split(","):
+        n, t_speed, t_ll = (float(v) for v in spec.split(":"))
+        n = int(n)
+        for dtype in (np.float32, np.float64):
+            r, _ = run_own(n, t_speed, dtype)
+            rows.append(r)
+            print(json.dumps(r), flush=True)
+        ll, h_ll = run_landlab(a.landlab_python, n, t_ll)
+        if ll is not None:
+            rows.append(ll)
+            print(json.dumps(ll), flush=True)
+            _own, h_own = run_own(n, t_ll, np.float64, h0=1e-5)
+            d = np.abs(h_own[3:-1, 1:-1] - h_ll[3:-1, 1:-1])
+            agree = {"impl": "agreement", "n": n, "T": t_ll, "max_abs_diff_m": float(d.max()),
+                     "median_abs_diff_m": float(np.median(d)), "mean_depth_own_m": float(h_own[3:-1, 1:-1].mean()),
+                     "mean_depth_landlab_m": float(h_ll[3:-1, 1:-1].mean()), "landlab_h_min": ll["h_min"]}
+            rows.append(agree)
+            print(json.dumps(agree), flush=True)
+    if a.real:
+        from flood_model import design_storm, load_dem, run_forecast
+
+        dem = Path(os.environ.get("ONEMAP_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
+        grid = load_dem(dem / "03_dem_rainfall" / "shenzhen_srtm3_dem.tif", crs="utm")
+        storm = design_storm("huangpu", return_period=5, duration_s=7200)
+        res = run_forecast(grid, storm, duration_s=3 * 3600, record_interval_s=300)
+        info = {k: res.info[k] for k in ("cells", "active_cells", "dx_m", "steps", "wall_s", "cell_updates_per_s",
+                                         "rain_m3", "outflow_m3", "relative_balance_error", "max_depth_m")}
+        info["area_ge_0.15m_km2"] = float(np.nansum(res.max_depth >= 0.15) * grid.dx * grid.dy / 1e6)
+        info["impl"] = "real DEM shenzhen_srtm3 (UTM 49N) huangpu P=5 2h + 1h"
+        rows.append(info)
+        print(json.dumps(info), flush=True)
+    print("\n| impl | N | T sim [s] | steps | wall [s] | M cell-updates/s |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        if "mcups" in r:
+            print(f"| {r['impl']} | {r['n']} | {r['T']:g} | {r['steps']} | {r['wall_s']:.2f} | {r['mcups']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
