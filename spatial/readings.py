@@ -283,7 +283,13 @@ def sensor_status(session: Session, *, sensor_type: str | None = None) -> list[d
 
     Rows: id, code, sensor_type, name, unit, lon, lat (EPSG:4326), grid_id,
     status (online/offline), last_value (sensor unit), last_reading_at,
-    alert_level (highest active level or None), alert_rules (active rules).
+    alert_level (highest active level or None), alert_rules (active rules) and
+    alarm (alert_level, else "offline" or "ok": the ``alarm`` column of
+    ``layers.sensors.sensor_points``).
     """
     rows = session.execute(_STATUS, {"stype": sensor_type}).mappings()
-    return [{**dict(r), "alert_rules": list(r["alert_rules"] or [])} for r in rows]
+    out = []
+    for r in rows:
+        alarm = r["alert_level"] or ("offline" if r["status"] == "offline" else "ok")
+        out.append({**dict(r), "alert_rules": list(r["alert_rules"] or []), "alarm": alarm})
+    return out

@@ -59,7 +59,8 @@ def test_readings_alerts_cameras_messages_over_http(world, client, committed):
     assert r.json()["duplicates"] == 5
     sensors = {s["code"]: s for s in client.get("/api/sensors").json()}
     assert sensors["WL-1"]["alert_level"] == "red" and sensors["WL-1"]["last_value"] == pytest.approx(0.6)
-    assert sensors["RG-1"]["alert_level"] is None
+    assert sensors["RG-1"]["alert_level"] is None and sensors["RG-1"]["alarm"] == "ok"
+    assert sensors["WL-1"]["alarm"] == "red"
     assert [s["code"] for s in client.get("/api/sensors", params={"type": "door"}).json()] == ["DOOR-1"]
     active = client.get("/api/alerts", params={"state": "active"}).json()
     assert [(a["source_id"], a["level"]) for a in active] == [("WL-1", "red")]
