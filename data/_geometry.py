@@ -145,7 +145,7 @@ def hierarchy(rng: np.random.Generator, district: Polygon, *, streets: int = 4, 
     per_street = np.full(streets, communities // streets)
     per_street[: communities % streets] += 1
     street_cells = _lloyd(district, _seeds_in(district, streets, rng))
-    # grids per community: proportional to area, at least 6
+    # grids per community: proportional to area, at least 3
     stems = list(COMMUNITY_STEMS)
     rng.shuffle(stems)
     ci = 0
@@ -262,7 +262,7 @@ def buildings(rng: np.random.Generator, district: Polygon, road_list: list[dict]
         c, s = np.cos(ang), np.sin(ang)
         corners = np.array([[-length, -w], [length, -w], [length, w], [-length, w]]) / 2
         rot = corners @ np.array([[c, s], [-s, c]])
-        poly = Polygon(np.round([*rot, cx[i], cy[i]], 2))
+        poly = Polygon(np.round(rot + np.array([cx[i], cy[i]]), 2))
         if poly.intersects(blocked):
             continue
         use = uses[rng.choice(4, p=[0.62, 0.18, 0.12, 0.08])]
@@ -315,10 +315,11 @@ def features(rng: np.random.Generator, district: Polygon, road_list: list[dict])
             "water": water}
 
 
-def layout(rng: np.random.Generator, *, grids: int = 220, n_buildings: int = 3500) -> Layout:
+def layout(rng: np.random.Generator, *, grids: int = 220, communities: int = 20,
+           n_buildings: int = 3500) -> Layout:
     """The whole district geometry for one generator state."""
     district = outline(rng)
-    units = hierarchy(rng, district, grids=grids)
+    units = hierarchy(rng, district, grids=grids, communities=communities)
     road_list = roads(rng, district, units)
     feat = features(rng, district, road_list)
     blds = buildings(rng, district, road_list, n=n_buildings, avoid=feat["water"].buffer(10))

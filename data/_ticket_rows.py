@@ -82,8 +82,11 @@ def ticket_frames(rng: np.random.Generator, *, n: int, now: datetime, days: int,
     grid_pool = np.flatnonzero(wdept == "grid")
     pools: dict[str, np.ndarray] = {}
     for c in CATEGORIES:
-        pools[c.code] = np.array([i for i, w in enumerate(workers)
-                                  if w["department"] == c.department and (c.skill is None or c.skill in w["skills"])])
+        pool = [i for i, w in enumerate(workers)
+                if w["department"] == c.department and (c.skill is None or c.skill in w["skills"])]
+        pool = pool or [i for i, w in enumerate(workers) if w["department"] == c.department] \
+            or list(range(len(workers)))  # tiny test configurations only
+        pools[c.code] = np.array(pool)
     load = np.zeros(len(workers), dtype=int)
     cap = np.array([w["max_workload"] for w in workers])
     names = person_names(rng, N)

@@ -95,7 +95,7 @@ class _GridIndex:
 
 
 def generate(*, seed: int = 42, tickets: int = 20_000, now: datetime | None = None, grids: int = 220,
-             workers: int = 300, assets: int = 1000, cameras: int = 100, sensors: int = 50,
+             communities: int = 20, workers: int = 300, assets: int = 1000, cameras: int = 100, sensors: int = 50,
              buildings: int = 3500, days: int = 90) -> DemoData:
     """Generate the demo district (no database access). Same seed and ``now`` -> same rows.
 
@@ -107,12 +107,12 @@ def generate(*, seed: int = 42, tickets: int = 20_000, now: datetime | None = No
         Number of tickets over the ``days`` before ``now``.
     now : datetime, optional
         End of the simulated period (timezone-aware; default: the current time, UTC).
-    grids, workers, assets, cameras, sensors, buildings : int
-        Sizes; the defaults are the documented demo.
+    grids, communities, workers, assets, cameras, sensors, buildings : int
+        Sizes; the defaults are the documented demo (4 streets always).
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     rng = np.random.default_rng(seed)
-    lay = _geometry.layout(rng, grids=grids, n_buildings=buildings)
+    lay = _geometry.layout(rng, grids=grids, communities=communities, n_buildings=buildings)
     dem = make_dem(np.random.default_rng([seed, 1]), lay)
     f = _to4326()
     frames: dict[str, pd.DataFrame] = {}

@@ -36,7 +36,8 @@ def populated(session: Session, district: dict) -> dict:
     session.add(Building(code="B1", height_m=32.5,
                          geom="SRID=4326;MULTIPOLYGON(((113.44 23.12,113.4403 23.12,113.4403 23.1203,"
                               "113.44 23.1203,113.44 23.12)))", attrs={"use": "residential"}))
-    session.add(Worker(code="W1", name="张伟 Zhang Wei", department_id=d["urban"], home_grid_id=district["grids"]["G11"],
+    session.add(Worker(code="W1", name="张伟 Zhang Wei", department_id=d["urban"],
+                       home_grid_id=district["grids"]["G11"],
                        skills=["road_repair", "inspection"], on_duty=True, max_workload=6,
                        geom="SRID=4326;POINT(113.425 23.105)", position_accuracy_m=8.0))
     session.add(Worker(code="W2", name="李娜 Li Na", department_id=d["water"], skills=[], on_duty=False))
