@@ -28,19 +28,26 @@ _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON_EQ = 111_320.0
 _LOCK_NAMESPACE = 0x0E11  # first int4 of the advisory lock key: "OneMap duplicates"
 
-_FIND_SQL = sa.text(
-    """
+#: The search as a scalar subquery (parameters :cat, :open_states (text[]), :since, :lon, :lat, :deg, :radius).
+DUPLICATE_SUBQUERY = """
     SELECT t.id
     FROM ticket t
     WHERE t.category_id = :cat
-      AND t.status IN :open
+      AND t.status = ANY(CAST(:open_states AS text[]))
       AND t.created_at >= :since
       AND t.geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :deg)
       AND ST_DWithin(t.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
     ORDER BY t.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), t.created_at DESC
     LIMIT 1
-    """
-).bindparams(sa.bindparam("open", expanding=True))
+"""
+_FIND_SQL = sa.text(DUPLICATE_SUBQUERY)
+
+
+def search_params(*, category_id: int, lon: float, lat: float, at: datetime, radius_m: float,
+                  window_h: float) -> dict:
+    """Bind parameters of :data:`DUPLICATE_SUBQUERY` (radius in metres, window in hours)."""
+    return {"cat": category_id, "open_states": list(OPEN_STATES), "since": at - timedelta(hours=window_h),
+            "lon": lon, "lat": lat, "deg": _deg_margin(radius_m, lat), "radius": radius_m}
 
 
 def _deg_margin(radius_m: float, lat: float) -> float:
@@ -68,10 +75,18 @@ def lock_keys(category_id: int, lon: float, lat: float, radius_m: float) -> list
     return sorted(keys)
 
 
+_LOCK_SQL = sa.text(
+    "SELECT count(pg_advisory_xact_lock(:ns, k)) FROM unnest(CAST(:keys AS int[])) WITH ORDINALITY AS u(k, o)"
+)
+
+
 def lock_area(session: Session, category_id: int, lon: float, lat: float, radius_m: float) -> None:
-    """Take the transaction-scoped advisory locks for a duplicate check (released at commit)."""
-    for key in lock_keys(category_id, lon, lat, radius_m):
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:ns, :k)"), {"ns": _LOCK_NAMESPACE, "k": key})
+    """Take the transaction-scoped advisory locks for a duplicate check (released at commit).
+
+    One statement; the keys are locked in ascending order, so two intakes
+    never wait on each other in a cycle.
+    """
+    session.execute(_LOCK_SQL, {"ns": _LOCK_NAMESPACE, "keys": lock_keys(category_id, lon, lat, radius_m)})
 
 
 def find_duplicate(
@@ -101,7 +116,5 @@ def find_duplicate(
     """
     if radius_m <= 0 or window_h <= 0:
         return None
-    return session.execute(_FIND_SQL, {
-        "cat": category_id, "open": list(OPEN_STATES), "since": at - timedelta(hours=window_h),
-        "lon": lon, "lat": lat, "deg": _deg_margin(radius_m, lat), "radius": radius_m,
-    }).scalar_one_or_none()
+    return session.execute(_FIND_SQL, search_params(category_id=category_id, lon=lon, lat=lat, at=at,
+                                                    radius_m=radius_m, window_h=window_h)).scalar_one_or_none()

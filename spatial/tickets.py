@@ -142,28 +142,30 @@ class IntakeResult:
     outcome: Literal["created", "merged", "existing"]
 
 
-_LOCATE_SQL = sa.text(
-    """
+_LOCATE = """
     WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g)
     SELECT
       EXISTS (SELECT 1 FROM admin_unit a, pt WHERE a.level = 1 AND ST_Intersects(a.geom, pt.g)) AS inside,
       g.id AS grid_id,
       CASE WHEN c.level = 3 THEN c.id END AS community_id,
       CASE WHEN s.level = 2 THEN s.id END AS street_id,
-      (SELECT a.id FROM admin_unit a, pt WHERE a.level = 3 AND ST_Intersects(a.geom, pt.g)
-        ORDER BY a.id LIMIT 1) AS community_pip,
-      (SELECT a.id FROM admin_unit a, pt WHERE a.level = 2 AND ST_Intersects(a.geom, pt.g)
-        ORDER BY a.id LIMIT 1) AS street_pip,
+      CASE WHEN g.id IS NULL THEN (SELECT a.id FROM admin_unit a, pt WHERE a.level = 3
+                                   AND ST_Intersects(a.geom, pt.g) ORDER BY a.id + 0 LIMIT 1) END AS community_pip,
+      CASE WHEN g.id IS NULL THEN (SELECT a.id FROM admin_unit a, pt WHERE a.level = 2
+                                   AND ST_Intersects(a.geom, pt.g) ORDER BY a.id + 0 LIMIT 1) END AS street_pip,
       (SELECT t.id FROM ticket t WHERE t.channel = :channel AND t.external_id = :ext) AS existing_id,
       (SELECT r.ticket_id FROM ticket_reporter r WHERE r.channel = :channel AND r.external_id = :ext
-        ORDER BY r.id LIMIT 1) AS existing_merged_id
+        ORDER BY r.id LIMIT 1) AS existing_merged_id,
+      {dup} AS duplicate_id
     FROM pt
     LEFT JOIN LATERAL (SELECT a.id, a.parent_id FROM admin_unit a WHERE a.level = 4
-                       AND ST_Intersects(a.geom, pt.g) ORDER BY a.id LIMIT 1) g ON true
+                       AND ST_Intersects(a.geom, pt.g) ORDER BY a.id + 0 LIMIT 1) g ON true
     LEFT JOIN admin_unit c ON c.id = g.parent_id
     LEFT JOIN admin_unit s ON s.id = c.parent_id
-    """
-)
+"""
+_LOCATE_SQL = sa.text(_LOCATE.format(dup="NULL::bigint"))
+#: Locate + idempotency + duplicate search in one round trip (run after the advisory lock).
+_INTAKE_SQL = sa.text(_LOCATE.format(dup="(" + duplicates.DUPLICATE_SUBQUERY + ")"))
 
 
 @dataclass(frozen=True)
@@ -266,20 +268,22 @@ def intake(
     cat = category_by_code(session, data.category)
     if data.dedupe:
         duplicates.lock_area(session, cat.id, data.lon, data.lat, cat.duplicate_radius_m)
-    row = session.execute(_LOCATE_SQL, {"lon": data.lon, "lat": data.lat, "channel": data.channel,
-                                        "ext": data.external_id}).one()
+    if data.dedupe:
+        params = duplicates.search_params(category_id=cat.id, lon=data.lon, lat=data.lat, at=reported,
+                                          radius_m=cat.duplicate_radius_m, window_h=cat.duplicate_window_h)
+        row = session.execute(_INTAKE_SQL, {**params, "channel": data.channel, "ext": data.external_id}).one()
+    else:
+        row = session.execute(_LOCATE_SQL, {"lon": data.lon, "lat": data.lat, "channel": data.channel,
+                                            "ext": data.external_id}).one()
     existing = row.existing_id or row.existing_merged_id
     if data.external_id is not None and existing is not None:
         return IntakeResult(_get(session, existing), "existing")
     loc = _location(row)
     if not loc.inside:
         raise OutsideDistrict(f"the point ({data.lon:.6f}, {data.lat:.6f}) is outside the district")
-    if data.dedupe:
-        dup = duplicates.find_duplicate(session, category_id=cat.id, lon=data.lon, lat=data.lat, at=reported,
-                                        radius_m=cat.duplicate_radius_m, window_h=cat.duplicate_window_h)
-        if dup is not None:
-            return IntakeResult(_merge_report(session, dup, data, actor=actor, role=role, at=at,
-                                              reported=reported), "merged")
+    if row.duplicate_id is not None and cat.duplicate_radius_m > 0 and cat.duplicate_window_h > 0:
+        return IntakeResult(_merge_report(session, row.duplicate_id, data, actor=actor, role=role, at=at,
+                                          reported=reported), "merged")
     accept_due, resolve_due = deadlines(cat, reported)
     geom = sa.func.ST_SetSRID(sa.func.ST_MakePoint(data.lon, data.lat), 4326)
     values = dict(

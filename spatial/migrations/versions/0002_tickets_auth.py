@@ -1,8 +1,9 @@
 """Ticket lifecycle, API tokens and scoring (issue 3)
 
 Adds the ``api_token`` table (hashed bearer tokens with a role), the
-``ticket.created_by`` attribution column with its index, an index on
+``ticket.created_by`` attribution column with its index, indexes on
 ``ticket_reporter.account`` (a citizen's own tickets, merged ones included)
+and ``ticket_reporter (channel, external_id)`` (idempotent merged reports)
 and a partial index on open tickets with deadlines (the SLA sweep).
 
 Revision ID: 0002
@@ -37,6 +38,8 @@ def upgrade() -> None:
     op.add_column("ticket", sa.Column("created_by", sa.String(length=128), nullable=True))
     op.create_index("ix_ticket_created_by", "ticket", ["created_by"])
     op.create_index("ix_ticket_reporter_account", "ticket_reporter", ["account"])
+    op.create_index("ix_ticket_reporter_channel_external", "ticket_reporter", ["channel", "external_id"],
+                    postgresql_where=sa.text("external_id IS NOT NULL"))
     op.create_index(
         "ix_ticket_open_due", "ticket", ["resolve_due_at"],
         postgresql_where=sa.text("status IN ('reported','accepted','dispatched','in_progress','reopened')"),
@@ -45,6 +48,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_ticket_open_due", table_name="ticket")
+    op.drop_index("ix_ticket_reporter_channel_external", table_name="ticket_reporter")
     op.drop_index("ix_ticket_reporter_account", table_name="ticket_reporter")
     op.drop_index("ix_ticket_created_by", table_name="ticket")
     op.drop_column("ticket", "created_by")
