@@ -533,6 +533,21 @@ def lock_sensors(session: Session, *, ids: Sequence[int], skip_locked: bool = Fa
     return out
 
 
+def _candidates_sql() -> sa.TextClause:
+    """Sensors due for an offline alert (not yet offline) or carrying an inactivity rule."""
+    offline = " ".join(f"WHEN '{t}' THEN {float(d.get('offline_after_s', _BASE['offline_after_s']))}"
+                       for t, d in SENSOR_TYPES.items())
+    inactive = ", ".join(f"'{t}'" for t, d in SENSOR_TYPES.items() if d.get("inactivity_after_s"))
+    return sa.text(f"""
+        SELECT id FROM sensor
+        WHERE last_reading_at IS NOT NULL AND (
+            (status <> 'offline' AND last_reading_at < CAST(:now AS timestamptz) - make_interval(secs =>
+                COALESCE((thresholds->>'offline_after_s')::float8,
+                         CASE sensor_type {offline} ELSE {float(_BASE['offline_after_s'])} END)))
+            OR thresholds ? 'inactivity_after_s' OR sensor_type IN ({inactive or "''"}))
+        ORDER BY id""")
+
+
 def check_offline(session: Session, *, now: datetime | None = None) -> dict:
     """Raise ``offline`` alerts for silent sensors and ``inactivity`` alerts for idle door sensors.
 
@@ -545,9 +560,7 @@ def check_offline(session: Session, *, now: datetime | None = None) -> dict:
         raise ValidationError("now must carry a time zone.")
     out = Outcome()
     catalog = _Catalog(session)
-    stale_ids = session.scalars(sa.select(Sensor.id).where(Sensor.last_reading_at.is_not(None),
-                                                           Sensor.last_reading_at < now - timedelta(seconds=60))
-                                ).all()
+    stale_ids = session.scalars(_candidates_sql(), {"now": now}).all()
     infos = lock_sensors(session, ids=stale_ids, skip_locked=True) if stale_ids else []
     offline = 0
     for info in infos:
