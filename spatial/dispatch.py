@@ -14,8 +14,8 @@ Skill fallback
 
 Ranking
     True metres on the sphere: KNN ``worker.geog <-> ticket point`` on the partial
-    btree_gist index ``(department_id, geog) WHERE on_duty AND workload <
-    max_workload`` (migration 0003). ``distance_m`` is the spherical great-circle
+    GiST index ``(geog) WHERE on_duty AND workload < max_workload`` (migration
+    0003; department, freshness and skill are filters on the index scan). ``distance_m`` is the spherical great-circle
     distance (within ~0.5 % of the WGS84 ellipsoid), the same metric as the
     haversine oracle in the tests. When a road network is loaded
     (:mod:`spatial.routing`), a shortlist of ``4 k`` (at least 20) is re-ranked by
@@ -90,7 +90,7 @@ _TICKET_SQL = sa.text(
     "FROM ticket t JOIN category c ON c.id = t.category_id WHERE t.id = :tid"
 )
 
-# KNN on geography (sphere metres) with a constant point: uses ix_worker_avail_dept_geog. Two
+# KNN on geography (sphere metres) with a constant point: uses ix_worker_avail_geog. Two
 # variants (with / without the skill filter) rather than "(:skill IS NULL OR ...)", which ruins
 # the planner's row estimate and turns the KNN index scan into a bitmap scan + sort.
 _KNN = (

@@ -24,7 +24,7 @@ def test_upgrade_creates_tables_and_gist_indexes(engine):
             "SELECT indexname FROM pg_indexes WHERE indexdef ILIKE '%USING gist%'")).all())
         srids = dict(conn.execute(sa.text(
             "SELECT f_table_name || '.' || f_geometry_column, srid FROM geometry_columns")).all())
-    assert {"ix_admin_unit_geom", "ix_ticket_geom", "ix_worker_avail_dept_geog", "ix_asset_geom"} <= gist
+    assert {"ix_admin_unit_geom", "ix_ticket_geom", "ix_worker_avail_geog", "ix_asset_geom"} <= gist
     assert set(srids.values()) == {4326}
 
 
