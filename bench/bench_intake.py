@@ -6,8 +6,9 @@ the demo district (``data.demo.load_demo``: Voronoi streets, communities and
 history, VACUUM ANALYZE'd. Then measures, each ticket with grid/community/
 street point-in-polygon, catalog deadlines and its ``reported`` event:
 
-1. **bulk**: ``spatial.tickets.bulk_intake`` of ``--bulk`` rows (COPY into a
-   staging table, set-based PIP + INSERT, one transaction) -> rows/s;
+1. **bulk**: ``spatial.ticket_import.bulk_intake`` of ``--bulk`` rows
+   (vectorised validation, deadlines and STRtree point-in-polygon, then COPY
+   of tickets and events, one transaction) -> rows/s;
 2. **single, service**: ``spatial.tickets.intake`` with the duplicate check
    (advisory lock + GiST ``ST_DWithin``), one transaction and commit per
    ticket, from 1, 2 and 4 client processes -> tickets/s and per-ticket
@@ -128,7 +129,7 @@ def build(existing: int, grids: int) -> dict:
     from spatial import migrate
     from spatial.db import drop_database, get_engine, session_scope
     from spatial.models import AdminUnit, Category, Department
-    from spatial.tickets import bulk_intake
+    from spatial.ticket_import import bulk_intake
     from tests.district import CATEGORIES, DEPARTMENTS
 
     url = _url()
@@ -183,7 +184,7 @@ def bench_bulk(n: int) -> dict:
     import sqlalchemy as sa
 
     from spatial.db import session_scope
-    from spatial.tickets import bulk_intake
+    from spatial.ticket_import import bulk_intake
 
     lon, lat, cat = _points(n, seed=1)
     df = pd.DataFrame({"category": cat, "lon": lon, "lat": lat, "external_id": [f"B{i}" for i in range(n)],
@@ -310,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     rows = []
     b = bench_bulk(args.bulk)
-    rows.append(f"| bulk_intake (COPY -> stage -> PIP INSERT + events), 1 txn | {b['rows']:,} | 1 | "
+    rows.append(f"| bulk_intake (STRtree PIP + COPY tickets and events), 1 txn | {b['rows']:,} | 1 | "
                 f"{b['rows_per_s']:,.0f} rows/s | {b['seconds']:.2f} s total | | |")
     print(rows[-1], flush=True)
     for procs in (int(x) for x in args.procs.split(",")):

@@ -153,7 +153,7 @@ def _ticket_import(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from spatial.db import session_scope
-    from spatial.tickets import bulk_intake
+    from spatial.ticket_import import bulk_intake
 
     df = pd.read_csv(args.path, dtype=str, keep_default_na=False)
     t0 = time.perf_counter()

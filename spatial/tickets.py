@@ -18,21 +18,19 @@ API, Open311) goes through :func:`intake`:
    ``reported`` event; auto-dispatch categories are accepted by the system
    and handed to ``spatial.dispatch.auto_dispatch``.
 
-Bulk imports (hotline back-office exports) use :func:`bulk_intake`: COPY
-into a temporary staging table, then set-based point-in-polygon and INSERT.
+Bulk imports (hotline back-office exports) use
+:func:`spatial.ticket_import.bulk_intake` (vectorised validation and
+point-in-polygon, then COPY).
 """
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -358,198 +356,3 @@ def get_ticket(session: Session, ticket_id: int) -> Ticket:
     """The ticket or NotFound."""
     return _get(session, ticket_id)
 
-
-# ---------------------------------------------------------------------------------------------------------
-# Bulk intake (hotline back-office imports): COPY -> staging table -> set-based PIP + INSERT
-
-BULK_COLUMNS = ("category", "lon", "lat", "external_id", "channel", "description", "address", "reporter_name",
-                "reporter_phone", "reporter_account", "priority", "reported_at")
-_STAGE_COLS = ("idx", "category_id", "department_id", "lon", "lat", "external_id", "channel", "description",
-               "address", "reporter_name", "reporter_phone", "reporter_account", "priority", "created_at",
-               "accept_due", "resolve_due")
-
-_BULK_SQL = """
-WITH ins AS (
-  INSERT INTO ticket (channel, external_id, category_id, department_id, grid_id, community_id, street_id, geom,
-                      address, description, status, priority, reporter_name, reporter_phone, reporter_account,
-                      created_at, updated_at, accept_due_at, resolve_due_at, created_by)
-  SELECT s.channel, s.external_id, s.category_id, s.department_id, g.id,
-         CASE WHEN c.level = 3 THEN c.id END, CASE WHEN st.level = 2 THEN st.id END,
-         ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.address, coalesce(s.description, ''), 'reported',
-         s.priority, s.reporter_name, s.reporter_phone, s.reporter_account, s.created_at, :now,
-         s.accept_due, s.resolve_due, CAST(:actor AS text)
-  FROM onemap_ticket_stage s
-  LEFT JOIN LATERAL (SELECT a.id, a.parent_id FROM admin_unit a WHERE a.level = 4
-                     AND ST_Intersects(a.geom, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))
-                     ORDER BY a.id LIMIT 1) g ON true
-  LEFT JOIN admin_unit c ON c.id = g.parent_id
-  LEFT JOIN admin_unit st ON st.id = c.parent_id
-  WHERE s.inside
-  ORDER BY s.idx
-  ON CONFLICT ON CONSTRAINT uq_ticket_channel_external DO NOTHING
-  RETURNING id, channel, external_id, grid_id
-)
-INSERT INTO ticket_event (ticket_id, at, kind, to_status, actor, actor_role, data)
-SELECT id, :now, 'reported', 'reported', CAST(:actor AS text), CAST(:role AS text),
-       jsonb_build_object('channel', channel, 'external_id', external_id, 'grid_id', grid_id, 'bulk', true)
-FROM ins
-"""
-
-
-def _vector_due(start: pd.Series, amount: pd.Series, unit: pd.Series, tz: str) -> pd.Series:
-    """Vectorised :func:`spatial.deadlines.due_at` (no holidays) for a column of UTC start times."""
-    out = pd.Series(pd.NaT, index=start.index, dtype="datetime64[us, UTC]")
-    hours = unit == "hours"
-    cal = unit == "calendar_days"
-    work = unit == "working_days"
-    out[hours] = start[hours] + pd.to_timedelta(amount[hours], unit="h")
-    out[cal] = start[cal] + pd.to_timedelta(amount[cal], unit="D")
-    if work.any():
-        local = start[work].dt.tz_convert(tz)
-        day = local.dt.tz_localize(None).dt.normalize()
-        tod = local.dt.tz_localize(None) - day
-        d = day.to_numpy().astype("datetime64[D]")
-        busy = np.is_busday(d)
-        tod = tod.where(busy, pd.Timedelta(hours=9))
-        d0 = np.busday_offset(d, 0, roll="forward")
-        whole = np.floor(amount[work].to_numpy()).astype(int)
-        frac = amount[work].to_numpy() - whole
-        due_day = np.busday_offset(d0, whole, roll="forward")
-        due_local = (pd.Series(due_day.astype("datetime64[us]"), index=local.index) + tod
-                     + pd.to_timedelta(24 * frac, unit="h"))
-        out[work] = due_local.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward").dt.tz_convert(UTC)
-    return out
-
-
-def bulk_intake(
-    session: Session,
-    rows: pd.DataFrame | list[dict],
-    *,
-    actor: str,
-    role: str,
-    channel: str = "hotline",
-    now: datetime | None = None,
-    skip_invalid: bool = False,
-) -> dict:
-    """Import many reports at once (no duplicate merge; idempotent on ``(channel, external_id)``).
-
-    Rows are validated in pandas, deadlines computed vectorised, then COPYed
-    into a temporary staging table and inserted set-based with the grid (and
-    its community and street) found by point-in-polygon in the database, each
-    with its ``reported`` event.
-
-    Parameters
-    ----------
-    rows : DataFrame or list of dict
-        Columns :data:`BULK_COLUMNS`; ``category``, ``lon``, ``lat`` (EPSG:4326
-        degrees) required. ``reported_at`` without a zone is read in the
-        district's time zone. ``channel`` defaults to the argument.
-    skip_invalid : bool
-        False (default): any invalid row raises ValidationError and nothing is
-        written. True: invalid rows are skipped and listed in ``rejected``.
-
-    Returns
-    -------
-    dict
-        ``rows``, ``created``, ``existing`` (external id seen before),
-        ``rejected`` (list of ``{"row", "reason"}``, at most 100).
-    """
-    at = _now(now)
-    df = pd.DataFrame(rows).copy() if not isinstance(rows, pd.DataFrame) else rows.copy()
-    missing = {"category", "lon", "lat"} - set(df.columns)
-    if missing:
-        raise ValidationError(f"bulk import needs columns {', '.join(sorted(missing))}")
-    if channel not in CHANNELS:
-        raise ValidationError(f"unknown channel {channel!r}")
-    n = len(df)
-    for col in BULK_COLUMNS:
-        if col not in df.columns:
-            df[col] = None
-    df = df.reset_index(drop=True)
-    df["idx"] = np.arange(n)
-    reasons = pd.Series("", index=df.index, dtype=object)
-
-    def reject(mask: pd.Series, why: str) -> None:
-        reasons[mask & (reasons == "")] = why
-
-    def text(col: str, limit: int) -> pd.Series:
-        s = df[col].astype(object).where(df[col].notna(), None)
-        s = s.map(lambda v: None if v is None or (isinstance(v, str) and not v.strip()) else str(v).strip())
-        reject(s.map(lambda v: v is not None and len(v) > limit), f"{col} longer than {limit} characters")
-        return s
-
-    df["lon"] = pd.to_numeric(df["lon"], errors="coerce")
-    df["lat"] = pd.to_numeric(df["lat"], errors="coerce")
-    reject(~np.isfinite(df["lon"]) | ~np.isfinite(df["lat"]), "lon/lat missing or not numbers")
-    reject((df["lon"].abs() > 180) | (df["lat"].abs() > 90), "lon/lat out of range")
-    cats = {c.code: c for c in session.scalars(sa.select(Category).where(Category.active)).all()}
-    df["category"] = df["category"].astype(str).str.strip()
-    reject(~df["category"].isin(list(cats)), "unknown category")
-    df["channel"] = text("channel", 32).fillna(channel)
-    reject(~df["channel"].isin(list(CHANNELS)), "unknown channel")
-    df["external_id"] = text("external_id", 128)
-    dup_ext = df["external_id"].notna() & df.duplicated(["channel", "external_id"], keep="first")
-    reject(dup_ext, "external_id repeated in the file")
-    for col, limit in (("description", MAX_DESCRIPTION), ("address", 500), ("reporter_name", 200),
-                       ("reporter_phone", 40), ("reporter_account", 128)):
-        df[col] = text(col, limit)
-    prio = pd.to_numeric(df["priority"], errors="coerce")
-    reject(prio.notna() & ~prio.between(1, 5), "priority must be 1-5")
-    default_prio = df["category"].map(lambda c: cats[c].priority if c in cats else 3)
-    df["priority"] = prio.fillna(default_prio).clip(1, 5).astype(int)
-    tz = get_settings().timezone
-    rep = pd.to_datetime(df["reported_at"], errors="coerce", utc=False, format="mixed")
-    if rep.dt.tz is None:
-        rep = rep.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-    rep = rep.dt.tz_convert(UTC)
-    reject(df["reported_at"].notna() & rep.isna(), "reported_at is not a time")
-    reject(rep > at + timedelta(minutes=5), "reported_at is in the future")
-    reject(rep < at - MAX_BACKDATE, "reported_at is more than a year ago")
-    df["created_at"] = rep.fillna(at).clip(upper=at)
-
-    # district containment (one prepared polygon test per row, in the database)
-    ok = reasons == ""
-    df["inside"] = False
-    if ok.any():
-        pts = df.loc[ok, ["idx", "lon", "lat"]]
-        inside = session.execute(sa.text(
-            "SELECT p.i FROM unnest(CAST(:i AS int[]), CAST(:x AS float8[]), CAST(:y AS float8[])) AS p(i, x, y) "
-            "WHERE EXISTS (SELECT 1 FROM admin_unit a WHERE a.level = 1 "
-            "AND ST_Intersects(a.geom, ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)))"),
-            {"i": pts["idx"].tolist(), "x": pts["lon"].tolist(), "y": pts["lat"].tolist()}).scalars().all()
-        df.loc[df["idx"].isin(inside), "inside"] = True
-        reject(ok & ~df["inside"], "outside the district")
-    bad = reasons != ""
-    rejected = [{"row": int(i), "reason": reasons[i]} for i in df.index[bad][:100]]
-    if bad.any() and not skip_invalid:
-        raise ValidationError(f"{int(bad.sum())} of {n} rows are invalid; nothing imported "
-                              f"(first: row {rejected[0]['row']}: {rejected[0]['reason']})",
-                              details={"rejected": rejected})
-    good = df[~bad].copy()
-    if good.empty:
-        return {"rows": n, "created": 0, "existing": 0, "rejected": rejected}
-    cat_rows = good["category"].map(cats)
-    good["category_id"] = cat_rows.map(lambda c: c.id)
-    good["department_id"] = cat_rows.map(lambda c: c.department_id)
-    good["accept_due"] = _vector_due(good["created_at"], cat_rows.map(lambda c: float(c.accept_limit)),
-                                     cat_rows.map(lambda c: c.accept_unit), tz)
-    good["resolve_due"] = _vector_due(good["created_at"], cat_rows.map(lambda c: float(c.resolve_limit)),
-                                      cat_rows.map(lambda c: c.resolve_unit), tz)
-    session.execute(sa.text(
-        "CREATE TEMP TABLE IF NOT EXISTS onemap_ticket_stage (idx int, category_id int, department_id int, "
-        "lon float8, lat float8, external_id text, channel text, description text, address text, "
-        "reporter_name text, reporter_phone text, reporter_account text, priority int2, created_at timestamptz, "
-        "accept_due timestamptz, resolve_due timestamptz, inside bool DEFAULT true) ON COMMIT DROP"))
-    session.execute(sa.text("TRUNCATE onemap_ticket_stage"))
-    buf = io.StringIO()
-    out = good[list(_STAGE_COLS)].copy()
-    for col in ("created_at", "accept_due", "resolve_due"):
-        out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-    out.to_csv(buf, index=False, header=False, na_rep="\\N")
-    cur = session.connection().connection.driver_connection.cursor()
-    with cur.copy(f"COPY onemap_ticket_stage ({', '.join(_STAGE_COLS)}) FROM STDIN "
-                  "WITH (FORMAT csv, NULL '\\N')") as copy:
-        copy.write(buf.getvalue())
-    created = session.execute(sa.text(_BULK_SQL), {"now": at, "actor": actor, "role": role}).rowcount
-    session.execute(sa.text("TRUNCATE onemap_ticket_stage"))
-    return {"rows": n, "created": int(created), "existing": int(len(good) - created), "rejected": rejected}

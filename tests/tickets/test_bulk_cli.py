@@ -15,7 +15,8 @@ from spatial.db import session_scope
 from spatial.deadlines import due_at
 from spatial.errors import ValidationError
 from spatial.models import Ticket, TicketEvent
-from spatial.tickets import _vector_due, bulk_intake
+from spatial.ticket_import import bulk_intake, locate_many, vector_due
+from spatial.tickets import locate
 from tests.district import seed_small_district
 from tests.tickets.conftest import T0
 
@@ -36,9 +37,23 @@ def test_vectorised_deadlines_match_due_at():
     starts = pd.Series(pd.to_datetime(T0 + offsets), dtype="datetime64[us, UTC]")
     amount = pd.Series(rng.choice([0.5, 1, 2, 3, 5, 2.5], 400))
     unit = pd.Series(rng.choice(["hours", "calendar_days", "working_days"], 400))
-    got = _vector_due(starts, amount, unit, "Asia/Shanghai")
+    got = vector_due(starts, amount, unit, "Asia/Shanghai")
     for s, a, u, g in zip(starts, amount, unit, got, strict=True):
         assert g.to_pydatetime() == due_at(s.to_pydatetime(), float(a), u, tz="Asia/Shanghai"), (s, a, u)
+
+
+def test_vectorised_locate_matches_sql(session, district):
+    rng = np.random.default_rng(3)
+    lon, lat = rng.uniform(113.39, 113.49, 300), rng.uniform(23.07, 23.17, 300)
+    lon[:4], lat[:4] = [113.42, 113.44, 113.40, 113.46], [23.10, 23.12, 23.08, 23.16]  # shared edges, corners
+    many = locate_many(session, lon, lat)
+    for i in range(300):
+        one = locate(session, float(lon[i]), float(lat[i]))
+        got = many.iloc[i]
+        assert bool(got.inside) == one.inside, i
+        for col in ("grid_id", "community_id", "street_id"):
+            want = getattr(one, col)
+            assert (None if pd.isna(got[col]) else int(got[col])) == want, (i, col)
 
 
 def test_bulk_intake_locates_and_is_idempotent(session, district):
