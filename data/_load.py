@@ -34,6 +34,23 @@ def _prepare(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _refuse_busy(session) -> None:
+    from data.demo import DEMO_TABLES
+
+    busy = [t for t in DEMO_TABLES if session.scalar(sa.text(f"SELECT EXISTS (SELECT 1 FROM {t})"))]
+    if busy:
+        raise Conflict(f"Tables {', '.join(busy)} already hold rows; load the demo with replace "
+                       "(omit --keep) to clear them first.")
+
+
+def check_empty(url: str | None = None) -> None:
+    """Raise Conflict unless every demo table is empty."""
+    from spatial.db import session_scope
+
+    with session_scope(url) as session:
+        _refuse_busy(session)
+
+
 def write_demo(data: DemoData, *, replace: bool = True, url: str | None = None) -> dict:
     """COPY every frame of ``data`` into the database at ``url``; returns counts and timings (s)."""
     from data.demo import DEMO_TABLES, dem_path
@@ -45,10 +62,7 @@ def write_demo(data: DemoData, *, replace: bool = True, url: str | None = None) 
         if replace:
             session.execute(sa.text(f"TRUNCATE {', '.join(DEMO_TABLES)} RESTART IDENTITY CASCADE"))
         else:
-            busy = [t for t in DEMO_TABLES if session.scalar(sa.text(f"SELECT EXISTS (SELECT 1 FROM {t})"))]
-            if busy:
-                raise Conflict(f"Tables {', '.join(busy)} already hold rows; load the demo with replace "
-                               "(omit --keep) to clear them first.")
+            _refuse_busy(session)
         for table in DEMO_TABLES:
             df = data.frames[table]
             counts[table] = copy_frame(session, table, _prepare(df))

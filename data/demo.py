@@ -259,8 +259,10 @@ def load_demo(*, seed: int = 42, tickets: int = 20_000, replace: bool = True, ur
     must be empty or :class:`spatial.errors.Conflict` is raised. Also writes
     the DEM to :func:`dem_path`.
     """
-    from data._load import write_demo
+    from data._load import check_empty, write_demo
 
+    if not replace:  # fail before spending seconds on generation
+        check_empty(url)
     return write_demo(generate(seed=seed, tickets=tickets, now=now, **sizes), replace=replace, url=url)
 
 

@@ -37,13 +37,13 @@ import numpy as np
 import pandas as pd
 import shapely
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from spatial._copy import copy_frame, hex_ewkb, json_text, pg_array
 from spatial._ioread import _rows, prepare_frame, read_source
 from spatial._iospec import PG_TYPES, SPECS, TableSpec, shp_name, spec_for
-from spatial.errors import ImportDataError, OutsideDistrict
+from spatial.errors import DatabaseUnavailable, ImportDataError, OutsideDistrict
 
 MODES = ("append", "replace", "upsert")
 DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile", ".csv": "CSV"}
@@ -180,6 +180,8 @@ def load_frame(session: Session, frame: pd.DataFrame, table: str, *, mode: str =
     try:
         with session.begin_nested():
             n = _load(session, spec, values, stage, mode=mode, source=source)
+    except OperationalError as exc:
+        raise DatabaseUnavailable(f"The database is unavailable: {str(exc.orig).splitlines()[0]}") from None
     except DBAPIError as exc:
         msg = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
         detail = str(exc.orig).splitlines()[1] if exc.orig and len(str(exc.orig).splitlines()) > 1 else ""
