@@ -8,7 +8,15 @@ Public API::
     result.max_depth, result.warnings, result.write("out/")
 
 This package imports neither ``spatial`` nor ``panel``.
+
+Importing it sets ``OMP_WAIT_POLICY=PASSIVE`` unless already set (before numba's
+OpenMP layer starts): spinning OpenMP barriers made 2-thread runs 5-10x slower
+than 1 thread on a busy 2-vCPU VM (measured, see docs/flood.md).
 """
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from flood_model.alerts import DEFAULT_LEVELS, build_warnings, level_for
 from flood_model.errors import (
