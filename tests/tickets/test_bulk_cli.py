@@ -70,6 +70,8 @@ def test_bulk_intake_locates_and_is_idempotent(session, district):
     n_ev = session.execute(sa.select(sa.func.count()).select_from(TicketEvent)
                            .where(TicketEvent.kind == "reported")).scalar_one()
     assert n_ev == 300
+    ev = session.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == t.id)).one()
+    assert ev.data == {"channel": "hotline", "grid_id": t.grid_id, "bulk": True} and ev.actor == "import"
     same = session.execute(sa.text(
         "SELECT count(*) FROM ticket t JOIN admin_unit g ON g.id = t.grid_id "
         "WHERE ST_Intersects(g.geom, t.geom)")).scalar_one()
