@@ -1,0 +1,171 @@
+"""Fixtures for the one-map browser tests: a real server on a free port and air-gapped Chromium.
+
+``app_server`` loads a small demo district (committed, ``data.demo``) into
+the test database, starts ``uvicorn spatial.server:create_app`` in a
+subprocess against it and yields its base URL; the tables are truncated
+afterwards. ``page`` is a Playwright page in Debian's ``/usr/bin/chromium``
+(never ``playwright install``) in which every request to a host other than
+127.0.0.1 is aborted and recorded: any such request, or any JavaScript page
+error, fails the test. Missing Chromium fails, never skips.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from tests.conftest import truncate_all
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
+        "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+#: Finds the DeckGL view among the Bokeh views and keeps it as window._dv.
+FIND_DECK = """() => { if (!window.Bokeh || !Bokeh.index) return false; const st = [...Bokeh.index.roots];
+  while (st.length) { const v = st.pop(); if (v.deckGL) { window._dv = v; return true }
+    for (const c of (v.child_views || [])) st.push(c) } return false }"""
+LAYERS_LOADED = """() => { const d = window._dv && window._dv.deckGL; if (!d || !d.layerManager) return false;
+  const ls = d.layerManager.getLayers(); return ls.length > 0 && ls.every(l => l.isLoaded) }"""
+REPO = Path(__file__).resolve().parents[2]
+DEMO_TICKETS = 3000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_server(db_url: str, engine: sa.Engine) -> Iterator[str]:
+    """Base URL of a running OneMap server with a small demo district loaded (committed)."""
+    from data.demo import load_demo
+
+    truncate_all(engine)
+    load_demo(tickets=DEMO_TICKETS, url=db_url, replace=True)
+    with engine.begin() as conn:  # fresh GPS fixes so the dispatcher has candidates
+        conn.execute(sa.text("UPDATE worker SET position_at = now() WHERE on_duty AND geom IS NOT NULL"))
+    port = free_port()
+    env = {**os.environ, "ONEMAP_DATABASE_URL": db_url, "ONEMAP_SLA_SWEEP_SECONDS": "0"}
+    log = open(REPO / ".onemap" / f"test_app_server_{port}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "spatial.server:create_app", "--factory",
+                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                raise RuntimeError(f"server did not start: {Path(log.name).read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        truncate_all(engine)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A 1600x1000 page; non-local requests are blocked and fail the test, as do page errors."""
+    external: list[str] = []
+    errors: list[str] = []
+    pg = browser.new_page(viewport={"width": 1600, "height": 1000})
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            r.continue_()
+        else:
+            external.append(url)
+            r.abort()
+
+    pg.route("**/*", route)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    pg.close()
+    assert not external, f"non-local requests: {external}"
+    assert not errors, f"page errors: {errors}"
+
+
+def open_view(page, url: str, *, timeout_ms: int = 60_000) -> float:
+    """Navigate and wait until every deck layer is loaded; returns seconds taken."""
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function(FIND_DECK, timeout=timeout_ms)
+    page.wait_for_function(LAYERS_LOADED, timeout=timeout_ms)
+    return time.perf_counter() - t0
+
+
+def canvas_stats(page) -> tuple[int, float]:
+    """(distinct colours, fraction of non-white pixels) of the deck canvas from a real screenshot."""
+    box = page.evaluate("() => { const r = _dv.deckGL.getCanvas().getBoundingClientRect();"
+                        " return {x: r.left, y: r.top, width: r.width, height: r.height} }")
+    png = page.screenshot(clip=box)
+    arr = np.asarray(Image.open(io.BytesIO(png)).convert("RGB").resize((200, 200)))
+    px = arr.reshape(-1, 3)
+    non_white = float((px.min(axis=1) < 235).mean())
+    return len(np.unique(px, axis=0)), non_white
+
+
+def click_layer_object(page, layer_id: str, index: int, *, attempts: int = 6, done: str | None = None,
+                       timeout_ms: int = 4000) -> None:
+    """Click object ``index`` of deck layer ``layer_id`` where deck projects it, retrying missed clicks.
+
+    Under SwiftShader a click is sometimes not recognised (long software
+    frames); we retry until ``done`` (a JS predicate) holds or the Python
+    side saw the click (``clickState`` set).
+    """
+    js = """([id, i]) => { const d = _dv.deckGL; const L = d.props.layers.find(l => l.id === id);
+      const data = Array.isArray(L.props.data) ? L.props.data : L.props.data.features;
+      const rec = data[i]; let pos;
+      if (rec.lon !== undefined) { pos = [rec.lon, rec.lat] }
+      else { const c = rec.geometry.coordinates[0]; const ring = rec.geometry.type === 'MultiPolygon' ? c[0] : c;
+             let x = 0, y = 0; for (const p of ring) { x += p[0]; y += p[1] } pos = [x / ring.length, y / ring.length] }
+      const [x, y] = d.getViewports()[0].project(pos); const r = d.getCanvas().getBoundingClientRect();
+      return {x: x + r.left, y: y + r.top} }"""
+    check = done or "() => Object.keys(_dv.model.clickState || {}).length > 0"
+    for _ in range(attempts):
+        pt = page.evaluate(js, [layer_id, index])
+        page.mouse.move(pt["x"], pt["y"])
+        page.mouse.click(pt["x"], pt["y"])
+        try:
+            page.wait_for_function(check, timeout=timeout_ms)
+            return
+        except Exception:  # playwright TimeoutError: retry the click
+            continue
+    raise AssertionError(f"click on {layer_id}[{index}] was never registered")
