@@ -129,6 +129,6 @@ def test_unknown_ticket_and_bad_k(session, district, ticket_factory):
 def test_knn_uses_the_partial_index(session, district):
     for opt in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):  # tiny table: make costs irrelevant
         session.execute(sa.text(f"SET LOCAL {opt} = off"))
-    plan = "\n".join(session.scalars(sa.text("EXPLAIN " + dispatch._KNN_SKILL_SQL.text), {
-        "lon": 113.44, "lat": 23.12, "dept": 1, "since": NOW, "now": NOW, "k": 5, "skill": "x"}).all())
+    plan = "\n".join(r[0] for r in dispatch._fetch(session, "EXPLAIN " + dispatch._KNN_SKILL_SQL, {
+        "lon": 113.44, "lat": 23.12, "dept": 1, "since": NOW, "now": NOW, "k": 5, "skill": "x"}))
     assert "ix_worker_avail_geog" in plan
