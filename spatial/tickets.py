@@ -25,6 +25,7 @@ point-in-polygon, then COPY).
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,13 +35,12 @@ from urllib.parse import urlparse
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from spatial import duplicates, lifecycle
 from spatial.deadlines import due_at
 from spatial.errors import NotFound, OutsideDistrict, ValidationError
-from spatial.models import CHANNELS, Category, Ticket, TicketEvent, TicketReporter
+from spatial.models import CHANNELS, Category, Ticket, TicketReporter
 from spatial.settings import get_settings
 
 MAX_DESCRIPTION = 4000
@@ -200,6 +200,9 @@ def category_by_code(session: Session, code: str, *, active_only: bool = True) -
     return cat
 
 
+_CATEGORY_STMT = sa.select(Category.__table__).where(Category.__table__.c.code == sa.bindparam("code"))
+
+
 def _now(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
@@ -208,7 +211,7 @@ def _now(now: datetime | None) -> datetime:
     return now.astimezone(UTC)
 
 
-def deadlines(cat: Category, start: datetime) -> tuple[datetime, datetime]:
+def deadlines(cat: Category | sa.Row, start: datetime) -> tuple[datetime, datetime]:
     """(accept_due_at, resolve_due_at) in UTC for a ticket of ``cat`` reported at ``start``.
 
     Both count from the report time, in the catalog's units, working days in
@@ -263,7 +266,9 @@ def intake(
         if reported < at - MAX_BACKDATE:
             raise ValidationError("reported_at is more than a year ago")
         reported = min(reported, at)
-    cat = category_by_code(session, data.category)
+    cat = session.execute(_CATEGORY_STMT, {"code": data.category}).one_or_none()
+    if cat is None or not cat.active:
+        category_by_code(session, data.category)  # raises NotFound with the known codes
     if data.dedupe:
         duplicates.lock_area(session, cat.id, data.lon, data.lat, cat.duplicate_radius_m)
     if data.dedupe:
@@ -283,31 +288,46 @@ def intake(
         return IntakeResult(_merge_report(session, row.duplicate_id, data, actor=actor, role=role, at=at,
                                           reported=reported), "merged")
     accept_due, resolve_due = deadlines(cat, reported)
-    geom = sa.func.ST_SetSRID(sa.func.ST_MakePoint(data.lon, data.lat), 4326)
-    values = dict(
+    params = dict(
         channel=data.channel, external_id=data.external_id, category_id=cat.id,
         department_id=cat.department_id, grid_id=loc.grid_id, community_id=loc.community_id,
-        street_id=loc.street_id, geom=geom, address=data.address, description=data.description,
-        photo_urls=list(data.photo_urls), status="reported", priority=data.priority or cat.priority,
+        street_id=loc.street_id, lon=data.lon, lat=data.lat, address=data.address, description=data.description,
+        photo_urls=list(data.photo_urls), priority=data.priority or cat.priority,
         reporter_name=data.reporter_name, reporter_phone=data.reporter_phone,
         reporter_account=data.reporter_account, created_at=reported, updated_at=at,
-        accept_due_at=accept_due, resolve_due_at=resolve_due, attrs=dict(data.attrs), created_by=actor,
+        accept_due_at=accept_due, resolve_due_at=resolve_due, attrs=json.dumps(data.attrs, default=str),
+        created_by=actor, actor_role=role,
+        event_data=json.dumps({"channel": data.channel, "external_id": data.external_id, "grid_id": loc.grid_id}),
     )
-    stmt = pg_insert(Ticket).values(**values)
-    if data.external_id is not None:
-        stmt = stmt.on_conflict_do_nothing(constraint="uq_ticket_channel_external")
-    ticket = session.scalars(stmt.returning(Ticket), execution_options={"populate_existing": True}).first()
+    ticket = session.execute(_INSERT_STMT, params, execution_options={"populate_existing": True}).scalars().first()
     if ticket is None:  # a concurrent request with the same external id won the race
         other = session.execute(sa.select(Ticket.id).where(Ticket.channel == data.channel,
                                                            Ticket.external_id == data.external_id)).scalar_one()
         return IntakeResult(_get(session, other), "existing")
-    session.execute(sa.insert(TicketEvent), [dict(
-        ticket_id=ticket.id, at=at, kind="reported", to_status="reported", actor=actor, actor_role=role,
-        data={"channel": data.channel, "external_id": data.external_id, "grid_id": loc.grid_id},
-    )])
     if cat.auto_dispatch:
         _auto_dispatch(session, ticket, now=at)
     return IntakeResult(ticket, "created")
+
+
+#: The ticket and its first event in one round trip; the ORM maps the RETURNING row to a Ticket.
+_INSERT_SQL = """
+WITH t AS (
+  INSERT INTO ticket (channel, external_id, category_id, department_id, grid_id, community_id, street_id, geom,
+                      address, description, photo_urls, status, priority, reporter_name, reporter_phone,
+                      reporter_account, created_at, updated_at, accept_due_at, resolve_due_at, attrs, created_by)
+  VALUES (:channel, :external_id, :category_id, :department_id, :grid_id, :community_id, :street_id,
+          ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :address, :description, CAST(:photo_urls AS text[]),
+          'reported', :priority, :reporter_name, :reporter_phone, :reporter_account, :created_at, :updated_at,
+          :accept_due_at, :resolve_due_at, CAST(:attrs AS jsonb), :created_by)
+  ON CONFLICT ON CONSTRAINT uq_ticket_channel_external DO NOTHING
+  RETURNING *
+), e AS (
+  INSERT INTO ticket_event (ticket_id, at, kind, to_status, actor, actor_role, data)
+  SELECT id, :updated_at, 'reported', 'reported', :created_by, :actor_role, CAST(:event_data AS jsonb) FROM t
+)
+SELECT * FROM t
+"""
+_INSERT_STMT = sa.select(Ticket).from_statement(sa.text(_INSERT_SQL))
 
 
 def _get(session: Session, ticket_id: int) -> Ticket:
