@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from spatial import dispatch, positions
 from spatial.auth import Principal, require_roles
-from spatial.errors import Forbidden, NotFound
+from spatial.errors import Forbidden, NotFound, ValidationError
 from spatial.web import db_session
 
 router = APIRouter(prefix="/api", tags=["dispatch"])
@@ -83,12 +83,21 @@ def post_positions(body: FixBatch,
 def get_workers(
     department: int | None = Query(default=None, description="department id"),
     on_duty: bool | None = Query(default=None),
+    bbox: str | None = Query(default=None, description="min_lon,min_lat,max_lon,max_lat (EPSG:4326)"),
     principal: Principal = Depends(require_roles(*MAP_ROLES)),
     session: Session = Depends(db_session),
 ) -> list[dict]:
     if principal.role == "handler":
         department = principal.department_id
-    return positions.latest_positions(session, department_id=department, on_duty=on_duty)
+    box = None
+    if bbox:
+        try:
+            box = tuple(float(v) for v in bbox.split(","))
+        except ValueError:
+            box = ()
+        if len(box) != 4:
+            raise ValidationError("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat (EPSG:4326)")
+    return positions.latest_positions(session, department_id=department, on_duty=on_duty, bbox=box)
 
 
 @router.post("/workers/{worker_id}/duty", summary="Put a worker on or off duty")

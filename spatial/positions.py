@@ -345,9 +345,13 @@ def latest_positions(
     *,
     department_id: int | None = None,
     on_duty: bool | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
     now: datetime | None = None,
 ) -> list[dict]:
     """Workers with their latest trusted position, for the map.
+
+    ``bbox`` is ``(min_lon, min_lat, max_lon, max_lat)`` in EPSG:4326; with it,
+    workers without a position are left out.
 
     Each dict has ``id``, ``code``, ``name``, ``department_id``, ``department``,
     ``on_duty``, ``lon``/``lat`` (EPSG:4326, None without a fix), ``fix_age_s``
@@ -362,8 +366,11 @@ def latest_positions(
         "w.position_accuracy_m AS accuracy_m, w.workload, w.max_workload "
         "FROM worker w JOIN department d ON d.id = w.department_id "
         "WHERE (CAST(:dept AS int) IS NULL OR w.department_id = :dept) "
-        "AND (CAST(:duty AS boolean) IS NULL OR w.on_duty = :duty) ORDER BY w.code"
-    ), {"now": now, "dept": department_id, "duty": on_duty}).mappings().all()
+        "AND (CAST(:duty AS boolean) IS NULL OR w.on_duty = :duty) "
+        "AND (CAST(:x0 AS float8) IS NULL OR w.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)) "
+        "ORDER BY w.code"
+    ), {"now": now, "dept": department_id, "duty": on_duty,
+        **dict(zip(("x0", "y0", "x1", "y1"), bbox or (None,) * 4, strict=True))}).mappings().all()
     out = []
     for r in rows:
         d = dict(r)

@@ -105,6 +105,9 @@ def test_positions_batch_and_worker_map(api):
     assert c.post(f"/api/workers/{w2}/duty", json={"on_duty": False}, headers=h(tok["worker"])).status_code == 403
     on = c.get("/api/workers?on_duty=true", headers=h(tok["dispatcher"])).json()
     assert [w["id"] for w in on] == [w2]
+    box = c.get("/api/workers?bbox=113.445,23.125,113.455,23.135", headers=h(tok["dispatcher"])).json()
+    assert [w["id"] for w in box] == [w2]
+    assert c.get("/api/workers?bbox=1,2,3", headers=h(tok["dispatcher"])).status_code == 422
 
 
 def test_cli_candidates_assign_prune(api, capsys):

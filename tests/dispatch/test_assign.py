@@ -163,3 +163,15 @@ def test_many_tickets_one_worker_respects_the_cap(committed, world):
     with Session(committed) as s:
         assert s.execute(sa.text("SELECT workload FROM worker WHERE id = :w"), {"w": w}).scalar_one() == cap
         assert s.execute(sa.text("SELECT count(*) FROM ticket WHERE status = 'dispatched'")).scalar_one() == cap
+
+
+def test_intake_of_an_auto_dispatch_category_dispatches(session, worker_factory):
+    from spatial import tickets
+
+    w = worker_factory("traffic", lon=113.4402, lat=23.1201, skills=("traffic",))
+    res = tickets.intake(session, tickets.TicketCreate(category="illegal_parking", lon=113.44, lat=23.12,
+                                                       channel="hotline", reported_at=NOW),
+                         actor="hotline", role="channel", now=NOW)
+    assert res.outcome == "created"
+    assert res.ticket.status == "dispatched" and res.ticket.assigned_worker_id == w
+    assert workload(session, w) == 1
