@@ -26,6 +26,8 @@ other CSV geometry as EWKT, so an export imports back unchanged.
 from __future__ import annotations
 
 import json
+import logging
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +47,7 @@ from spatial._ioread import _rows, prepare_frame, read_source
 from spatial._iospec import PG_TYPES, SPECS, TableSpec, shp_name, spec_for
 from spatial.errors import DatabaseUnavailable, ImportDataError, OutsideDistrict
 
+log = logging.getLogger(__name__)
 MODES = ("append", "replace", "upsert")
 DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile", ".csv": "CSV"}
 _LISTED = 10
@@ -122,8 +125,8 @@ def _stage_value_frame(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
 
 def _ticket_derived(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
     """Department and deadlines of imported tickets from their category (catalog rules)."""
-    from spatial.deadlines import due_at
     from spatial.settings import get_settings
+    from spatial.ticket_import import vector_due  # vectorised spatial.deadlines.due_at (helper B)
 
     rows = session.execute(sa.text(
         "SELECT code, department_id, accept_limit, accept_unit, resolve_limit, resolve_unit FROM category")).all()
@@ -133,19 +136,18 @@ def _ticket_derived(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
         codes = sorted(set(frame.loc[unknown, "category"]))[:_LISTED]
         raise ImportDataError(f"{_rows(unknown)}: unknown category code(s) {', '.join(map(repr, codes))}.")
     tz = get_settings().timezone
-    now = pd.Timestamp.now(tz="UTC").to_pydatetime()
-    created = frame["created_at"] if "created_at" in frame else pd.Series([None] * len(frame))
-    dept, acc, res = [], [], []
-    for code, t in zip(frame["category"], created, strict=True):
-        d, al, au, rl, ru = cats[code]
-        start = t if isinstance(t, datetime) else now
-        dept.append(d)
-        acc.append(due_at(start, al, au, tz=tz))
-        res.append(due_at(start, rl, ru, tz=tz))
+    info = pd.DataFrame([cats[c] for c in frame["category"]],
+                        columns=["department_id", "al", "au", "rl", "ru"])
+    start = pd.Series(pd.to_datetime(frame["created_at"], utc=True) if "created_at" in frame
+                      else pd.NaT, index=info.index, dtype="datetime64[us, UTC]")
+    start = start.fillna(pd.Timestamp.now(tz="UTC"))
+    acc = vector_due(start, info["al"].astype(float), info["au"], tz)
+    res = vector_due(start, info["rl"].astype(float), info["ru"], tz)
+    dept = info["department_id"]
     frame = frame.copy()
     frame["department_id"] = pd.array(dept, dtype="Int64")
-    frame["accept_due_at"] = acc
-    frame["resolve_due_at"] = res
+    frame["accept_due_at"] = acc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00").to_numpy()
+    frame["resolve_due_at"] = res.dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00").to_numpy()
     return frame
 
 
@@ -199,8 +201,11 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
             types[extra] = typ
     cols_sql = ", ".join([f'"{k}" {v}' for k, v in types.items()])
     geom_sql = ", geom geometry(Geometry, 4326)" if "geom" in values else ""
+    t0 = time.perf_counter()
     session.execute(sa.text(f"CREATE TEMP TABLE {stage} (_row integer, {cols_sql}{geom_sql}) ON COMMIT DROP"))
     copy_frame(session, stage, values)
+    session.execute(sa.text(f"ANALYZE {stage}"))
+    log.debug("import %s: COPY to staging %.2f s", table, time.perf_counter() - t0)
 
     # references by code
     for c in present:
@@ -230,6 +235,7 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
                  f"ORDER BY s._row",
                  "{rows}: outside the district boundary (lon lat{values}); check the coordinates and CRS.",
                  exc=OutsideDistrict)
+    log.debug("import %s: checks done %.2f s", table, time.perf_counter() - t0)
     # existing keys
     if mode == "append" and len(key) == len(spec.key):
         on = " AND ".join(f"t.{k} = s.{k}" for k in key)
@@ -255,9 +261,16 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
         cols.append("geom")
         exprs.append("ST_Multi(s.geom)" if spec.geom in ("line", "polygon") else "s.geom")
     if spec.locate:
-        joins = (" LEFT JOIN LATERAL (SELECT g.id, g.parent_id AS community_id, c.parent_id AS street_id "
-                 "FROM admin_unit g JOIN admin_unit c ON c.id = g.parent_id "
-                 "WHERE g.level = 4 AND ST_Intersects(g.geom, s.geom) ORDER BY g.id LIMIT 1) g ON true")
+        # grid by point-in-polygon, driven from the grids through a GiST index on the staging table, so
+        # PostGIS reuses each grid's prepared polygon; lowest grid id wins on shared edges
+        loc = f"{stage}_loc"
+        session.execute(sa.text(f"CREATE INDEX ON {stage} USING gist (geom)"))
+        session.execute(sa.text(
+            f"CREATE TEMP TABLE {loc} ON COMMIT DROP AS SELECT DISTINCT ON (s._row) s._row, g.id, "
+            f"g.parent_id AS community_id, c.parent_id AS street_id FROM admin_unit g "
+            f"JOIN admin_unit c ON c.id = g.parent_id JOIN {stage} s ON ST_Intersects(g.geom, s.geom) "
+            f"WHERE g.level = 4 ORDER BY s._row, g.id"))
+        joins = f" LEFT JOIN {loc} g ON g._row = s._row"
         cols.append("grid_id")
         exprs.append("g.id")
         if spec.locate_hierarchy:
@@ -277,10 +290,23 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
         upd = [c for c in cols if c not in spec.key and not (table == "admin_unit" and c == "parent_id")]
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in upd) or f"{key[0]} = EXCLUDED.{key[0]}"
         conflict = f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
-    sql = (f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(exprs)} FROM {stage} s{joins} "
-           f"ORDER BY s._row{conflict} RETURNING id, (xmax = 0) AS inserted")
-    result = session.execute(sa.text(sql)).all()
-    new_ids = [r[0] for r in result if r[1]]
+    insert = (f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(exprs)} FROM {stage} s{joins} "
+              f"ORDER BY s._row{conflict}")
+    log.debug("import %s: before insert %.2f s", table, time.perf_counter() - t0)
+    if table == "ticket":  # new tickets also get their reporter row and an 'import' event, in one statement
+        n = session.execute(sa.text(
+            f"WITH ins AS ({insert} RETURNING id, channel, external_id, reporter_name, reporter_phone, "
+            "reporter_account, created_at, description, status, geom, (xmax = 0) AS inserted), "
+            "rep AS (INSERT INTO ticket_reporter (ticket_id, channel, external_id, name, phone, account, "
+            "reported_at, description, geom) SELECT id, channel, external_id, reporter_name, reporter_phone, "
+            "reporter_account, created_at, description, geom FROM ins WHERE inserted), "
+            "ev AS (INSERT INTO ticket_event (ticket_id, at, kind, from_status, to_status, actor, actor_role, "
+            "data) SELECT id, created_at, 'import', NULL, status, :actor, 'system', CAST(:data AS jsonb) "
+            "FROM ins WHERE inserted) SELECT count(*) FROM ins"),
+            {"actor": f"import:{source}"[:128], "data": json.dumps({"source": source})}).scalar_one()
+    else:
+        n = session.execute(sa.text(insert)).rowcount
+    log.debug("import %s: insert %.2f s", table, time.perf_counter() - t0)
 
     if table == "admin_unit" and "parent" in values:
         session.execute(sa.text(f"UPDATE admin_unit a SET parent_id = p.id FROM {stage} s JOIN admin_unit p "
@@ -289,19 +315,9 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
                  f"p.level || ')' FROM {stage} s JOIN admin_unit a ON a.code = s.code JOIN admin_unit p "
                  f"ON p.id = a.parent_id WHERE p.level <> a.level - 1 ORDER BY s._row",
                  "{rows}: the parent must be one level up{values}.")
-    if table == "ticket" and new_ids:
-        session.execute(sa.text(
-            "INSERT INTO ticket_reporter (ticket_id, channel, external_id, name, phone, account, reported_at, "
-            "description, geom) SELECT id, channel, external_id, reporter_name, reporter_phone, reporter_account, "
-            "created_at, description, geom FROM ticket WHERE id = ANY(:ids)"), {"ids": new_ids})
-        session.execute(sa.text(
-            "INSERT INTO ticket_event (ticket_id, at, kind, from_status, to_status, actor, actor_role, data) "
-            "SELECT id, created_at, 'import', NULL, status, :actor, 'system', CAST(:data AS jsonb) FROM ticket "
-            "WHERE id = ANY(:ids)"), {"ids": new_ids, "actor": f"import:{source}"[:128],
-                                     "data": json.dumps({"source": source})})
-    session.execute(sa.text(f"DROP TABLE {stage}"))
+    session.execute(sa.text(f"DROP TABLE {stage}" + (f", {stage}_loc" if spec.locate else "")))
     session.flush()
-    return len(result)
+    return n
 
 
 # ---------------------------------------------------------------------------- export
