@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -263,7 +264,10 @@ def load_demo(*, seed: int = 42, tickets: int = 20_000, replace: bool = True, ur
 
     if not replace:  # fail before spending seconds on generation
         check_empty(url)
-    return write_demo(generate(seed=seed, tickets=tickets, now=now, **sizes), replace=replace, url=url)
+    t0 = time.perf_counter()
+    data = generate(seed=seed, tickets=tickets, now=now, **sizes)
+    generate_s = round(time.perf_counter() - t0, 2)
+    return {**write_demo(data, replace=replace, url=url), "generate_s": generate_s}
 
 
 def is_loaded(url: str | None = None) -> bool:
