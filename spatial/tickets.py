@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from spatial import duplicates, lifecycle
 from spatial.deadlines import due_at
 from spatial.errors import NotFound, OutsideDistrict, ValidationError
-from spatial.models import CHANNELS, Category, Ticket, TicketReporter
+from spatial.models import CHANNELS, Category, Ticket
 from spatial.settings import get_settings
 
 MAX_DESCRIPTION = 4000
@@ -337,25 +337,34 @@ def _get(session: Session, ticket_id: int) -> Ticket:
     return ticket
 
 
+_MERGE_SQL = """
+WITH r AS (
+  INSERT INTO ticket_reporter (ticket_id, channel, external_id, name, phone, account, reported_at, description, geom)
+  VALUES (:tid, :channel, :external_id, :name, :phone, :account, :reported_at, :description,
+          ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
+  RETURNING id
+), e AS (
+  INSERT INTO ticket_event (ticket_id, at, kind, actor, actor_role, data)
+  SELECT :tid, :at, 'duplicate_report', :actor, :role, CAST(:data AS jsonb) || jsonb_build_object('reporter_id', r.id)
+  FROM r
+)
+SELECT * FROM ticket WHERE id = :tid
+"""
+_MERGE_STMT = sa.select(Ticket).from_statement(sa.text(_MERGE_SQL))
+
+
 def _merge_report(session: Session, ticket_id: int, data: TicketCreate, *, actor: str, role: str,
                   at: datetime, reported: datetime) -> Ticket:
-    """Keep a duplicate report on ``ticket_id``: a reporter row and a ``duplicate_report`` event."""
-    ticket = _get(session, ticket_id)
-    reporter = TicketReporter(
-        ticket_id=ticket_id, channel=data.channel, external_id=data.external_id, name=data.reporter_name,
-        phone=data.reporter_phone, account=data.reporter_account or actor, reported_at=reported,
-        description=data.description or None,
-        geom=sa.func.ST_SetSRID(sa.func.ST_MakePoint(data.lon, data.lat), 4326),
-    )
-    session.add(reporter)
-    session.flush()
-    lifecycle.add_event(session, ticket, "duplicate_report", actor=actor, role=role, at=at, data={
-        "reporter_id": reporter.id, "channel": data.channel, "external_id": data.external_id,
-        "lon": data.lon, "lat": data.lat, "description": data.description, "photo_urls": list(data.photo_urls),
-        "reported_at": reported.isoformat(),
-    })
-    session.flush()
-    return ticket
+    """Keep a duplicate report on ``ticket_id``: a reporter row and a ``duplicate_report`` event (one statement)."""
+    event = {"channel": data.channel, "external_id": data.external_id, "lon": data.lon, "lat": data.lat,
+             "description": data.description, "photo_urls": list(data.photo_urls),
+             "reported_at": reported.isoformat()}
+    return session.execute(_MERGE_STMT, {
+        "tid": ticket_id, "channel": data.channel, "external_id": data.external_id, "name": data.reporter_name,
+        "phone": data.reporter_phone, "account": data.reporter_account or actor, "reported_at": reported,
+        "description": data.description or None, "lon": data.lon, "lat": data.lat, "at": at, "actor": actor,
+        "role": role, "data": json.dumps(event, ensure_ascii=False),
+    }, execution_options={"populate_existing": True}).scalars().one()
 
 
 def _auto_dispatch(session: Session, ticket: Ticket, *, now: datetime) -> None:
