@@ -2,10 +2,13 @@
 
 A new report is a duplicate of the *nearest* open ticket of the same category
 within ``Category.duplicate_radius_m`` metres whose ``created_at`` is at most
-``Category.duplicate_window_h`` hours before the report (or later). The check runs in
-SQL on the GiST index of ``ticket.geom`` (a degree box pre-filter, then an
-exact ``ST_DWithin`` on geography, metres on the WGS84 spheroid) together
-with the btree on ``(category_id, created_at)``.
+``Category.duplicate_window_h`` hours before the report (or later). The check
+runs in SQL on the partial GiST index of open tickets' ``geom``
+(``ix_ticket_geom_open``: it stays small however long the history grows; a
+degree box pre-filter, then an exact ``ST_DWithin`` on geography, metres on
+the WGS84 spheroid). Without it the planner ANDed the full GiST with the
+``(category_id, created_at)`` btree and read 100k index entries on a busy
+day (17 ms instead of 0.03 ms).
 
 Concurrency: two reports of the same pothole arriving at once must not both
 become new tickets. Before checking, intake takes transaction-scoped advisory
@@ -28,12 +31,16 @@ _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON_EQ = 111_320.0
 _LOCK_NAMESPACE = 0x0E11  # first int4 of the advisory lock key: "OneMap duplicates"
 
-#: The search as a scalar subquery (parameters :cat, :open_states (text[]), :since, :lon, :lat, :deg, :radius).
+#: The open states spelled exactly as the predicate of the partial index ``ix_ticket_geom_open``
+#: (migration 0002), so the planner can prove it applies even for a prepared (generic) plan.
+_OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in OPEN_STATES) + ")"
+
+#: The search as a scalar subquery (parameters :cat, :since, :lon, :lat, :deg, :radius).
 DUPLICATE_SUBQUERY = """
     SELECT t.id
     FROM ticket t
     WHERE t.category_id = :cat
-      AND t.status = ANY(CAST(:open_states AS text[]))
+      AND t.status IN """ + _OPEN_SQL + """
       AND t.created_at >= :since
       AND t.geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :deg)
       AND ST_DWithin(t.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
@@ -46,7 +53,7 @@ _FIND_SQL = sa.text(DUPLICATE_SUBQUERY)
 def search_params(*, category_id: int, lon: float, lat: float, at: datetime, radius_m: float,
                   window_h: float) -> dict:
     """Bind parameters of :data:`DUPLICATE_SUBQUERY` (radius in metres, window in hours)."""
-    return {"cat": category_id, "open_states": list(OPEN_STATES), "since": at - timedelta(hours=window_h),
+    return {"cat": category_id, "since": at - timedelta(hours=window_h),
             "lon": lon, "lat": lat, "deg": _deg_margin(radius_m, lat), "radius": radius_m}
 
 

@@ -212,3 +212,14 @@ def test_concurrent_transitions_no_lost_update(committed):
     assert sorted(_race(4, two)) == ["Conflict"] * 3 + ["ok"]
     with session_scope() as s:
         assert s.get(Ticket, tid).version == 3
+
+
+def test_duplicate_search_uses_the_open_ticket_index(session, district):
+    from spatial import duplicates
+
+    intake(session, report(), actor="a", role="channel", now=T0)
+    session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    params = duplicates.search_params(category_id=district["categories"]["pothole"], lon=113.415, lat=23.095,
+                                      at=T0, radius_m=100, window_h=24)
+    plan = "\n".join(session.execute(sa.text("EXPLAIN " + duplicates.DUPLICATE_SUBQUERY), params).scalars())
+    assert "ix_ticket_geom_open" in plan, plan

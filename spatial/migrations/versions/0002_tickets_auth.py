@@ -3,7 +3,8 @@
 Adds the ``api_token`` table (hashed bearer tokens with a role), the
 ``ticket.created_by`` attribution column with its index, indexes on
 ``ticket_reporter.account`` (a citizen's own tickets, merged ones included)
-and ``ticket_reporter (channel, external_id)`` (idempotent merged reports). The SLA sweep needs no index of its own: it
+and ``ticket_reporter (channel, external_id)`` (idempotent merged reports),
+and a partial GiST index on open tickets' points (the duplicate search). The SLA sweep needs no index of its own: it
 filters open tickets through ``ix_ticket_status`` (ticket writes already
 maintain 15 indexes, so every extra one costs intake throughput).
 
@@ -39,12 +40,18 @@ def upgrade() -> None:
     op.add_column("ticket", sa.Column("created_by", sa.String(length=128), nullable=True))
     op.create_index("ix_ticket_created_by", "ticket", ["created_by"])
     op.create_index("ix_ticket_reporter_account", "ticket_reporter", ["account"])
+    # duplicate search: open tickets only (the predicate must match spatial.duplicates literally)
+    op.create_index(
+        "ix_ticket_geom_open", "ticket", ["geom"], postgresql_using="gist",
+        postgresql_where=sa.text("status IN ('reported', 'accepted', 'dispatched', 'in_progress', 'reopened')"),
+    )
     op.create_index("ix_ticket_reporter_channel_external", "ticket_reporter", ["channel", "external_id"],
                     postgresql_where=sa.text("external_id IS NOT NULL"))
 
 
 def downgrade() -> None:
     op.drop_index("ix_ticket_reporter_channel_external", table_name="ticket_reporter")
+    op.drop_index("ix_ticket_geom_open", table_name="ticket")
     op.drop_index("ix_ticket_reporter_account", table_name="ticket_reporter")
     op.drop_index("ix_ticket_created_by", table_name="ticket")
     op.drop_column("ticket", "created_by")
