@@ -160,7 +160,7 @@ def get_ticket(ticket_id: int, principal: Principal | None = Depends(optional_pr
     return out
 
 
-def check_scope(session: Session, principal: Principal, ticket: Ticket, to_status: str) -> None:
+def check_scope(principal: Principal, ticket: Ticket) -> None:
     """Who may touch which ticket, beyond the role table: handlers their department's tickets,
     grid workers the tickets dispatched to them, and never verify their own work."""
     if principal.role == "handler" and ticket.department_id != principal.department_id:
@@ -177,7 +177,7 @@ def check_scope(session: Session, principal: Principal, ticket: Ticket, to_statu
 def post_transition(ticket_id: int, body: TransitionIn, principal: Principal = Depends(current_principal),
                     session: Session = Depends(db_session)) -> dict:
     ticket = lifecycle.lock_ticket(session, ticket_id)
-    check_scope(session, principal, ticket, body.to)
+    check_scope(principal, ticket)
     worker_id = body.data.get("worker_id")
     if body.to == "dispatched" and worker_id is not None:
         if not isinstance(worker_id, int):
