@@ -119,3 +119,12 @@ def test_import_then_export_through_the_cli(committed, tmp_path, capsys):
         assert conn.scalar(sa.text("SELECT count(*) FROM asset")) == 2
     assert main(["export", "asset", str(tmp_path / "out.xlsx")]) == 2
     assert "Unknown export format" in capsys.readouterr().err
+
+
+def test_db_up_and_down_leave_an_external_database_alone(db_url, capsys):
+    """With a DATABASE_URL (as in tests) the cluster is not OneMap's: up only migrates, down stops nothing."""
+    assert main(["db", "up"]) == 0
+    assert f"schema at revision {migrate.head()}" in capsys.readouterr().out
+    assert main(["db", "down"]) == 0
+    assert "not managed by OneMap; nothing to stop" in capsys.readouterr().out
+    assert migrate.current(db_url) == migrate.head()
