@@ -69,10 +69,17 @@ def _find(columns: list[str], wanted: str | None, candidates: tuple[str, ...], w
 
 def _read_csv(path: Path, *, lon: str | None, lat: str | None, src_crs: CRS | None,
               spec: TableSpec) -> gpd.GeoDataFrame:
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
-    except Exception as exc:
-        raise ImportDataError(f"Cannot read CSV {path.name}: {exc}") from None
+    df = None
+    for encoding in ("utf-8-sig", "gb18030"):  # Chinese exports are often GBK
+        try:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+        except Exception as exc:
+            raise ImportDataError(f"Cannot read CSV {path.name}: {exc}") from None
+    if df is None:
+        raise ImportDataError(f"Cannot read CSV {path.name}: it is neither UTF-8 nor GB18030/GBK text.")
     cols = list(df.columns)
     xcol = _find(cols, lon, LON_NAMES, "Longitude")
     ycol = _find(cols, lat, LAT_NAMES, "Latitude")

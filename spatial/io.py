@@ -15,7 +15,10 @@ EPSG:4326; a file without a CRS is refused unless ``src_crs`` is given (CSV
 
 Modes: ``append`` (refuses keys that exist), ``upsert`` (updates rows with
 the same key with the columns the file has) and ``replace`` (deletes the
-table's rows first; refused when other rows still reference them).
+table's rows first; refused when other rows reference them with ``ON DELETE
+RESTRICT``, e.g. departments used by categories; ``SET NULL`` references such
+as tickets' grid ids are cleared). Imported tickets keep the given status;
+lifecycle timestamps are not imported.
 
 :func:`export_table` writes a table by file extension (``.gpkg``,
 ``.geojson``, ``.shp``, ``.csv``): references as codes, lists and JSON as

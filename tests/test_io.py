@@ -214,6 +214,12 @@ def test_replace_refused_while_referenced(session, populated, tmp_path):
     assert "foreign key" in msg
 
 
+def test_gbk_csv_is_read(session, district, tmp_path):
+    (tmp_path / "gbk.csv").write_bytes("code,asset_type,name,lon,lat\nA1,bin,垃圾桶,113.41,23.09\n".encode("gbk"))
+    assert io.import_file(tmp_path / "gbk.csv", "asset", session=session) == 1
+    assert session.scalar(sa.text("SELECT name FROM asset WHERE code = 'A1'")) == "垃圾桶"
+
+
 def test_replace_mode_swaps_rows(session, populated, tmp_path):
     (tmp_path / "r.csv").write_text("code,name,wkt\nR9,New road,\"SRID=4326;LINESTRING(113.41 23.09,113.42 23.1)\"\n")
     assert io.import_file(tmp_path / "r.csv", "road", session=session, mode="replace") == 1
