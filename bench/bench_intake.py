@@ -17,7 +17,7 @@ street point-in-polygon, catalog deadlines and its ``reported`` event:
    ``onemap serve``-equivalent uvicorn (1 worker process) from 4 client
    processes -> requests/s and latency.
 
-Run: ``.venv/bin/python bench/bench_intake.py [--existing 200000] [--bulk 100000] [--single 4000]``
+Run: ``.venv/bin/python bench/bench_intake.py [--existing 200000] [--bulk 100000] [--single 4000] [--reuse]``
 Prints a Markdown table (copied into docs/tickets.md).
 """
 
@@ -37,6 +37,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DB = "onemap_bench_intake"
+RUN = format(int(time.time()) % 10**8, "x")  # external ids unique per run (re-runs with --reuse)
 
 
 def _url() -> str:
@@ -179,6 +180,23 @@ def build(existing: int, grids: int) -> dict:
     return {"build_s": time.perf_counter() - t0, "tickets": n, "grids": g}
 
 
+def _existing() -> dict | None:
+    import sqlalchemy as sa
+
+    from spatial.db import get_engine
+
+    try:
+        with get_engine(_url()).connect() as c:
+            n = c.execute(sa.text("SELECT count(*) FROM ticket")).scalar_one()
+            g = c.execute(sa.text("SELECT count(*) FROM admin_unit WHERE level = 4")).scalar_one()
+            c.execute(sa.text("UPDATE ticket SET status = 'closed' WHERE created_at < now() - interval '3 days' "
+                              "OR external_id LIKE 'S%' OR external_id LIKE 'H%'"))
+            c.commit()
+    except Exception:
+        return None
+    return {"build_s": 0.0, "tickets": n, "grids": g} if n else None
+
+
 def bench_bulk(n: int) -> dict:
     import pandas as pd
     import sqlalchemy as sa
@@ -187,7 +205,7 @@ def bench_bulk(n: int) -> dict:
     from spatial.ticket_import import bulk_intake
 
     lon, lat, cat = _points(n, seed=1)
-    df = pd.DataFrame({"category": cat, "lon": lon, "lat": lat, "external_id": [f"B{i}" for i in range(n)],
+    df = pd.DataFrame({"category": cat, "lon": lon, "lat": lat, "external_id": [f"B{RUN}-{i}" for i in range(n)],
                        "description": "bulk import row", "reporter_phone": "12345"})
     t0 = time.perf_counter()
     with session_scope() as s:
@@ -195,27 +213,49 @@ def bench_bulk(n: int) -> dict:
     dt = time.perf_counter() - t0
     with session_scope() as s:  # keep the open-ticket density realistic for the single-ticket runs
         s.execute(sa.text("UPDATE ticket SET status = 'closed' WHERE channel = 'hotline' AND external_id LIKE 'B%'"))
+    if out["created"] != n:
+        raise RuntimeError(f"bulk created {out['created']} of {n} rows")
     return {"rows": n, "created": out["created"], "seconds": dt, "rows_per_s": n / dt}
 
 
 def _single_worker(args: tuple[int, int, int, str]) -> list[float]:
     proc, n, seed, _mode = args
     _use_bench_db()
+    import sqlalchemy as sa
+
     from spatial.db import session_scope
     from spatial.tickets import TicketCreate, intake
 
     lon, lat, cat = _points(n, seed=seed)
     lat_ms = []
     outcomes: dict[str, int] = {}
+    with session_scope() as s:  # one process reuses one pooled connection: its backend's CPU is ours
+        backend = s.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    cpu0, srv0 = time.process_time(), _proc_cpu(backend)
     for i in range(n):
         data = TicketCreate(category=str(cat[i]), lon=float(lon[i]), lat=float(lat[i]), channel="api",
-                            description="single", external_id=f"S{seed}-{proc}-{i}")
+                            description="single", external_id=f"S{RUN}-{seed}-{proc}-{i}")
         t0 = time.perf_counter()
         with session_scope() as s:
             r = intake(s, data, actor="bench", role="channel")
         lat_ms.append((time.perf_counter() - t0) * 1000)
         outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
-    return [*lat_ms, -outcomes.get("merged", 0)]
+    CPU[proc] = ((time.process_time() - cpu0) / n * 1000, (_proc_cpu(backend) - srv0) / n * 1000)
+    if outcomes.get("existing"):
+        raise RuntimeError(f"{outcomes['existing']} external ids were already stored: not a fresh intake")
+    return [*lat_ms, -outcomes.get("merged", 0), *CPU[proc]]
+
+
+CPU: dict[int, tuple[float, float]] = {}
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a local process, from /proc (the database backend)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
 
 
 def bench_single(n: int, procs: int, seed: int) -> dict:
@@ -226,9 +266,12 @@ def bench_single(n: int, procs: int, seed: int) -> dict:
         t0 = time.perf_counter()
         res = pool.map(_single_worker, [(p, per, seed + p, "service") for p in range(procs)])
         dt = time.perf_counter() - t0
-    merged = -sum(r[-1] for r in res)
-    lat = np.concatenate([r[:-1] for r in res])
+    merged = -sum(r[-3] for r in res)
+    lat = np.concatenate([r[:-3] for r in res])
+    client_ms = float(np.mean([r[-2] for r in res]))
+    server_ms = float(np.mean([r[-1] for r in res]))
     return {"procs": procs, "tickets": per * procs, "seconds": dt, "per_s": per * procs / dt, "merged": merged,
+            "client_cpu_ms": client_ms, "server_cpu_ms": server_ms,
             "p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)),
             "p99": float(np.percentile(lat, 99))}
 
@@ -247,7 +290,7 @@ def _http_worker(args: tuple[int, int, int, str, str]) -> list[float]:
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
         for i in range(n):
             body = {"category": str(cat[i]), "lon": float(lon[i]), "lat": float(lat[i]), "channel": "api",
-                    "external_id": f"H{seed}-{proc}-{i}", "description": "over http"}
+                    "external_id": f"H{RUN}-{seed}-{proc}-{i}", "description": "over http"}
             t0 = time.perf_counter()
             r = c.post("/api/tickets", json=body)
             out.append((time.perf_counter() - t0) * 1000)
@@ -304,21 +347,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--single", type=int, default=4000)
     p.add_argument("--http", type=int, default=2000)
     p.add_argument("--procs", default="1,2,4")
+    p.add_argument("--reuse", action="store_true", help="keep the database of a previous run (no rebuild)")
     args = p.parse_args(argv)
     _use_bench_db()
-    info = build(args.existing, args.grids)
+    info = _existing() if args.reuse else None
+    info = info or build(args.existing, args.grids)
     print(f"database {DB}: {info['tickets']:,} tickets, {info['grids']} grids (built in {info['build_s']:.0f} s)",
           flush=True)
     rows = []
-    b = bench_bulk(args.bulk)
-    rows.append(f"| bulk_intake (STRtree PIP + COPY tickets and events), 1 txn | {b['rows']:,} | 1 | "
-                f"{b['rows_per_s']:,.0f} rows/s | {b['seconds']:.2f} s total | | |")
-    print(rows[-1], flush=True)
+    if args.bulk:
+        b = bench_bulk(args.bulk)
+        rows.append(f"| bulk_intake (STRtree PIP + COPY tickets and events), 1 txn | {b['rows']:,} | 1 | "
+                    f"{b['rows_per_s']:,.0f} rows/s | {b['seconds']:.2f} s total | | |")
+        print(rows[-1], f"(load {os.getloadavg()[0]:.1f})", flush=True)
     for procs in (int(x) for x in args.procs.split(",")):
         r = bench_single(args.single, procs, seed=100 * procs)
         rows.append(f"| intake() single ticket + dup check, 1 txn each | {r['tickets']:,} | {procs} | "
                     f"{r['per_s']:,.0f} tickets/s | {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} |")
-        print(rows[-1], f"(merged as duplicates: {r['merged']})", flush=True)
+        print(rows[-1], f"(merged as duplicates: {r['merged']}; CPU per ticket: client {r['client_cpu_ms']:.2f} ms, "
+              f"database {r['server_cpu_ms']:.2f} ms; load {os.getloadavg()[0]:.1f})", flush=True)
     if args.http:
         h = bench_http(args.http, 4)
         rows.append(f"| POST /api/tickets over HTTP (uvicorn, 1 worker) | {h['tickets']:,} | {h['procs']} | "

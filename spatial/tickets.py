@@ -200,7 +200,11 @@ def category_by_code(session: Session, code: str, *, active_only: bool = True) -
     return cat
 
 
-_CATEGORY_STMT = sa.select(Category.__table__).where(Category.__table__.c.code == sa.bindparam("code"))
+_CATEGORY_STMT = sa.select(
+    Category.id, Category.department_id, Category.priority, Category.active, Category.auto_dispatch,
+    Category.accept_limit, Category.accept_unit, Category.resolve_limit, Category.resolve_unit,
+    Category.duplicate_radius_m, Category.duplicate_window_h,
+).where(Category.code == sa.bindparam("code"))
 
 
 def _now(now: datetime | None) -> datetime:
@@ -320,14 +324,22 @@ WITH t AS (
           'reported', :priority, :reporter_name, :reporter_phone, :reporter_account, :created_at, :updated_at,
           :accept_due_at, :resolve_due_at, CAST(:attrs AS jsonb), :created_by)
   ON CONFLICT ON CONSTRAINT uq_ticket_channel_external DO NOTHING
-  RETURNING *
+  RETURNING {cols}
 ), e AS (
   INSERT INTO ticket_event (ticket_id, at, kind, to_status, actor, actor_role, data)
   SELECT id, :updated_at, 'reported', 'reported', :created_by, :actor_role, CAST(:event_data AS jsonb) FROM t
 )
-SELECT * FROM t
+SELECT {cols} FROM t
 """
-_INSERT_STMT = sa.select(Ticket).from_statement(sa.text(_INSERT_SQL))
+_TICKET_COLS = ", ".join(c.name for c in Ticket.__table__.c)
+
+
+def _ticket_stmt(sql: str) -> sa.Select:
+    """An ORM select of Ticket from raw SQL returning the ticket columns in table order (positional mapping)."""
+    return sa.select(Ticket).from_statement(sa.text(sql.format(cols=_TICKET_COLS)).columns(*Ticket.__table__.c))
+
+
+_INSERT_STMT = _ticket_stmt(_INSERT_SQL)
 
 
 def _get(session: Session, ticket_id: int) -> Ticket:
@@ -348,9 +360,9 @@ WITH r AS (
   SELECT :tid, :at, 'duplicate_report', :actor, :role, CAST(:data AS jsonb) || jsonb_build_object('reporter_id', r.id)
   FROM r
 )
-SELECT * FROM ticket WHERE id = :tid
+SELECT {cols} FROM ticket WHERE id = :tid
 """
-_MERGE_STMT = sa.select(Ticket).from_statement(sa.text(_MERGE_SQL))
+_MERGE_STMT = _ticket_stmt(_MERGE_SQL)
 
 
 def _merge_report(session: Session, ticket_id: int, data: TicketCreate, *, actor: str, role: str,
