@@ -10,11 +10,13 @@ writes nothing (one transaction per request, see ``spatial.web``).
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -27,6 +29,7 @@ from spatial.web import db_session
 router = APIRouter(prefix="/api", tags=["tickets"])
 
 READ_SCORE_ROLES = ("leadership", "dispatcher", "handler", "grid_worker")
+MAX_IMPORT_BYTES = 50_000_000
 
 
 class TransitionIn(BaseModel):
@@ -116,6 +119,43 @@ def create_ticket(
         response.status_code = 200
     row = ticket_views.ticket_row(session, result.ticket.id)
     return {"outcome": result.outcome, "ticket": _view(session, row, principal)}
+
+
+@router.post("/tickets/import", summary="Bulk import (hotline back office): CSV or JSON rows")
+async def import_tickets(
+    request: Request,
+    channel: str = Query("hotline", description="default channel of rows without one"),
+    skip_invalid: bool = Query(False, description="import the valid rows and list the rejected ones"),
+    principal: Principal = Depends(require_roles("channel")),
+    session: Session = Depends(db_session),
+) -> dict:
+    """Body: ``text/csv`` with a header, or JSON ``[{...}, ...]``; columns as
+    ``spatial.ticket_import.BULK_COLUMNS``. No duplicate merge; idempotent on external ids.
+    Without ``skip_invalid`` one bad row rejects the whole import (422 listing the reasons)."""
+    import io
+
+    import pandas as pd
+
+    from spatial.ticket_import import bulk_intake
+
+    raw = await request.body()
+    ctype = request.headers.get("content-type", "")
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise ValidationError(f"an import may hold at most {MAX_IMPORT_BYTES // 1_000_000} MB; split the file")
+    try:
+        if "csv" in ctype:
+            df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+        else:
+            rows = json.loads(raw or b"null")
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise ValidationError("the JSON body must be a list of objects")
+            df = pd.DataFrame(rows)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise ValidationError(f"unreadable import body: {exc}") from exc
+    if df.empty:
+        raise ValidationError("the import holds no rows")
+    return await run_in_threadpool(bulk_intake, session, df, actor=principal.actor, role=principal.role,
+                                   channel=channel, skip_invalid=skip_invalid)
 
 
 @router.get("/tickets", summary="List tickets with filters and paging")

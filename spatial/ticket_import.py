@@ -71,6 +71,8 @@ def _first_hit(tree_ids: np.ndarray, tree: shapely.STRtree, pts: np.ndarray) -> 
     if len(tree_ids) == 0 or len(pts) == 0:
         return out
     p_idx, g_idx = tree.query(pts, predicate="intersects")
+    if p_idx.size == 0:
+        return out
     ids = tree_ids[g_idx]
     order = np.lexsort((ids, p_idx))
     p_sorted, ids_sorted = p_idx[order], ids[order]

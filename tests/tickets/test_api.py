@@ -213,3 +213,24 @@ def test_server_runs_the_sla_sweep_periodically(committed, world, monkeypatch):
     with session_scope() as s:
         level = s.execute(sa.text("SELECT escalation_level FROM ticket")).scalar_one()
     assert level == 2  # 200 days late: street, then district
+
+
+def test_bulk_import_endpoint(client, world):
+    tk = world["tokens"]
+    csv = ("category,lon,lat,external_id,description,reported_at\n"
+           "pothole,113.41,23.09,HL-1,hole,2026-10-05 09:00\n"
+           "noise,113.45,23.13,HL-2,loud,2026-10-05 09:05\n")
+    h = {**auth(tk["channel"]), "Content-Type": "text/csv"}
+    r = client.post("/api/tickets/import", content=csv, headers=h)
+    assert r.status_code == 200, r.text
+    assert (r.json()["created"], r.json()["existing"]) == (2, 0)
+    again = client.post("/api/tickets/import", content=csv, headers=h).json()
+    assert (again["created"], again["existing"]) == (0, 2)
+    bad = client.post("/api/tickets/import", json=[{"category": "pothole", "lon": 120.0, "lat": 23.1}],
+                      headers=auth(tk["channel"]))
+    assert bad.status_code == 422 and "outside the district" in bad.json()["message"]
+    assert client.post("/api/tickets/import", content=csv, headers={**auth(tk["citizen"]),
+                       "Content-Type": "text/csv"}).status_code == 403
+    assert client.post("/api/tickets/import", content=b"{", headers=auth(tk["channel"])).status_code == 422
+    listed = client.get("/api/tickets", params={"category": "noise"}).json()["items"]
+    assert listed[0]["grid"] == "G22" and listed[0]["created_at"].startswith("2026-10-05T01:05")
