@@ -209,13 +209,17 @@ def bench_bulk(n: int) -> dict:
                        "description": "bulk import row", "reporter_phone": "12345"})
     t0 = time.perf_counter()
     with session_scope() as s:
+        backend = s.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        cpu0, srv0 = time.process_time(), _proc_cpu(backend)
         out = bulk_intake(s, df, actor="bench", role="admin", channel="hotline")
     dt = time.perf_counter() - t0
+    client_us, server_us = (time.process_time() - cpu0) / n * 1e6, (_proc_cpu(backend) - srv0) / n * 1e6
     with session_scope() as s:  # keep the open-ticket density realistic for the single-ticket runs
         s.execute(sa.text("UPDATE ticket SET status = 'closed' WHERE channel = 'hotline' AND external_id LIKE 'B%'"))
     if out["created"] != n:
         raise RuntimeError(f"bulk created {out['created']} of {n} rows")
-    return {"rows": n, "created": out["created"], "seconds": dt, "rows_per_s": n / dt}
+    return {"rows": n, "created": out["created"], "seconds": dt, "rows_per_s": n / dt, "client_us": client_us,
+            "server_us": server_us}
 
 
 def _single_worker(args: tuple[int, int, int, str]) -> list[float]:
@@ -359,8 +363,9 @@ def main(argv: list[str] | None = None) -> int:
         b = bench_bulk(args.bulk)
         rows.append(f"| bulk_intake (STRtree PIP + COPY tickets and events), 1 txn | {b['rows']:,} | 1 | "
                     f"{b['rows_per_s']:,.0f} rows/s | {b['seconds']:.2f} s total | | |")
-        print(rows[-1], f"(load {os.getloadavg()[0]:.1f})", flush=True)
-    for procs in (int(x) for x in args.procs.split(",")):
+        print(rows[-1], f"(CPU per row: client {b['client_us']:.0f} us, database {b['server_us']:.0f} us; "
+              f"load {os.getloadavg()[0]:.1f})", flush=True)
+    for procs in (int(x) for x in args.procs.split(",") if args.single):
         r = bench_single(args.single, procs, seed=100 * procs)
         rows.append(f"| intake() single ticket + dup check, 1 txn each | {r['tickets']:,} | {procs} | "
                     f"{r['per_s']:,.0f} tickets/s | {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} |")

@@ -134,3 +134,36 @@ def test_cli_token_sweep_score_show_import(committed, capsys, tmp_path):
     shown = capsys.readouterr().out
     assert "escalated" in shown and "overdue" in shown and "reported" in shown
     assert cli.main(["ticket", "show", "999999"]) == 2
+
+
+def test_bulk_reference_checks_keep_integrity(session, district):
+    from spatial import ticket_import
+
+    calls = []
+    real = ticket_import._checked_references
+
+    def spy(s, good):
+        calls.append(real(s, good))
+        return calls[-1]
+
+    ticket_import._checked_references = spy
+    try:
+        bulk_intake(session, _rows(50, seed=5), actor="import", role="admin", now=T0)
+        # a user INSERT trigger on ticket switches the fast path off (its triggers must fire)
+        session.execute(sa.text(
+            "CREATE FUNCTION pg_temp.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "NEW.attrs := NEW.attrs || '{\"seen\": true}'; RETURN NEW; END $$"))
+        session.execute(sa.text("CREATE TRIGGER t_touch BEFORE INSERT ON ticket FOR EACH ROW "
+                                "EXECUTE FUNCTION pg_temp.touch()"))
+        bulk_intake(session, _rows(10, seed=6), actor="import", role="admin", now=T0)
+    finally:
+        ticket_import._checked_references = real
+    assert calls == [True, False]
+    seen = session.execute(sa.text("SELECT count(*) FROM ticket WHERE attrs ? 'seen'")).scalar_one()
+    assert seen == 10
+    assert session.execute(sa.text("SHOW session_replication_role")).scalar_one() == "origin"
+    dangling = session.execute(sa.text(
+        "SELECT count(*) FROM ticket t WHERE NOT EXISTS (SELECT 1 FROM category c WHERE c.id = t.category_id) "
+        "OR (t.grid_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM admin_unit a WHERE a.id = t.grid_id)) "
+        "OR NOT EXISTS (SELECT 1 FROM ticket_event e WHERE e.ticket_id = t.id)")).scalar_one()
+    assert dangling == 0
