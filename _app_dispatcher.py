@@ -158,6 +158,8 @@ class DispatcherView:
         with Timer() as t, db() as s:
             brief = mapdata.ticket_brief(s, ticket_id)
             cands = dispatch.candidates(s, ticket_id, k=self.k.value) if brief else []
+            why = (dispatch.availability(s, ticket_id)["message"]
+                   if brief and not cands and brief["status"] in mapdata.QUEUE_STATES else "")
         self.selected = ticket_id
         self.candidates = cands
         self.last_click_ms = t.ms
@@ -169,7 +171,7 @@ class DispatcherView:
             f"<b>#{brief['id']}</b> {html.escape(brief['category_name'])} &mdash; <b>{brief['status']}</b><br/>"
             f"{html.escape(brief['grid'] or '')} {html.escape(brief['address'] or '')}<br/>"
             f"due {due:%Y-%m-%d %H:%M} UTC" + (f"<br/>assigned to {brief['worker']}" if brief["worker"] else ""))
-        self._render_candidates(brief)
+        self._render_candidates(brief, why)
         # send the list first, redraw the map on the next tick (the map update is the heavier one)
         doc = pn.state.curdoc
         if doc is not None and doc.session_context is not None:
@@ -178,13 +180,12 @@ class DispatcherView:
             self._draw()
         self.status.object = f"ticket #{ticket_id}: {len(cands)} candidates in {t.ms:.0f} ms"
 
-    def _render_candidates(self, brief: dict) -> None:
+    def _render_candidates(self, brief: dict, why: str = "") -> None:
         rows = []
         if brief["status"] not in mapdata.QUEUE_STATES:
             rows.append(pn.pane.HTML(f"<i>Ticket is {brief['status']}; nothing to dispatch.</i>"))
         elif not self.candidates:
-            rows.append(pn.pane.Alert("No available worker: everyone in the department is off duty, at the "
-                                      "workload cap or without a fresh position.", alert_type="warning"))
+            rows.append(pn.pane.Alert(why or "No available worker.", alert_type="warning"))
         for i, c in enumerate(self.candidates, 1):
             travel = f", {c.travel_time_s / 60:.0f} min drive" if c.travel_time_s else ""
             text = (f"<b>{i}. {html.escape(c.code)}</b> {html.escape(c.name)}<br/>"

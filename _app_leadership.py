@@ -21,6 +21,8 @@ from layers.density import tooltip as bin_tooltip
 from layers.grids import boundaries, grid_choropleth
 from layers.grids import tooltip as grid_tooltip
 from layers.legend import ramp_legend_html
+from layers.tickets import ticket_points
+from layers.tickets import tooltip as ticket_tooltip
 from spatial import mapdata
 
 WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last 365 days": 365}
@@ -33,6 +35,9 @@ METRICS = {
     "satisfaction": ("Satisfaction (1-5)", "RdYlGn", False),
 }
 BIN_M = 400.0
+#: Ticket points are loaded for the visible area from this zoom level on (at most POINT_LIMIT).
+POINT_ZOOM = 15.0
+POINT_LIMIT = 5_000
 
 
 def kpi_html(k: dict) -> str:
@@ -79,15 +84,18 @@ class LeadershipView:
         self.street_pick = pn.widgets.Select(name="Drill down to street", options={"(whole district)": 0},
                                              value=0, width=200)
         self.legend = pn.pane.HTML("")
-        self._right = pn.Column(width=460)
-        self._tables = pn.Row(sizing_mode="stretch_width")
+        self._right = pn.Column(pn.pane.HTML("<i>loading trend and hotspots...</i>"), width=460)
+        self._tables = pn.Row(pn.pane.HTML(""), sizing_mode="stretch_width")
         self.map = MapPane(view_for_bounds(self.bounds, width_px=MAP_W, height_px=MAP_H),
-                           tooltips={"grids": grid_tooltip(), "bins": bin_tooltip()})
+                           tooltips={"grids": grid_tooltip(), "bins": bin_tooltip(), "tickets": ticket_tooltip()})
+        self.points = pn.widgets.Checkbox(name=f"Ticket points when zoomed in (zoom >= {POINT_ZOOM:g})", value=True)
+        self._points_key: tuple | None = None
         self._grids: gpd.GeoDataFrame | None = None
 
         self.refresh = guarded(self.alert)(self._do_refresh)
         self.map.pane.param.watch(guarded(self.alert)(self._on_click), "click_state")
-        for w in (self.window, self.cats, self.metric, self.extrude, self.bins):
+        self.map.pane.param.watch(guarded(self.alert)(self._on_view), "view_state")
+        for w in (self.window, self.cats, self.metric, self.extrude, self.bins, self.points):
             w.param.watch(lambda e: self.refresh(), "value")
         self.reset.on_click(lambda e: self._drill(None, None))
         self.street_pick.param.watch(self._on_street_pick, "value")
@@ -101,7 +109,8 @@ class LeadershipView:
 
     # ------------------------------------------------------------------ layout
     def sidebar(self) -> list:
-        return [self.window, self.cats, self.metric, self.extrude, self.bins, self.street_pick, self.reset,
+        return [self.window, self.cats, self.metric, self.extrude, self.bins, self.points, self.street_pick,
+                self.reset,
                 self.scope, self.legend]
 
     def main(self) -> pn.viewable.Viewable:
@@ -158,7 +167,8 @@ class LeadershipView:
                                    pitch=45 if (self.extrude.value or bins is not None) else 0)
         elif self.extrude.value or bins is not None:
             view = {**self.map.view, "pitch": 45}
-        self.map.set_layers(layers, order=["grids", "bins", "streets"], view=view)
+        layers["tickets"] = self._points_layer(cats)
+        self.map.set_layers(layers, order=["grids", "bins", "streets", "tickets"], view=view)
         self.legend.object = ramp_legend_html(label, ramp=ramp, vmin=vmin, vmax=vmax, reverse=reverse)
         self.scope.object = self._scope_html()
         self.status.object = (f"{len(grids)} grids, {k['received']:,} tickets in window; "
@@ -191,6 +201,31 @@ class LeadershipView:
         opts.update({str(r.street): int(r.street_id) for r in st.itertuples() if pd.notna(r.street_id)})
         self.street_pick.options = opts
         self.status.object = self.status.object.split(" | ")[0] + f" | tables {t.ms:.0f} ms"
+
+    def _points_layer(self, cats: list[str] | None) -> dict | None:
+        """Ticket points in the visible area when zoomed in, else None (aggregates only)."""
+        bbox = self.map.bbox
+        if not self.points.value or bbox is None or self.map.zoom < POINT_ZOOM:
+            self._points_key = None
+            return None
+        with db() as s:
+            pts, truncated = mapdata.tickets_in_view(s, self._window(), bbox=bbox, limit=POINT_LIMIT,
+                                                     categories=cats)
+        self._points_key = (tuple(round(v, 4) for v in bbox), self.window.value, tuple(cats or ()))
+        if truncated:
+            show(self.alert, f"Showing the newest {POINT_LIMIT:,} tickets in view; zoom in for all.", "info")
+        return ticket_points(pts[["id", "status", "category", "overdue", "geometry"]], radius_px=4)
+
+    def _on_view(self, event) -> None:
+        """Load or drop ticket points when the user zooms across POINT_ZOOM or pans while zoomed in."""
+        zoomed = self.map.zoom >= POINT_ZOOM and self.points.value
+        bbox = self.map.bbox
+        if not zoomed and self._points_key is None:
+            return
+        key = (tuple(round(v, 4) for v in bbox), self.window.value, tuple(self.cats.value)) if bbox else None
+        if zoomed and key == self._points_key:
+            return
+        self.map.set_layers({"tickets": self._points_layer(list(self.cats.value) or None)})
 
     def _scope_html(self) -> str:
         if self.street_id is None:

@@ -37,6 +37,8 @@ from spatial import mapdata
 
 PRESETS = {"Guangzhou Huangpu": "huangpu", "Guangzhou (city)": "guangzhou", "Shenzhen": "shenzhen"}
 ACTOR = "app:planner"
+#: Shallower water is not drawn (a film of rain everywhere would hide the map).
+MIN_SHOWN_M = 0.05
 ORDER = ["grid_lines", "flood", "roads", "warnings", "streets"]
 
 
@@ -195,7 +197,7 @@ class PlannerView:
         self.run_id = f"fc-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         depth = np.asarray(res.max_depth, dtype="float64")
         corners = corner_bounds(res.transform, depth.shape, res.crs)
-        url = store_overlay(self.run_id, to_png(depth_rgba(depth)), corners=corners,
+        url = store_overlay(self.run_id, to_png(depth_rgba(depth, min_depth_m=MIN_SHOWN_M)), corners=corners,
                             meta={"max_depth_m": float(np.nanmax(depth)) if np.isfinite(depth).any() else 0.0})
         w = res.warnings
         self.warnings = w.to_crs("EPSG:4326") if w is not None and len(w) else None

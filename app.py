@@ -6,8 +6,8 @@ Composition only; the views live in ``_app_leadership.py``,
 
 * ``mount_panel(api)`` mounts the app at ``/app`` (bokeh-fastapi, the same
   uvicorn process as the HTTP API) and redirects ``/`` to it.
-* ``create_app_view()`` builds one browser session's page; ``/app?role=dispatcher``
-  (or ``leadership``, ``planner``) opens a role directly.
+* ``create_app_view()`` builds one browser session's page for one role:
+  ``/app?role=leadership`` (default), ``dispatcher`` or ``planner``; the header links switch roles.
 
 Offline by design: no base map tiles, deck.gl and every script come from the
 Panel/Bokeh wheels on this server (the browser tests block every other host).
@@ -34,6 +34,22 @@ def _factories() -> dict[str, Callable]:
     return {"leadership": LeadershipView, "dispatcher": DispatcherView, "planner": PlannerView}
 
 
+#: Panel extensions each role needs (only these are loaded: less JS, faster first paint).
+EXTENSIONS: dict[str, tuple[str, ...]] = {"leadership": ("deckgl",), "dispatcher": ("deckgl", "tabulator"),
+                                          "planner": ("deckgl", "tabulator")}
+
+
+def _role_links(current: str) -> pn.pane.HTML:
+    """Header links to the three roles (a full page load each: a role loads only its own components)."""
+    items = []
+    for label, role in ROLES.items():
+        style = ("background:#fff;color:#1d3557;font-weight:600" if role == current
+                 else "color:#fff;border:1px solid rgba(255,255,255,.5)")
+        items.append(f'<a href="?role={role}" style="{style};padding:6px 14px;border-radius:4px;'
+                     f'text-decoration:none;margin-right:8px;font-size:14px">{label}</a>')
+    return pn.pane.HTML("".join(items), margin=(12, 20))
+
+
 def create_app_view(role: str | None = None) -> pn.template.BootstrapTemplate:
     """Build the page for one browser session.
 
@@ -43,32 +59,18 @@ def create_app_view(role: str | None = None) -> pn.template.BootstrapTemplate:
         ``leadership`` (default), ``dispatcher`` or ``planner``; read from the
         ``?role=`` query parameter when not given.
     """
-    pn.extension("deckgl", "tabulator", raw_css=[CSS], notifications=False)
     if role is None:
         args = pn.state.session_args or {}
         raw = (args.get("role") or [b"leadership"])[0]
         role = raw.decode() if isinstance(raw, bytes) else str(raw)
     if role not in ROLES.values():
         role = "leadership"
-    factories = _factories()
-    views: dict = {}
-    sidebar = pn.Column(sizing_mode="stretch_width")
-    main = pn.Column(sizing_mode="stretch_both")
-    picker = pn.widgets.RadioButtonGroup(options=ROLES, value=role, button_type="light", margin=(8, 20),
-                                         width=360)
-
-    def show_role(r: str) -> None:
-        if r not in views:
-            views[r] = factories[r]()
-        v = views[r]
-        sidebar.objects = list(v.sidebar())
-        main.objects = [v.main()]
-
-    picker.param.watch(lambda e: show_role(e.new), "value")
-    show_role(role)
-    tpl = pn.template.BootstrapTemplate(title="OneMap", sidebar=[sidebar], main=[main], header=[picker],
-                                        sidebar_width=240, header_background="#1d3557")
-    return tpl
+    pn.extension(*EXTENSIONS[role], raw_css=[CSS], notifications=False)
+    view = _factories()[role]()
+    title = f"OneMap - {next(k for k, v in ROLES.items() if v == role)}"
+    return pn.template.BootstrapTemplate(title=title, sidebar=list(view.sidebar()), main=[view.main()],
+                                         header=[_role_links(role)], sidebar_width=240,
+                                         header_background="#1d3557")
 
 
 def mount_panel(api: FastAPI) -> None:

@@ -326,17 +326,20 @@ def department_stats(session: Session, window: Window, *, categories: Sequence[s
     """
     p, cat = _params(window, categories)
     sql = f"""
-        SELECT d.code, d.name,
-          (SELECT count(*) FROM ticket t WHERE t.department_id = d.id
-             AND t.created_at >= :since AND t.created_at < :until {cat}) AS received,
-          x.closed, x.on_time, x.sat,
-          (SELECT count(*) FROM ticket t WHERE t.department_id = d.id AND {_overdue_sql()} {cat}) AS overdue
-        FROM department d
-        LEFT JOIN LATERAL (
-          SELECT count(*) AS closed, count(*) FILTER (WHERE t.resolved_at <= t.resolve_due_at) AS on_time,
-                 avg(t.rating) AS sat
-          FROM ticket t WHERE t.department_id = d.id AND t.closed_at >= :since AND t.closed_at < :until {cat}
-        ) x ON true"""
+        WITH recv AS (
+            SELECT t.department_id, count(*) AS received FROM ticket t
+            WHERE t.created_at >= :since AND t.created_at < :until {cat} GROUP BY 1),
+        done AS (
+            SELECT t.department_id, count(*) AS closed,
+                   count(*) FILTER (WHERE t.resolved_at <= t.resolve_due_at) AS on_time, avg(t.rating) AS sat
+            FROM ticket t WHERE t.closed_at >= :since AND t.closed_at < :until {cat} GROUP BY 1),
+        late AS (
+            SELECT t.department_id, count(*) AS overdue FROM ticket t
+            WHERE t.status IN {_OPEN_SQL} AND {_overdue_sql()} {cat} GROUP BY 1)
+        SELECT d.code, d.name, coalesce(r.received, 0) AS received, coalesce(x.closed, 0) AS closed,
+               coalesce(x.on_time, 0) AS on_time, x.sat, coalesce(l.overdue, 0) AS overdue
+        FROM department d LEFT JOIN recv r ON r.department_id = d.id
+        LEFT JOIN done x ON x.department_id = d.id LEFT JOIN late l ON l.department_id = d.id"""
     res = session.execute(sa.text(sql), p)
     df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
     if df.empty:
