@@ -204,6 +204,8 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: TableSpec, *, fix_invalid: bool
             if several.any():
                 raise ImportDataError(f"{_rows(several)}: a MultiPoint with several points; one point per row.")
             geom[multi] = shapely.get_geometry(geom[multi], 0)
+    if not ok.any():  # no geometry at all (allowed only where it is optional, e.g. workers)
+        return np.full(n, None, dtype=object)
     crs = gdf.crs
     coords_ok = np.zeros(n, dtype=bool)
     bounds = np.full((n, 4), np.nan)

@@ -236,6 +236,7 @@ def test_full_default_demo_loads_in_under_a_minute(db_url, tmp_path, monkeypatch
         print(f"full demo loaded in {took:.1f} s")
         assert took < 60
     finally:
-        get_settings.cache_clear()
         get_engine(url).dispose()
+        monkeypatch.undo()
+        get_settings.cache_clear()
         drop_database(url)
