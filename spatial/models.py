@@ -210,7 +210,8 @@ class Worker(Base):
 
     __tablename__ = "worker"
     __table_args__ = (
-        sa.Index("ix_worker_geom_on_duty", "geom", postgresql_using="gist", postgresql_where=sa.text("on_duty")),
+        # Migration 0003 adds ``geog`` (geography generated from geom) and the partial
+        # GiST ``ix_worker_avail_geog`` (on duty and under the workload cap) used by dispatch KNN.
         sa.Index("ix_worker_department", "department_id"),
         sa.CheckConstraint("max_workload >= 0", name="ck_worker_max_workload"),
     )
