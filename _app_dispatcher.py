@@ -27,6 +27,7 @@ from layers.workers import tooltip as worker_tooltip
 from spatial import mapdata
 
 QUEUE_LIMIT = 500
+MAX_K = 10
 ACTOR = "app:dispatcher"
 ROLE = "dispatcher"
 
@@ -44,7 +45,7 @@ class DispatcherView:
             cats = mapdata.categories(s)
         self.cats = pn.widgets.MultiChoice(name="Categories (none = all)", width=200,
                                            options={f"{r.name} ({r.code})": r.code for r in cats.itertuples()})
-        self.k = pn.widgets.IntSlider(name="Candidates", start=1, end=10, value=5, width=200)
+        self.k = pn.widgets.IntSlider(name="Candidates", start=1, end=MAX_K, value=5, width=200)
         self.reload = pn.widgets.Button(name="Refresh queue", width=200)
         self.queue = pn.widgets.Tabulator(
             pd.DataFrame(), show_index=False, disabled=True, selectable=1, height=560, width=420,
@@ -52,7 +53,15 @@ class DispatcherView:
             theme="simple", pagination=None)
         self.ticket_info = pn.pane.HTML("<i>Click a ticket on the map or in the queue.</i>",
                                         sizing_mode="stretch_width")
-        self.cand_box = pn.Column(sizing_mode="stretch_width")
+        # candidate rows are built once and only patched on a click (new Bokeh models are slow to render)
+        self.cand_msg = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
+        self.cand_rows = []
+        for _ in range(MAX_K):
+            text = pn.pane.HTML("", width=230)
+            btn = pn.widgets.Button(name="Assign", button_type="primary", width=110)
+            btn.on_click(self._on_assign_button)
+            self.cand_rows.append((text, btn, pn.Row(text, btn, visible=False, css_classes=["onemap-candidate"])))
+        self.cand_box = pn.Column(self.cand_msg, *[r for _, _, r in self.cand_rows], sizing_mode="stretch_width")
         self.map = MapPane(view_for_bounds(self.bounds, width_px=MAP_W, height_px=MAP_H),
                            tooltips={"tickets": ticket_tooltip(), "workers": worker_tooltip()})
         self.queue_df: gpd.GeoDataFrame = gpd.GeoDataFrame()
@@ -181,22 +190,38 @@ class DispatcherView:
         self.status.object = f"ticket #{ticket_id}: {len(cands)} candidates in {t.ms:.0f} ms"
 
     def _render_candidates(self, brief: dict, why: str = "") -> None:
-        rows = []
-        if brief["status"] not in mapdata.QUEUE_STATES:
-            rows.append(pn.pane.HTML(f"<i>Ticket is {brief['status']}; nothing to dispatch.</i>"))
+        """Patch the pre-built rows: text, button label, worker id (in the button's tags), visibility."""
+        dispatchable = brief["status"] in mapdata.QUEUE_STATES
+        if not dispatchable:
+            self._message(f"Ticket is {brief['status']}; nothing to dispatch.", "info")
         elif not self.candidates:
-            rows.append(pn.pane.Alert(why or "No available worker.", alert_type="warning"))
-        for i, c in enumerate(self.candidates, 1):
+            self._message(why or "No available worker.", "warning")
+        else:
+            self._message("")
+        for i, (text, btn, row) in enumerate(self.cand_rows):
+            if i >= len(self.candidates):
+                row.visible = False
+                continue
+            c = self.candidates[i]
             travel = f", {c.travel_time_s / 60:.0f} min drive" if c.travel_time_s else ""
-            text = (f"<b>{i}. {html.escape(c.code)}</b> {html.escape(c.name)}<br/>"
-                    f"{c.distance_m:,.0f} m{travel}, fix {c.fix_age_s:.0f} s old, load {c.workload}/{c.max_workload}"
-                    + ("" if c.skill_match else " <i>(no skill match)</i>"))
-            btn = pn.widgets.Button(name=f"Assign {c.code}", button_type="primary", width=110)
-            btn.on_click(lambda e, wid=c.worker_id, tid=brief["id"]: self.assign(tid, wid))
-            ok = brief["status"] in mapdata.QUEUE_STATES
-            btn.disabled = not ok
-            rows.append(pn.Row(pn.pane.HTML(text, width=230), btn, css_classes=["onemap-candidate"]))
-        self.cand_box.objects = rows
+            text.object = (f"<b>{i + 1}. {html.escape(c.code)}</b> {html.escape(c.name)}<br/>"
+                           f"{c.distance_m:,.0f} m{travel}, fix {c.fix_age_s:.0f} s old, "
+                           f"load {c.workload}/{c.max_workload}"
+                           + ("" if c.skill_match else " <i>(no skill match)</i>"))
+            btn.name = f"Assign {c.code}"
+            btn.tags = [int(brief["id"]), int(c.worker_id)]
+            btn.disabled = not dispatchable
+            row.visible = True
+
+    def _message(self, text: str, kind: str = "info") -> None:
+        self.cand_msg.object = text
+        self.cand_msg.alert_type = kind
+        self.cand_msg.visible = bool(text)
+
+    def _on_assign_button(self, event) -> None:
+        tags = event.obj.tags
+        if len(tags) == 2:
+            self.assign(*tags)
 
     def _do_assign(self, ticket_id: int, worker_id: int) -> None:
         from spatial import dispatch
@@ -206,8 +231,10 @@ class DispatcherView:
             status = ticket.status
         self.recent[ticket_id] = status
         self.candidates = []
-        self.cand_box.objects = [pn.pane.Alert(f"Ticket #{ticket_id} {status}: assigned to worker {worker_id}.",
-                                               alert_type="success")]
+        for _, btn, row in self.cand_rows:
+            row.visible = False
+            btn.tags = []
+        self._message(f"Ticket #{ticket_id} {status}: assigned to worker {worker_id}.", "success")
         show(self.alert, "")
         self.refresh()
         self.ticket_info.object = f"<b>#{ticket_id}</b> &mdash; <b>{status}</b>"

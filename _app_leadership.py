@@ -8,6 +8,9 @@ street (map) and the grid (KPIs, trend); "Whole district" goes back.
 
 from __future__ import annotations
 
+import html
+from datetime import UTC, datetime
+
 import geopandas as gpd
 import pandas as pd
 import panel as pn
@@ -16,11 +19,16 @@ from bokeh.plotting import figure
 
 from _app_common import MAP_H, MAP_W, MapPane, Timer, db, guarded, new_alert, show
 from layers import view_for_bounds
+from layers.buildings import buildings_3d
+from layers.cameras import camera_points, view_cones
+from layers.cameras import tooltip as camera_tooltip
 from layers.density import bin_columns
 from layers.density import tooltip as bin_tooltip
 from layers.grids import boundaries, grid_choropleth
 from layers.grids import tooltip as grid_tooltip
 from layers.legend import ramp_legend_html
+from layers.sensors import sensor_points
+from layers.sensors import tooltip as sensor_tooltip
 from layers.tickets import ticket_points
 from layers.tickets import tooltip as ticket_tooltip
 from spatial import mapdata
@@ -49,6 +57,29 @@ def kpi_html(k: dict) -> str:
     return "<div style='display:flex;gap:34px;margin:4px 8px'>" + "".join(
         f"<div><div style='font-size:12px;color:#555'>{name}</div>"
         f"<div style='font-size:26px;font-weight:600'>{val}</div></div>" for name, val in cells) + "</div>"
+
+
+def _link(url) -> str:
+    """A link (never an <img>: a camera's snapshot may live on another host; the app stays offline)."""
+    if not isinstance(url, str) or not url:
+        return "-"
+    u = html.escape(url, quote=True)
+    return f'<a href="{u}" target="_blank" rel="noopener">{html.escape(url[:60])}</a>'
+
+
+def camera_html(row) -> str:
+    heading = f"{row['heading_deg']:.0f}&deg;" if pd.notna(row.get("heading_deg")) else "-"
+    return (f"<b>Camera {html.escape(str(row['name']))}</b> ({html.escape(str(row['code']))})<br/>"
+            f"heading {heading}, status {html.escape(str(row['status']))}<br/>"
+            f"stream: {_link(row.get('stream_url'))}<br/>snapshot: {_link(row.get('snapshot_url'))}")
+
+
+def sensor_html(row) -> str:
+    at = row.get("last_reading_at")
+    at_s = f"{pd.Timestamp(at):%Y-%m-%d %H:%M} UTC" if pd.notna(at) else "never"
+    return (f"<b>Sensor {html.escape(str(row['name']))}</b> ({html.escape(str(row['sensor_type']))})<br/>"
+            f"latest {row['last_value']} {html.escape(str(row['unit']))} at {at_s}<br/>"
+            f"alarm: {html.escape(str(row['alarm'] or 'none'))}")
 
 
 class LeadershipView:
@@ -87,7 +118,13 @@ class LeadershipView:
         self._right = pn.Column(pn.pane.HTML("<i>loading trend and hotspots...</i>"), width=460)
         self._tables = pn.Row(pn.pane.HTML(""), sizing_mode="stretch_width")
         self.map = MapPane(view_for_bounds(self.bounds, width_px=MAP_W, height_px=MAP_H),
-                           tooltips={"grids": grid_tooltip(), "bins": bin_tooltip(), "tickets": ticket_tooltip()})
+                           tooltips={"grids": grid_tooltip(), "bins": bin_tooltip(), "tickets": ticket_tooltip(),
+                                     "cameras": camera_tooltip(), "sensors": sensor_tooltip()})
+        self.overlays = pn.widgets.CheckBoxGroup(name="Overlays", options=["Cameras", "Sensors", "3D buildings"],
+                                                 value=[])
+        self.info = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._cams: gpd.GeoDataFrame | None = None
+        self._sensors: gpd.GeoDataFrame | None = None
         self.points = pn.widgets.Checkbox(name=f"Ticket points when zoomed in (zoom >= {POINT_ZOOM:g})", value=True)
         self._points_key: tuple | None = None
         self._grids: gpd.GeoDataFrame | None = None
@@ -95,7 +132,7 @@ class LeadershipView:
         self.refresh = guarded(self.alert)(self._do_refresh)
         self.map.pane.param.watch(guarded(self.alert)(self._on_click), "click_state")
         self.map.pane.param.watch(guarded(self.alert)(self._on_view), "view_state")
-        for w in (self.window, self.cats, self.metric, self.extrude, self.bins, self.points):
+        for w in (self.window, self.cats, self.metric, self.extrude, self.bins, self.points, self.overlays):
             w.param.watch(lambda e: self.refresh(), "value")
         self.reset.on_click(lambda e: self._drill(None, None))
         self.street_pick.param.watch(self._on_street_pick, "value")
@@ -109,8 +146,8 @@ class LeadershipView:
 
     # ------------------------------------------------------------------ layout
     def sidebar(self) -> list:
-        return [self.window, self.cats, self.metric, self.extrude, self.bins, self.points, self.street_pick,
-                self.reset,
+        return [self.window, self.cats, self.metric, self.extrude, self.bins, self.points, "Overlays",
+                self.overlays, self.street_pick, self.reset, self.info,
                 self.scope, self.legend]
 
     def main(self) -> pn.viewable.Viewable:
@@ -168,7 +205,9 @@ class LeadershipView:
         elif self.extrude.value or bins is not None:
             view = {**self.map.view, "pitch": 45}
         layers["tickets"] = self._points_layer(cats)
-        self.map.set_layers(layers, order=["grids", "bins", "streets", "tickets"], view=view)
+        layers.update(self._overlay_layers())
+        self.map.set_layers(layers, order=["grids", "buildings", "bins", "streets", "camera_cones", "cameras",
+                                           "sensors", "tickets"], view=view)
         self.legend.object = ramp_legend_html(label, ramp=ramp, vmin=vmin, vmax=vmax, reverse=reverse)
         self.scope.object = self._scope_html()
         self.status.object = (f"{len(grids)} grids, {k['received']:,} tickets in window; "
@@ -201,6 +240,28 @@ class LeadershipView:
         opts.update({str(r.street): int(r.street_id) for r in st.itertuples() if pd.notna(r.street_id)})
         self.street_pick.options = opts
         self.status.object = self.status.object.split(" | ")[0] + f" | tables {t.ms:.0f} ms"
+
+    def _overlay_layers(self) -> dict:
+        """Cameras (with view cones), sensors (latest reading, alarm) and 3D buildings, when ticked."""
+        on = set(self.overlays.value)
+        out: dict = {"cameras": None, "camera_cones": None, "sensors": None, "buildings": None}
+        with db() as s:
+            if "Cameras" in on:
+                self._cams = mapdata.cameras(s)
+                if len(self._cams):
+                    out["cameras"] = camera_points(self._cams)
+                    out["camera_cones"] = view_cones(self._cams)
+            if "Sensors" in on:
+                self._sensors = mapdata.sensors(s)
+                if len(self._sensors):
+                    out["sensors"] = sensor_points(self._sensors, now=datetime.now(UTC))
+            if "3D buildings" in on:
+                b = mapdata.buildings(s, bbox=self.bounds)
+                if len(b):
+                    out["buildings"] = buildings_3d(b)
+        if on & {"3D buildings"} and self.map.view.get("pitch", 0) < 30:
+            self.map.view = {**self.map.view, "pitch": 50}
+        return out
 
     def _points_layer(self, cats: list[str] | None) -> dict | None:
         """Ticket points in the visible area when zoomed in, else None (aggregates only)."""
@@ -246,6 +307,12 @@ class LeadershipView:
 
     def _on_click(self, event) -> None:
         cs = event.new or {}
+        if cs.get("layer") == "cameras" and self._cams is not None:
+            self.info.object = camera_html(self._cams.iloc[int(cs["index"])])
+            return
+        if cs.get("layer") == "sensors" and self._sensors is not None:
+            self.info.object = sensor_html(self._sensors.iloc[int(cs["index"])])
+            return
         if cs.get("layer") != "grids" or self._grids is None:
             return
         i = cs.get("index")

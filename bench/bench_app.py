@@ -171,19 +171,20 @@ def free_port() -> int:
         return sck.getsockname()[1]
 
 
-def start_server(url: str) -> tuple[subprocess.Popen, str]:
+def start_server(url: str, *, app: str = "spatial.server:create_app", factory: bool = True,
+                 health: str = "/health") -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()
     env = {**os.environ, "ONEMAP_DATABASE_URL": url, "ONEMAP_SLA_SWEEP_SECONDS": "0"}
-    logf = open(REPO / ".onemap" / "bench_app_server.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "spatial.server:create_app", "--factory",
-                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=REPO, env=env, stdout=logf, stderr=subprocess.STDOUT)
+    logf = open(REPO / ".onemap" / f"bench_app_server_{port}.log", "w")  # noqa: SIM115
+    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--log-level",
+           "warning"] + (["--factory"] if factory else [])
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=logf, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+            if httpx.get(f"{base}{health}", timeout=2).status_code == 200:
                 return proc, base
         except httpx.HTTPError:
             time.sleep(0.3)
@@ -305,6 +306,7 @@ def main() -> int:
     result["queries_ms"] = query_times(url)
     log(json.dumps(result["queries_ms"]))
     proc, base = start_server(url)
+    bproc, bbase = start_server(url, app="bench._baseline_app:api", factory=False, health="/app")
     external: list[str] = []
     try:
         from playwright.sync_api import sync_playwright
@@ -312,6 +314,11 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             first_paint(browser, f"{base}/app", runs=1, external=external)  # server warm-up
+            first_paint(browser, f"{bbase}/app", runs=1, external=external)
+            log("first paint: baseline (bare Panel page, one deck layer)")
+            result["first_paint_baseline"] = first_paint(browser, f"{bbase}/app", runs=args.runs,
+                                                         external=external)
+            log(json.dumps(result["first_paint_baseline"]))
             log("first paint: leadership")
             result["first_paint_leadership"] = first_paint(browser, f"{base}/app", runs=args.runs,
                                                            external=external)
@@ -326,8 +333,9 @@ def main() -> int:
             log(json.dumps(result["click_to_candidates"]))
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        for pr in (proc, bproc):
+            pr.terminate()
+            pr.wait(timeout=10)
     result["external_requests"] = external
     result["load_average_end"] = os.getloadavg()
     out = json.dumps(result, indent=2, default=str)

@@ -45,6 +45,18 @@ def test_leadership_renders_and_drills_down(app_server, page):
     assert page.locator("text=›").count() >= 1 or page.get_by_text("Grid").count() >= 1
 
 
+def test_leadership_overlays_camera_click(app_server, page):
+    open_view(page, f"{app_server}/app")
+    page.get_by_label("Cameras").check()
+    page.get_by_label("Sensors").check()
+    page.wait_for_function("() => ['cameras', 'sensors', 'camera_cones'].every("
+                           "id => _dv.deckGL.props.layers.some(l => l.id === id))", timeout=20_000)
+    page.wait_for_function(LAYERS_LOADED, timeout=20_000)
+    click_layer_object(page, "cameras", 0)
+    page.get_by_text("stream:").wait_for(timeout=15_000)
+    assert page.locator("text=/^Camera /").count() >= 1
+
+
 def test_dispatcher_click_candidates_assign(app_server, page, engine):
     open_view(page, f"{app_server}/app?role=dispatcher")
     colours, non_white = canvas_stats(page)
