@@ -5,7 +5,7 @@ deadlines with ``numpy.busday_offset`` (identical to
 :func:`spatial.deadlines.due_at`, tested), point-in-polygon of the grid,
 community and street with shapely ``STRtree`` on the admin units read once,
 ticket ids drawn from the table's identity sequence in one query, then two
-``COPY`` streams (tickets, and their ``reported`` events) in the caller's
+``COPY`` streams (tickets, their ``reported`` events and reporter rows) in the caller's
 transaction; where allowed, the foreign keys are checked once per referenced
 row instead of once per row (see :func:`_checked_references`). No duplicate
 merge (imports are usually already deduplicated upstream); idempotent on ``(channel, external_id)``: ids already stored
@@ -38,6 +38,8 @@ _TICKET_COLS = ("id", "channel", "external_id", "category_id", "department_id", 
                 "reporter_phone", "reporter_account", "created_at", "updated_at", "accept_due_at",
                 "resolve_due_at", "created_by")
 _EVENT_COLS = ("ticket_id", "at", "kind", "to_status", "actor", "actor_role", "data")
+_REPORTER_COLS = ("ticket_id", "channel", "external_id", "name", "phone", "account", "reported_at", "description",
+                  "geom")
 _TEXT_LIMITS = (("description", MAX_DESCRIPTION), ("address", 500), ("reporter_name", 200), ("reporter_phone", 40),
                 ("reporter_account", 128))
 _TS = "%Y-%m-%dT%H:%M:%S.%f+00:00"
@@ -229,7 +231,7 @@ def _skip_existing(session: Session, good: pd.DataFrame) -> pd.DataFrame:
 
 _USER_INSERT_TRIGGERS = sa.text(
     "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND (tgtype & 4) <> 0 "
-    "AND tgrelid IN ('ticket'::regclass, 'ticket_event'::regclass)"
+    "AND tgrelid IN ('ticket'::regclass, 'ticket_event'::regclass, 'ticket_reporter'::regclass)"
 )
 
 
@@ -289,15 +291,23 @@ def _copy_in(session: Session, good: pd.DataFrame, cats: pd.DataFrame, *, at: da
         "data": ('{"channel": "' + good["channel"].astype(str) + '", "grid_id": '
                  + good["grid_id"].astype("string").fillna("null") + ', "bulk": true}'),
     })
+    reporters = pd.DataFrame({
+        "ticket_id": good["id"], "channel": good["channel"], "external_id": good["external_id"],
+        "name": good["reporter_name"], "phone": good["reporter_phone"],
+        "account": good["reporter_account"].fillna(actor), "reported_at": good["created_at"],
+        "description": good["description"], "geom": good["geom"],
+    })
+    good["description"] = good["description"].fillna("")  # NOT NULL on the ticket, NULL on the reporter row
     buffers = []
-    for frame, cols in ((good, _TICKET_COLS), (events, _EVENT_COLS)):
+    for frame, cols in ((good, _TICKET_COLS), (events, _EVENT_COLS), (reporters, _REPORTER_COLS)):
         buf = io.StringIO()
         frame[list(cols)].to_csv(buf, index=False, header=False, na_rep="\\N")
         buffers.append(buf.getvalue())
     fast = _checked_references(session, good)
     cur = session.connection().connection.driver_connection.cursor()
     try:
-        for table, cols, text in (("ticket", _TICKET_COLS, buffers[0]), ("ticket_event", _EVENT_COLS, buffers[1])):
+        for table, cols, text in (("ticket", _TICKET_COLS, buffers[0]), ("ticket_event", _EVENT_COLS, buffers[1]),
+                                  ("ticket_reporter", _REPORTER_COLS, buffers[2])):
             with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
                 copy.write(text)
         if fast:

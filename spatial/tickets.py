@@ -14,8 +14,9 @@ API, Open311) goes through :func:`intake`:
    ``ticket_reporter`` row), unless ``dedupe=False``;
 4. otherwise a new ticket (outcome ``created``) with grid/community/street
    from point-in-polygon, the catalog's department and deadlines
-   (``spatial.deadlines.due_at`` in the district time zone) and a first
-   ``reported`` event; auto-dispatch categories are accepted by the system
+   (``spatial.deadlines.due_at`` in the district time zone), a first
+   ``reported`` event and a ``ticket_reporter`` row (every report behind a
+   ticket has one, the first included); auto-dispatch categories are accepted by the system
    and handed to ``spatial.dispatch.auto_dispatch``.
 
 Bulk imports (hotline back-office exports) use
@@ -313,7 +314,8 @@ def intake(
     return IntakeResult(ticket, "created")
 
 
-#: The ticket and its first event in one round trip; the ORM maps the RETURNING row to a Ticket.
+#: The ticket, its first event and its first reporter row in one round trip; the ORM maps the
+#: RETURNING row to a Ticket.
 _INSERT_SQL = """
 WITH t AS (
   INSERT INTO ticket (channel, external_id, category_id, department_id, grid_id, community_id, street_id, geom,
@@ -328,6 +330,11 @@ WITH t AS (
 ), e AS (
   INSERT INTO ticket_event (ticket_id, at, kind, to_status, actor, actor_role, data)
   SELECT id, :updated_at, 'reported', 'reported', :created_by, :actor_role, CAST(:event_data AS jsonb) FROM t
+), r AS (
+  INSERT INTO ticket_reporter (ticket_id, channel, external_id, name, phone, account, reported_at, description,
+                               geom)
+  SELECT id, channel, external_id, reporter_name, reporter_phone, coalesce(reporter_account, created_by),
+         created_at, nullif(description, ''), geom FROM t
 )
 SELECT {cols} FROM t
 """

@@ -26,7 +26,8 @@ def _rows(n: int, seed: int = 1) -> pd.DataFrame:
     return pd.DataFrame({
         "category": rng.choice(["pothole", "noise", "illegal_parking"], n),
         "lon": rng.uniform(113.401, 113.479, n), "lat": rng.uniform(23.081, 23.159, n),
-        "external_id": [f"H{seed}-{i}" for i in range(n)], "description": "imported",
+        "external_id": [f"H{seed}-{i}" for i in range(n)],
+        "description": ["imported", None] * (n // 2) + [None] * (n % 2),
         "reporter_phone": "12345", "reported_at": "2026-10-05 09:30:00",
     })
 
@@ -70,6 +71,10 @@ def test_bulk_intake_locates_and_is_idempotent(session, district):
     n_ev = session.execute(sa.select(sa.func.count()).select_from(TicketEvent)
                            .where(TicketEvent.kind == "reported")).scalar_one()
     assert n_ev == 300
+    rep = session.execute(sa.text(
+        "SELECT r.channel, r.external_id, r.phone, r.account, r.reported_at, ST_Equals(r.geom, t.geom) "
+        "FROM ticket_reporter r JOIN ticket t ON t.id = r.ticket_id WHERE t.id = :i"), {"i": t.id}).one()
+    assert tuple(rep) == ("hotline", "H1-0", "12345", "import", t.created_at, True)
     ev = session.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == t.id)).one()
     assert ev.data == {"channel": "hotline", "grid_id": t.grid_id, "bulk": True} and ev.actor == "import"
     same = session.execute(sa.text(

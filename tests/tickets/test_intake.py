@@ -86,8 +86,10 @@ def test_duplicates_merge_with_radius_window_and_override(session, district):
                                   description="same hole"), actor="app", role="citizen",
                   now=T0 + timedelta(hours=1))
     assert (near.outcome, near.ticket.id) == ("merged", first.id)
-    rep = session.scalars(sa.select(TicketReporter).where(TicketReporter.ticket_id == first.id)).one()
-    assert (rep.name, rep.phone, rep.description) == ("Li", "139 0000 0000", "same hole")
+    reps = session.scalars(sa.select(TicketReporter).where(TicketReporter.ticket_id == first.id)
+                           .order_by(TicketReporter.id)).all()
+    assert [(r.channel, r.account) for r in reps] == [("hotline", "hl"), ("hotline", "app")]
+    assert (reps[1].name, reps[1].phone, reps[1].description) == ("Li", "139 0000 0000", "same hole")
     kinds = session.scalars(sa.select(TicketEvent.kind).where(TicketEvent.ticket_id == first.id)
                             .order_by(TicketEvent.id)).all()
     assert kinds == ["reported", "duplicate_report"]
@@ -152,7 +154,7 @@ def test_concurrent_duplicates_make_one_ticket(committed):
     assert sorted(outcomes) == ["created"] + ["merged"] * 5, outcomes
     with session_scope() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(Ticket)).scalar_one() == 1
-        assert s.execute(sa.select(sa.func.count()).select_from(TicketReporter)).scalar_one() == 5
+        assert s.execute(sa.select(sa.func.count()).select_from(TicketReporter)).scalar_one() == 6
 
 
 def test_concurrent_same_external_id_is_one_ticket(committed):
