@@ -88,10 +88,9 @@ class _GridIndex:
         points = points.copy()
         if len(missing):
             near = self.tree.query_nearest(points[missing], return_distance=False)
-            for k, (pi, gi) in enumerate(zip(near[0], near[1], strict=True)):
+            for pi, gi in zip(near[0], near[1], strict=True):
                 points[missing[pi]] = shapely.point_on_surface(self.geoms[gi])
                 out[missing[pi]] = gi
-                del k
         return self.ids[out], points
 
 
