@@ -70,6 +70,8 @@ def lock_keys(category_id: int, lon: float, lat: float, radius_m: float) -> list
     60 degrees latitude (their width in degrees is fixed, so every report uses
     the same lattice).
     """
+    if radius_m <= 0:
+        return []
     cell_lat = 2 * radius_m / _M_PER_DEG_LAT
     cell_lon = 2 * radius_m / (_M_PER_DEG_LON_EQ * 0.5)
     dlat = radius_m / _M_PER_DEG_LAT

@@ -274,9 +274,9 @@ def intake(
     cat = session.execute(_CATEGORY_STMT, {"code": data.category}).one_or_none()
     if cat is None or not cat.active:
         category_by_code(session, data.category)  # raises NotFound with the known codes
-    if data.dedupe:
+    dedupe = data.dedupe and cat.duplicate_radius_m > 0 and cat.duplicate_window_h > 0  # 0 = no merging
+    if dedupe:
         duplicates.lock_area(session, cat.id, data.lon, data.lat, cat.duplicate_radius_m)
-    if data.dedupe:
         params = duplicates.search_params(category_id=cat.id, lon=data.lon, lat=data.lat, at=reported,
                                           radius_m=cat.duplicate_radius_m, window_h=cat.duplicate_window_h)
         row = session.execute(_INTAKE_SQL, {**params, "channel": data.channel, "ext": data.external_id}).one()
@@ -289,7 +289,7 @@ def intake(
     loc = _location(row)
     if not loc.inside:
         raise OutsideDistrict(f"the point ({data.lon:.6f}, {data.lat:.6f}) is outside the district")
-    if row.duplicate_id is not None and cat.duplicate_radius_m > 0 and cat.duplicate_window_h > 0:
+    if dedupe and row.duplicate_id is not None:
         return IntakeResult(_merge_report(session, row.duplicate_id, data, actor=actor, role=role, at=at,
                                           reported=reported), "merged")
     accept_due, resolve_due = deadlines(cat, reported)

@@ -104,6 +104,9 @@ def test_duplicates_merge_with_radius_window_and_override(session, district):
     session.execute(sa.update(Category).where(Category.code == "noise").values(duplicate_radius_m=300))
     far = intake(session, report(category="noise", lon=113.417), actor="a", role="channel", now=T0)
     assert far.outcome == "merged"
+    # a radius of 0 switches merging off for the category
+    session.execute(sa.update(Category).where(Category.code == "noise").values(duplicate_radius_m=0))
+    assert intake(session, report(category="noise"), actor="a", role="channel", now=T0).outcome == "created"
     # closed tickets do not absorb new reports
     for to, role in (("accepted", "dispatcher"), ("rejected", "dispatcher")):
         lifecycle.transition(session, later.ticket.id, to, actor="d", role=role, note="n", now=T0)
