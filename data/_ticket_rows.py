@@ -98,6 +98,7 @@ def ticket_frames(rng: np.random.Generator, *, n: int, now: datetime, days: int,
     cam_codes = frames["camera"]["code"].to_numpy()
     sen_codes = frames["sensor"]["code"].to_numpy()
 
+    dr = _tickets.Draws(rng)
     t_rows: list[dict] = []
     r_rows: list[tuple] = []
     e_rows: list[tuple] = []
@@ -111,14 +112,14 @@ def ticket_frames(rng: np.random.Generator, *, n: int, now: datetime, days: int,
         verifier_w = workers[near_grid[0]]
         rep_name, rep_phone, rep_account, ext = None, None, None, None
         if ch == "grid_worker":
-            rw = workers[near_grid[rng.integers(0, len(near_grid))]]
+            rw = workers[near_grid[dr.integers(0, len(near_grid))]]
             actor, role, rep_name, rep_account = f"worker:{rw['code']}", "grid_worker", rw["name"], rw["code"]
         elif ch == "hotline":
-            actor, role = f"hotline:op{rng.integers(1, 13):02d}", "channel"
+            actor, role = f"hotline:op{dr.integers(1, 13):02d}", "channel"
             rep_name, rep_phone = names[i], tels[i]
             ext = f"12345-{created.astimezone(_tickets.TZ):%Y%m%d}-{i + 1:06d}"
         elif ch == "citizen_app":
-            rep_account = f"wx_{rng.integers(16 ** 7, 16 ** 8):08x}"
+            rep_account = f"wx_{dr.integers(16 ** 7, 16 ** 8):08x}"
             actor, role, rep_phone = f"citizen:{rep_account}", "citizen", tels[i]
         elif ch == "video_ai":
             cam = cam_codes[cam_of[i]]
@@ -128,17 +129,17 @@ def ticket_frames(rng: np.random.Generator, *, n: int, now: datetime, days: int,
             actor, role, ext = f"sensor:{sc}", "system", f"SENSOR-{sc}-{i + 1:06d}"
         else:
             actor, role, ext = "api:open311-partner", "channel", f"{ch.upper()}-{i + 1:06d}"
-        on_spot = bool(cat.on_the_spot and ch == "grid_worker" and rng.random() < 0.7)
+        on_spot = bool(cat.on_the_spot and ch == "grid_worker" and dr.random() < 0.7)
         pool = pools[cat.code]
         if on_spot:
             cand = [widx[rep_account]]
         else:
             d = np.hypot(*(home[pool] - p).T)
             cand = [int(pool[j]) for j in np.argsort(d)[:6]]
-            k = rng.integers(0, min(3, len(cand)))
+            k = dr.integers(0, min(3, len(cand)))
             cand = [cand[k]] + [c for j, c in enumerate(cand) if j != k]
         steps, info = _tickets.lifecycle(
-            rng, cat, created, now, channel=ch, reporter_actor=actor, reporter_role=role, worker="__W__",
+            dr, cat, created, now, channel=ch, reporter_actor=actor, reporter_role=role, worker="__W__",
             worker_role="grid_worker" if on_spot else "handler", on_spot=on_spot,
             verifier=f"worker:{verifier_w['code']}", fate=fate[i])
         status = steps[-1].to
@@ -172,7 +173,7 @@ def ticket_frames(rng: np.random.Generator, *, n: int, now: datetime, days: int,
         dispatched = "dispatched" in last
         rating = info["rating"] if status == "closed" else None
         if rating is not None:
-            rated_at = last["closed"] + timedelta(hours=float(rng.uniform(0.5, 30)))
+            rated_at = last["closed"] + timedelta(hours=float(dr.uniform(0.5, 30)))
             if rated_at <= now and rating:
                 e_rows.append((i + 1, rated_at, "rating", None, None, actor, role, None, {"rating": rating}))
             else:
@@ -192,7 +193,7 @@ def ticket_frames(rng: np.random.Generator, *, n: int, now: datetime, days: int,
             "id": i + 1, "channel": ch, "external_id": ext, "category_id": cat_id[cat.code],
             "department_id": dept_id[cat.department], "grid_id": int(grid_id[i]),
             "community_id": int(community_id[i]), "street_id": int(street_id[i]), "geom": pts[i],
-            "address": f"{road_name}, near No. {int(rng.integers(1, 400))}, {comm}",
+            "address": f"{road_name}, near No. {int(dr.integers(1, 400))}, {comm}",
             "description": f"{cat.name.split(' ')[0].replace('_', ' ')} near {road_name.split(' ')[0]}",
             "photo_urls": [f"https://demo.invalid/photos/T{i + 1:06d}.jpg"] if ch in ("grid_worker", "citizen_app")
             else [],
@@ -209,12 +210,12 @@ def ticket_frames(rng: np.random.Generator, *, n: int, now: datetime, days: int,
         })
         r_rows.append((i + 1, ch, ext, rep_name, rep_phone, rep_account, created,
                        f"{cat.name} near {road_name}", pts[i]))
-        if status not in ("rejected", "merged") and rng.random() < 0.08:  # duplicates merged at intake
-            for _ in range(int(rng.integers(1, 3))):
-                at = created + timedelta(hours=float(rng.uniform(0.05, cat.window_h)))
+        if status not in ("rejected", "merged") and dr.random() < 0.08:  # duplicates merged at intake
+            for _ in range(int(dr.integers(1, 3))):
+                at = created + timedelta(hours=float(dr.uniform(0.05, cat.window_h)))
                 if at > now:
                     continue
-                k = int(rng.integers(0, N))
+                k = int(dr.integers(0, N))
                 r_rows.append((i + 1, "hotline", None, names[k], tels[k], None, at,
                                "Same problem reported again", pts[i]))
     tickets = pd.DataFrame(t_rows)

@@ -220,11 +220,45 @@ class Step:
     data: dict | None = None
 
 
-def _lognorm(rng: np.random.Generator, median: float, sigma: float) -> float:
+class Draws:
+    """Scalar draws served from buffers refilled by a numpy Generator.
+
+    A scalar ``Generator`` call costs microseconds; the per-ticket loop makes
+    hundreds of thousands of them. Same seed, same sequence.
+    """
+
+    def __init__(self, rng: np.random.Generator, size: int = 1 << 16):
+        self.rng, self.size = rng, size
+        self._n = self._u = np.empty(0)
+        self._i = self._j = 0
+
+    def standard_normal(self) -> float:
+        if self._i >= len(self._n):
+            self._n, self._i = self.rng.standard_normal(self.size), 0
+        self._i += 1
+        return float(self._n[self._i - 1])
+
+    def random(self) -> float:
+        if self._j >= len(self._u):
+            self._u, self._j = self.rng.random(self.size), 0
+        self._j += 1
+        return float(self._u[self._j - 1])
+
+    def uniform(self, low: float, high: float) -> float:
+        return low + (high - low) * self.random()
+
+    def integers(self, low: int, high: int) -> int:
+        return low + min(int(self.random() * (high - low)), high - low - 1)
+
+    def choice(self, values, p) -> object:
+        return values[int(np.searchsorted(np.cumsum(p), self.random() * float(np.sum(p)), side="right"))]
+
+
+def _lognorm(rng: Draws, median: float, sigma: float) -> float:
     return float(median * np.exp(sigma * rng.standard_normal()))
 
 
-def lifecycle(rng: np.random.Generator, cat: CategorySpec, created: datetime, now: datetime, *,
+def lifecycle(rng: Draws, cat: CategorySpec, created: datetime, now: datetime, *,
               channel: str, reporter_actor: str, reporter_role: str, worker: str | None,
               worker_role: str, on_spot: bool, verifier: str, fate: str) -> tuple[list[Step], dict]:
     """The steps a ticket went through up to ``now`` and its deadline fields.
