@@ -235,7 +235,7 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: TableSpec, *, fix_invalid: bool
             first = np.flatnonzero(~valid)[0]
             reason = shapely.is_valid_reason(geom[first])
             raise ImportDataError(f"{_rows(~valid)}: invalid geometry (row {first + 1}: {reason}); fix the "
-                                  "geometry in the source (or import with fix_invalid=True to repair it).")
+                                  "geometry in the source, or repair it with --fix-invalid (fix_invalid=True).")
         fixed = shapely.make_valid(geom[~valid])
         geom[~valid] = [_keep_family(g, spec.geom) for g in fixed]
         if any(g is None for g in geom[~valid]):

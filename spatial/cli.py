@@ -103,7 +103,7 @@ def _import(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     n = spio.import_file(args.path, args.table, layer=args.layer, lon=args.lon, lat=args.lat,
-                         src_crs=args.crs, mode=args.mode)
+                         src_crs=args.crs, mode=args.mode, fix_invalid=args.fix_invalid)
     print(f"imported {n} rows into {args.table} in {time.perf_counter() - t0:.2f} s")
     return 0
 
@@ -160,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--lat", help="CSV latitude column (default: lat/latitude/y)")
     im.add_argument("--crs", help="CRS of the input when the file does not say (e.g. EPSG:4326)")
     im.add_argument("--mode", choices=["append", "replace", "upsert"], default="append")
+    im.add_argument("--fix-invalid", action="store_true", help="repair invalid geometry instead of refusing it")
     im.set_defaults(func=_import)
 
     ex = sub.add_parser("export", help="export a table to GeoPackage/GeoJSON/Shapefile/CSV (by extension)")

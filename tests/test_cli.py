@@ -119,6 +119,12 @@ def test_import_then_export_through_the_cli(committed, tmp_path, capsys):
         assert conn.scalar(sa.text("SELECT count(*) FROM asset")) == 2
     assert main(["export", "asset", str(tmp_path / "out.xlsx")]) == 2
     assert "Unknown export format" in capsys.readouterr().err
+    bowtie = tmp_path / "b.csv"
+    bowtie.write_text('code,height_m,wkt\nB1,12,"SRID=4326;POLYGON((113.45 23.12,113.4503 23.1203,113.4503 23.12,'
+                      '113.45 23.1203,113.45 23.12))"\n')
+    assert main(["import", "building", str(bowtie)]) == 2
+    assert "--fix-invalid" in capsys.readouterr().err
+    assert main(["import", "building", str(bowtie), "--fix-invalid"]) == 0
 
 
 def test_db_up_and_down_leave_an_external_database_alone(db_url, capsys):
