@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     if args.bulk:
         b = bench_bulk(args.bulk)
-        rows.append(f"| bulk_intake (STRtree PIP + COPY tickets and events), 1 txn | {b['rows']:,} | 1 | "
+        rows.append(f"| bulk_intake (STRtree PIP + COPY tickets, events, reporters), 1 txn | {b['rows']:,} | 1 | "
                     f"{b['rows_per_s']:,.0f} rows/s | {b['seconds']:.2f} s total | | |")
         print(rows[-1], f"(CPU per row: client {b['client_us']:.0f} us, database {b['server_us']:.0f} us; "
               f"load {os.getloadavg()[0]:.1f})", flush=True)
