@@ -12,14 +12,16 @@ day (17 ms instead of 0.03 ms).
 
 Concurrency: two reports of the same pothole arriving at once must not both
 become new tickets. Before checking, intake takes transaction-scoped advisory
-locks on the (category, coarse cell) keys the search disc touches, cells at
-least twice the radius wide; two reports within the radius always share a
-cell, so the second waits for the first to commit and then sees it.
+locks on the (category, lattice cell) keys a 1 km disc around the report
+touches, cells 2 km wide; two reports within the radius always share a cell,
+so the second waits for the first to commit and then, in its next
+statement's snapshot, sees it.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -63,39 +65,52 @@ def _deg_margin(radius_m: float, lat: float) -> float:
     return 1.1 * radius_m / (_M_PER_DEG_LON_EQ * coslat)
 
 
-def lock_keys(category_id: int, lon: float, lat: float, radius_m: float) -> list[int]:
-    """Advisory-lock keys (sorted) of the coarse cells the search disc touches.
+#: The lock lattice covers search radii up to this many metres; a category with a larger
+#: ``duplicate_radius_m`` additionally takes a category-wide lock (:func:`lock_category`).
+LOCK_RADIUS_M = 1000.0
 
-    Cells are ``2 * radius`` metres tall and at least that wide anywhere below
-    60 degrees latitude (their width in degrees is fixed, so every report uses
-    the same lattice).
+
+def lock_keys(category_code: str, lon: float, lat: float) -> list[int]:
+    """Advisory-lock keys (sorted) of the lattice cells a disc of :data:`LOCK_RADIUS_M` touches.
+
+    Cells are ``2 * LOCK_RADIUS_M`` tall and at least that wide anywhere
+    below 60 degrees latitude (fixed sizes in degrees, so every report uses
+    the same lattice): two reports of one category closer than the radius
+    always share a cell. Keys hash the category code (CRC-32, the same in
+    every process) and the cell; they depend on nothing read from the
+    database, so intake takes them in the same statement as the catalog row.
     """
-    if radius_m <= 0:
-        return []
-    cell_lat = 2 * radius_m / _M_PER_DEG_LAT
-    cell_lon = 2 * radius_m / (_M_PER_DEG_LON_EQ * 0.5)
-    dlat = radius_m / _M_PER_DEG_LAT
-    dlon = _deg_margin(radius_m, lat)
+    cell_lat = 2 * LOCK_RADIUS_M / _M_PER_DEG_LAT
+    cell_lon = 2 * LOCK_RADIUS_M / (_M_PER_DEG_LON_EQ * 0.5)
+    dlat = LOCK_RADIUS_M / _M_PER_DEG_LAT
+    dlon = _deg_margin(LOCK_RADIUS_M, lat)
     keys = set()
     for x in (lon - dlon, lon + dlon):
         for y in (lat - dlat, lat + dlat):
-            ix, iy = math.floor(x / cell_lon), math.floor(y / cell_lat)
-            keys.add(hash((category_id, round(radius_m, 3), ix, iy)) & 0x7FFFFFFF)
+            cell = f"{category_code}:{math.floor(x / cell_lon)}:{math.floor(y / cell_lat)}"
+            keys.add(zlib.crc32(cell.encode()) & 0x7FFFFFFF)
     return sorted(keys)
 
 
-_LOCK_SQL = sa.text(
-    "SELECT count(pg_advisory_xact_lock(:ns, k)) FROM unnest(CAST(:keys AS int[])) WITH ORDINALITY AS u(k, o)"
-)
+#: Lock expression for a list of keys (bind :ns and :keys), usable as a scalar subquery.
+LOCK_EXPR = "(SELECT count(pg_advisory_xact_lock(:ns, k)) FROM unnest(CAST(:keys AS int[])) AS u(k))"
+LOCK_NAMESPACE = _LOCK_NAMESPACE
+_LOCK_SQL = sa.text("SELECT " + LOCK_EXPR)
 
 
-def lock_area(session: Session, category_id: int, lon: float, lat: float, radius_m: float) -> None:
+def lock_area(session: Session, category_code: str, lon: float, lat: float) -> None:
     """Take the transaction-scoped advisory locks for a duplicate check (released at commit).
 
     One statement; the keys are locked in ascending order, so two intakes
     never wait on each other in a cycle.
     """
-    session.execute(_LOCK_SQL, {"ns": _LOCK_NAMESPACE, "keys": lock_keys(category_id, lon, lat, radius_m)})
+    session.execute(_LOCK_SQL, {"ns": _LOCK_NAMESPACE, "keys": lock_keys(category_code, lon, lat)})
+
+
+def lock_category(session: Session, category_code: str) -> None:
+    """One lock for the whole category (radii above :data:`LOCK_RADIUS_M`)."""
+    key = zlib.crc32(f"{category_code}:*".encode()) & 0x7FFFFFFF
+    session.execute(_LOCK_SQL, {"ns": _LOCK_NAMESPACE, "keys": [key]})
 
 
 def find_duplicate(

@@ -201,11 +201,12 @@ def category_by_code(session: Session, code: str, *, active_only: bool = True) -
     return cat
 
 
-_CATEGORY_STMT = sa.select(
-    Category.id, Category.department_id, Category.priority, Category.active, Category.auto_dispatch,
-    Category.accept_limit, Category.accept_unit, Category.resolve_limit, Category.resolve_unit,
-    Category.duplicate_radius_m, Category.duplicate_window_h,
-).where(Category.code == sa.bindparam("code"))
+#: The catalog row, taking the duplicate-check advisory locks (:keys, possibly none) in the same round trip.
+_CATEGORY_STMT = sa.text(
+    "SELECT id, department_id, priority, active, auto_dispatch, accept_limit, accept_unit, resolve_limit, "
+    "resolve_unit, duplicate_radius_m, duplicate_window_h, " + duplicates.LOCK_EXPR + " AS locked "
+    "FROM category WHERE code = :code"
+)
 
 
 def _now(now: datetime | None) -> datetime:
@@ -271,12 +272,15 @@ def intake(
         if reported < at - MAX_BACKDATE:
             raise ValidationError("reported_at is more than a year ago")
         reported = min(reported, at)
-    cat = session.execute(_CATEGORY_STMT, {"code": data.category}).one_or_none()
+    keys = duplicates.lock_keys(data.category, data.lon, data.lat) if data.dedupe else []
+    cat = session.execute(_CATEGORY_STMT, {"code": data.category, "ns": duplicates.LOCK_NAMESPACE,
+                                           "keys": keys}).one_or_none()
     if cat is None or not cat.active:
         category_by_code(session, data.category)  # raises NotFound with the known codes
     dedupe = data.dedupe and cat.duplicate_radius_m > 0 and cat.duplicate_window_h > 0  # 0 = no merging
     if dedupe:
-        duplicates.lock_area(session, cat.id, data.lon, data.lat, cat.duplicate_radius_m)
+        if cat.duplicate_radius_m > duplicates.LOCK_RADIUS_M:
+            duplicates.lock_category(session, data.category)
         params = duplicates.search_params(category_id=cat.id, lon=data.lon, lat=data.lat, at=reported,
                                           radius_m=cat.duplicate_radius_m, window_h=cat.duplicate_window_h)
         row = session.execute(_INTAKE_SQL, {**params, "channel": data.channel, "ext": data.external_id}).one()

@@ -104,6 +104,9 @@ def test_duplicates_merge_with_radius_window_and_override(session, district):
     session.execute(sa.update(Category).where(Category.code == "noise").values(duplicate_radius_m=300))
     far = intake(session, report(category="noise", lon=113.417), actor="a", role="channel", now=T0)
     assert far.outcome == "merged"
+    # radii beyond the lock lattice take a category-wide lock and still merge (~1.2 km here)
+    session.execute(sa.update(Category).where(Category.code == "noise").values(duplicate_radius_m=1500))
+    assert intake(session, report(category="noise", lon=113.427), actor="a", role="channel", now=T0).outcome == "merged"
     # a radius of 0 switches merging off for the category
     session.execute(sa.update(Category).where(Category.code == "noise").values(duplicate_radius_m=0))
     assert intake(session, report(category="noise"), actor="a", role="channel", now=T0).outcome == "created"
