@@ -303,7 +303,7 @@ def _http_worker(args: tuple[int, int, int, str, str]) -> list[float]:
     return out
 
 
-def bench_http(n: int, procs: int) -> dict:
+def bench_http(n: int, procs: int, workers: int = 1) -> dict:
     from spatial.auth import create_token
     from spatial.db import session_scope
 
@@ -315,7 +315,7 @@ def bench_http(n: int, procs: int) -> dict:
     env = {**os.environ, "ONEMAP_DATABASE_URL": _url(), "ONEMAP_SLA_SWEEP_SECONDS": "0"}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "spatial.server:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+         "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)],
         cwd=REPO, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -351,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--single", type=int, default=4000)
     p.add_argument("--http", type=int, default=2000)
     p.add_argument("--procs", default="1,2,4")
+    p.add_argument("--http-workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument("--reuse", action="store_true", help="keep the database of a previous run (no rebuild)")
     args = p.parse_args(argv)
     _use_bench_db()
@@ -372,8 +373,9 @@ def main(argv: list[str] | None = None) -> int:
         print(rows[-1], f"(merged as duplicates: {r['merged']}; CPU per ticket: client {r['client_cpu_ms']:.2f} ms, "
               f"database {r['server_cpu_ms']:.2f} ms; load {os.getloadavg()[0]:.1f})", flush=True)
     if args.http:
-        h = bench_http(args.http, 4)
-        rows.append(f"| POST /api/tickets over HTTP (uvicorn, 1 worker) | {h['tickets']:,} | {h['procs']} | "
+        h = bench_http(args.http, 4, args.http_workers)
+        rows.append(f"| POST /api/tickets over HTTP (uvicorn, {args.http_workers} worker(s)) | {h['tickets']:,} | "
+                    f"{h['procs']} | "
                     f"{h['per_s']:,.0f} req/s | {h['p50']:.2f} | {h['p95']:.2f} | {h['p99']:.2f} |")
         print(rows[-1], flush=True)
     print()

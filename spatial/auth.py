@@ -133,13 +133,15 @@ def principal_for_token(session: Session, token: str) -> Principal:
     """The principal behind a plaintext token; raises Unauthorized if unknown or revoked."""
     if not token:
         raise Unauthorized("an API token is required")
-    row = session.execute(
-        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-    ).scalar_one_or_none()
+    row = session.execute(_LOOKUP, {"h": hash_token(token)}).one_or_none()
     if row is None:
         raise Unauthorized("the API token is unknown or revoked")
     return Principal(actor=f"{row.name}#{row.id}", role=row.role, department_id=row.department_id,
                      worker_id=row.worker_id, token_id=row.id)
+
+
+_LOOKUP = sa.text("SELECT id, name, role, department_id, worker_id FROM api_token "
+                  "WHERE token_hash = :h AND revoked_at IS NULL")
 
 
 def _bearer(request: Request) -> str | None:

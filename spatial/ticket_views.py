@@ -9,6 +9,7 @@ public endpoint.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -160,9 +161,15 @@ def list_tickets(
     return rows[:limit], len(rows) > limit
 
 
+@functools.cache
+def _row_stmt() -> sa.Select:
+    """Built once, so its cache key and SQL compilation are reused on every call."""
+    return base_query().where(Ticket.id == sa.bindparam("tid"))
+
+
 def ticket_row(session: Session, ticket_id: int) -> sa.Row:
     """One ticket's view row; raises NotFound."""
-    row = session.execute(base_query().where(Ticket.id == ticket_id)).one_or_none()
+    row = session.execute(_row_stmt(), {"tid": ticket_id}).one_or_none()
     if row is None:
         raise NotFound(f"ticket {ticket_id} does not exist")
     return row
