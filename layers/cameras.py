@@ -92,12 +92,14 @@ def view_cones(
             t = math.radians(a)
             ring.append([x0 + rng * math.sin(t) / k, y0 + rng * math.cos(t) / M_PER_DEG_LAT])
         ring.append([x0, y0])
-        polys.append({"polygon": ring})
+        polys.append({"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    # inline GeoJSON, not a list of records: Panel would turn equal-length rings into a 3-D array column
     return {
-        "@@type": "PolygonLayer",
+        "@@type": "GeoJsonLayer",
         "id": layer_id,
-        "data": polys,
-        "getPolygon": "@@=polygon",
+        "data": {"type": "FeatureCollection", "features": polys},
+        "filled": True,
+        "stroked": True,
         "getFillColor": [123, 44, 191, 60],
         "getLineColor": [123, 44, 191, 160],
         "lineWidthMinPixels": 1,

@@ -130,8 +130,8 @@ def test_cameras_points_and_cones():
     assert list(spec["data"]["name"]) == ["gate", "bridge"]
     assert tuple(spec["data"].loc[1, ["r", "g", "b"]]) == (230, 57, 70)
     cones = view_cones(g.assign(range_m=100.0))
-    assert len(cones["data"]) == 1, "camera without heading has no cone"
-    ring = np.array(cones["data"][0]["polygon"])
+    assert len(cones["data"]["features"]) == 1, "camera without heading has no cone"
+    ring = np.array(cones["data"]["features"][0]["geometry"]["coordinates"][0])
     # heading 90 = east: the wedge extends east of the camera by ~100 m
     assert ring[:, 0].max() - ring[0, 0] == pytest.approx(100 / (111_320 * np.cos(np.radians(ring[0, 1]))),
                                                          rel=0.05)
