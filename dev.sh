@@ -75,6 +75,8 @@ case "$cmd" in
     else
       say "demo district already loaded (ONEMAP_RELOAD_DEMO=1 to reload)"
     fi
+    # demo mode: on-duty workers keep moving so the dispatcher always has fresh positions
+    export ONEMAP_DEMO_SIMULATE_SECONDS=${ONEMAP_DEMO_SIMULATE_SECONDS:-20}
     exec "$VENV/bin/onemap" serve "$@" ;;
   test)
     install_debs 1; setup_venv

@@ -1,10 +1,20 @@
 """Periodic tasks inside the one server process.
 
-:func:`install` wraps the app's lifespan so that, while the server runs, the
-SLA deadline sweep (``spatial.sla.sweep``) runs every
-``Settings.sla_sweep_seconds`` seconds (0 switches it off) in a worker thread,
-each run in its own transaction. A failed run is logged and retried at the
-next period; the last result is kept in ``app.state.sla_last``.
+:func:`install` wraps the app's lifespan so that, while the server runs, each
+job in :func:`scheduled_jobs` runs every ``period`` seconds in a worker
+thread, each run in its own committed transaction:
+
+=================  ===========================================  ==============================
+job                what                                         period (setting, 0 = off)
+=================  ===========================================  ==============================
+``sla``            deadline sweep and escalation (spatial.sla)  ``ONEMAP_SLA_SWEEP_SECONDS``
+``sensors``        offline / inactivity alerts (spatial.rules)  ``ONEMAP_SENSOR_CHECK_SECONDS``
+``retention``      prune GPS history (spatial.positions)        ``ONEMAP_RETENTION_SWEEP_SECONDS``
+``demo_positions`` move on-duty demo workers (data.simulate)    ``ONEMAP_DEMO_SIMULATE_SECONDS``
+=================  ===========================================  ==============================
+
+A failed run is logged and retried at the next period; the last result of a
+job is kept in ``app.state.<name>_last``.
 """
 
 from __future__ import annotations
@@ -12,55 +22,104 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from spatial.settings import get_settings
 
 log = logging.getLogger("onemap.jobs")
 
 
-def run_sla_sweep_once() -> dict:
-    """One sweep in its own committed transaction."""
+@dataclass(frozen=True)
+class Job:
+    name: str
+    period_s: float
+    run: Callable[[Session], object]
+
+
+def _sla(session: Session) -> dict:
     from spatial import sla
+
+    return sla.sweep(session)
+
+
+def _sensors(session: Session) -> dict:
+    from spatial import rules
+
+    return rules.check_offline(session)
+
+
+def _retention(session: Session) -> int:
+    from spatial import positions
+
+    return positions.prune_positions(session)
+
+
+def _demo_positions(session: Session) -> int:
+    from data import simulate
+
+    return simulate.step_positions(session)
+
+
+def scheduled_jobs() -> list[Job]:
+    """The jobs enabled by the current settings."""
+    s = get_settings()
+    jobs = [
+        Job("sla", s.sla_sweep_seconds, _sla),
+        Job("sensors", s.sensor_check_seconds, _sensors),
+        Job("retention", s.retention_sweep_seconds, _retention),
+        Job("demo_positions", s.demo_simulate_seconds, _demo_positions),
+    ]
+    return [j for j in jobs if j.period_s > 0]
+
+
+def run_once(job: Job) -> object:
+    """One run of ``job`` in its own committed transaction."""
     from spatial.db import session_scope
 
     with session_scope() as session:
-        return sla.sweep(session)
+        return job.run(session)
 
 
-async def _sla_loop(app: FastAPI, period_s: float) -> None:
+def run_sla_sweep_once() -> dict:
+    """One SLA sweep in its own committed transaction."""
+    return run_once(Job("sla", 0, _sla))  # type: ignore[return-value]
+
+
+async def _loop(app: FastAPI, job: Job) -> None:
     while True:
-        await asyncio.sleep(period_s)
+        await asyncio.sleep(job.period_s)
         try:
-            app.state.sla_last = await asyncio.to_thread(run_sla_sweep_once)
-            counts = app.state.sla_last
-            if any(counts[k] for k in ("accept_overdue", "resolve_overdue", "escalated_street",
-                                       "escalated_district")):
-                log.info("SLA sweep: %s", counts)
+            result = await asyncio.to_thread(run_once, job)
+            setattr(app.state, f"{job.name}_last", result)
+            log.debug("job %s: %s", job.name, result)
         except asyncio.CancelledError:
             raise
         except Exception:  # keep the server up; try again next period
-            log.exception("SLA sweep failed")
+            log.exception("job %s failed", job.name)
 
 
 def install(app: FastAPI) -> None:
     """Run the periodic jobs for the lifetime of ``app`` (called by ``create_app(background=True)``)."""
-    period = get_settings().sla_sweep_seconds
-    if period <= 0:
+    jobs = scheduled_jobs()
+    if not jobs:
         return
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(a) -> AsyncIterator:
-        task = asyncio.create_task(_sla_loop(app, float(period)), name="onemap-sla-sweep")
+        tasks = [asyncio.create_task(_loop(app, j), name=f"onemap-{j.name}") for j in jobs]
         try:
             async with inner(a) as state:
                 yield state
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
 
     app.router.lifespan_context = lifespan

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         default=32649, description="Projected CRS for metric work (UTM 49N for the demo district)."
     )
     sla_sweep_seconds: int = Field(default=60, description="Period of the in-server deadline sweep; 0 = off.")
+    sensor_check_seconds: int = Field(default=60, description="Period of the in-server sensor offline check; 0 = off.")
+    retention_sweep_seconds: int = Field(default=3600, description="Period of the GPS history pruning; 0 = off.")
+    demo_simulate_seconds: int = Field(
+        default=0, description="Demo mode: move on-duty workers this often (dev.sh run sets 20); 0 = off."
+    )
     position_retention_days: int = Field(default=30, description="Worker GPS history kept this long.")
     position_max_age_s: int = Field(default=600, description="Fixes older than this are stale for dispatch.")
     timezone: str = "Asia/Shanghai"
