@@ -177,6 +177,7 @@ def start_server(url: str, *, app: str = "spatial.server:create_app", factory: b
 
     port = free_port()
     env = {**os.environ, "ONEMAP_DATABASE_URL": url, "ONEMAP_SLA_SWEEP_SECONDS": "0"}
+    (REPO / ".onemap").mkdir(exist_ok=True)
     logf = open(REPO / ".onemap" / f"bench_app_server_{port}.log", "w")  # noqa: SIM115
     cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--log-level",
            "warning"] + (["--factory"] if factory else [])

@@ -59,6 +59,7 @@ def app_server(db_url: str, engine: sa.Engine) -> Iterator[str]:
         conn.execute(sa.text("UPDATE worker SET position_at = now() WHERE on_duty AND geom IS NOT NULL"))
     port = free_port()
     env = {**os.environ, "ONEMAP_DATABASE_URL": db_url, "ONEMAP_SLA_SWEEP_SECONDS": "0"}
+    (REPO / ".onemap").mkdir(exist_ok=True)
     log = open(REPO / ".onemap" / f"test_app_server_{port}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "spatial.server:create_app", "--factory",
                              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
