@@ -20,6 +20,8 @@ missing_debs() {
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || pkgs+=(postgresql postgresql-contrib)
     ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || pkgs+=(postgresql-postgis)
   fi
+  # CJK glyphs for the demo district's Chinese names in the browser
+  ls /usr/share/fonts/truetype/wqy/wqy-zenhei.tt* >/dev/null 2>&1 || pkgs+=(fonts-wqy-zenhei)
   if [ "$want_test" = 1 ]; then
     [ -x /usr/bin/chromium ] || pkgs+=(chromium)
     command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || pkgs+=(mosquitto)

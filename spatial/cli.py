@@ -75,6 +75,13 @@ def _db_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_schema(args: argparse.Namespace) -> int:
+    from spatial.schema_doc import schema_markdown
+
+    print(schema_markdown())
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from spatial import migrate
 
@@ -139,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_db_up)
     db.add_parser("down", help="stop the local PostGIS cluster").set_defaults(func=_db_down)
     db.add_parser("status", help="cluster and schema status as JSON").set_defaults(func=_db_status)
+    db.add_parser("schema", help="tables, columns and indexes as Markdown").set_defaults(func=_db_schema)
 
     mg = sub.add_parser("migrate", help="upgrade (or --down) the schema")
     mg.add_argument("--revision")
