@@ -133,6 +133,30 @@ def add_rgb(df: pd.DataFrame, rgb: np.ndarray) -> pd.DataFrame:
     return df
 
 
+def point_layer(layer_id: str, df: pd.DataFrame, *, radius: float | str, line_color: list[int] | str,
+                **extra) -> dict:
+    """A pickable deck.gl ScatterplotLayer of ``df`` (lon/lat and r/g/b columns), radius in pixels.
+
+    ``radius`` and ``line_color`` may be deck.gl expressions (``"@@=..."``);
+    ``extra`` adds or overrides layer properties (``None`` removes one).
+    """
+    spec = {
+        "@@type": "ScatterplotLayer",
+        "id": layer_id,
+        "data": df,
+        "getPosition": "@@=[lon, lat]",
+        "getFillColor": "@@=[r, g, b]",
+        "getRadius": radius,
+        "radiusUnits": "pixels",
+        "stroked": True,
+        "getLineColor": line_color,
+        "lineWidthMinPixels": 1,
+        "pickable": True,
+    }
+    spec.update(extra)
+    return {k: v for k, v in spec.items() if v is not None}
+
+
 def view_for_bounds(bounds: Sequence[float], *, width_px: int = 1000, height_px: int = 700,
                     pitch: float = 0.0, padding: float = 0.05) -> dict:
     """A deck.gl ``initialViewState`` that fits lon/lat ``bounds`` (W, S, E, N, degrees)."""

@@ -7,7 +7,7 @@ import math
 import geopandas as gpd
 import numpy as np
 
-from layers._common import add_rgb, categorical_colors, check_size, point_frame, require_columns, to_wgs84
+from layers._common import add_rgb, categorical_colors, check_size, point_frame, point_layer, require_columns, to_wgs84
 
 CAMERA_COLORS = {"online": (123, 44, 191), "offline": (160, 160, 160), "fault": (230, 57, 70)}
 M_PER_DEG_LAT = 111_320.0
@@ -47,19 +47,7 @@ def camera_points(
     status = gdf["status"].astype(str) if "status" in gdf.columns else ["online"] * len(gdf)
     df["status"] = np.asarray(status, dtype=object)
     add_rgb(df, categorical_colors(list(status), CAMERA_COLORS))
-    return {
-        "@@type": "ScatterplotLayer",
-        "id": layer_id,
-        "data": df,
-        "getPosition": "@@=[lon, lat]",
-        "getFillColor": "@@=[r, g, b]",
-        "getRadius": float(radius_px),
-        "radiusUnits": "pixels",
-        "stroked": True,
-        "getLineColor": [255, 255, 255],
-        "lineWidthMinPixels": 1,
-        "pickable": True,
-    }
+    return point_layer(layer_id, df, radius=float(radius_px), line_color=[255, 255, 255])
 
 
 def view_cones(

@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from layers._common import add_rgb, categorical_colors, check_size, point_frame, require_columns, to_wgs84
+from layers._common import add_rgb, categorical_colors, check_size, point_frame, point_layer, require_columns, to_wgs84
 
 #: Colour per alarm state; ``stale`` = no reading for longer than ``stale_s``.
 ALARM_COLORS = {"ok": (42, 157, 143), "yellow": (233, 196, 106), "orange": (244, 162, 97),
@@ -69,19 +69,7 @@ def sensor_points(
     state = sensor_state(alarm, gdf["last_reading_at"], now=now, stale_s=stale_s)
     df["state"] = state
     add_rgb(df, categorical_colors(list(state), ALARM_COLORS))
-    return {
-        "@@type": "ScatterplotLayer",
-        "id": layer_id,
-        "data": df,
-        "getPosition": "@@=[lon, lat]",
-        "getFillColor": "@@=[r, g, b]",
-        "getRadius": float(radius_px),
-        "radiusUnits": "pixels",
-        "stroked": True,
-        "getLineColor": [20, 20, 20],
-        "lineWidthMinPixels": 1,
-        "pickable": True,
-    }
+    return point_layer(layer_id, df, radius=float(radius_px), line_color=[20, 20, 20])
 
 
 def tooltip() -> dict:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 
-from layers._common import MAX_POINTS, add_rgb, categorical_colors, check_size, point_frame, require_columns, to_wgs84
+from layers._common import (
+    MAX_POINTS,
+    add_rgb,
+    categorical_colors,
+    check_size,
+    point_frame,
+    point_layer,
+    require_columns,
+    to_wgs84,
+)
 
 #: Colour per ticket status (RGB).
 STATUS_COLORS: dict[str, tuple[int, int, int]] = {
@@ -72,20 +81,11 @@ def ticket_points(
     overdue = (gdf["overdue"].fillna(False).to_numpy(dtype=bool) if "overdue" in gdf.columns and mark_overdue
                else np.zeros(len(df), dtype=bool))
     df["od"] = overdue.astype("uint8")
-    return {
-        "@@type": "ScatterplotLayer",
-        "id": layer_id,
-        "data": df,
-        "getPosition": "@@=[lon, lat]",
-        "getFillColor": "@@=[r, g, b]",
-        "getRadius": "@@=size",
-        "radiusUnits": "pixels",
-        "stroked": True,
-        "getLineColor": f"@@=od ? [{OVERDUE_COLOR[0]}, {OVERDUE_COLOR[1]}, {OVERDUE_COLOR[2]}] : [255, 255, 255]",
-        "lineWidthMinPixels": 1,
-        "pickable": True,
-        "autoHighlight": True,
-    }
+    return point_layer(
+        layer_id, df, radius="@@=size",
+        line_color=f"@@=od ? [{OVERDUE_COLOR[0]}, {OVERDUE_COLOR[1]}, {OVERDUE_COLOR[2]}] : [255, 255, 255]",
+        autoHighlight=True,
+    )
 
 
 def tooltip() -> dict:

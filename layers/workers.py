@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from layers._common import add_rgb, check_size, point_frame, require_columns, to_wgs84
+from layers._common import add_rgb, check_size, point_frame, point_layer, require_columns, to_wgs84
 
 FRESH_COLOR = (46, 204, 113)
 AGING_COLOR = (243, 156, 18)
@@ -73,20 +73,11 @@ def worker_points(
     add_rgb(df, freshness_colors(age, fresh_s=fresh_s, stale_s=stale_s))
     hl = np.isin(df["id"].to_numpy(), np.asarray(list(highlight_ids), dtype="int64"))
     df["hl"] = hl.astype("uint8")
-    return {
-        "@@type": "ScatterplotLayer",
-        "id": layer_id,
-        "data": df,
-        "getPosition": "@@=[lon, lat]",
-        "getFillColor": "@@=[r, g, b]",
-        "getRadius": f"@@=hl ? {radius_px * 2.2} : {radius_px}",
-        "radiusUnits": "pixels",
-        "stroked": True,
-        "getLineColor": f"@@=hl ? [{CANDIDATE_COLOR[0]}, {CANDIDATE_COLOR[1]}, {CANDIDATE_COLOR[2]}] : [40, 40, 40]",
-        "getLineWidth": "@@=hl ? 3 : 1",
-        "lineWidthUnits": "pixels",
-        "pickable": True,
-    }
+    return point_layer(
+        layer_id, df, radius=f"@@=hl ? {radius_px * 2.2} : {radius_px}",
+        line_color=f"@@=hl ? [{CANDIDATE_COLOR[0]}, {CANDIDATE_COLOR[1]}, {CANDIDATE_COLOR[2]}] : [40, 40, 40]",
+        getLineWidth="@@=hl ? 3 : 1", lineWidthUnits="pixels", lineWidthMinPixels=None,
+    )
 
 
 def candidate_links(

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from spatial.db import new_session
+from spatial.db import session_scope
 from spatial.errors import DatabaseUnavailable, OneMapError
 
 
@@ -19,15 +19,8 @@ def db_session() -> Iterator[Session]:
     Commits when the endpoint returns, rolls back on any error, so a failed
     request writes nothing.
     """
-    session = new_session()
-    try:
+    with session_scope() as session:
         yield session
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 async def onemap_error_handler(request: Request, exc: Exception) -> JSONResponse:
