@@ -1,0 +1,78 @@
+"""Screenshots of the three views for docs/screenshots/, from a running server on the demo district.
+
+    ./dev.sh run &                     # or: .venv/bin/onemap serve (after onemap load-demo)
+    .venv/bin/python bench/screenshots.py [--url http://127.0.0.1:5006] [--out docs/screenshots]
+
+Drives Debian Chromium (software WebGL, every non-local request blocked): the
+leadership overview, the dispatcher after a click on the most urgent ticket
+(candidates drawn), and the planner after a 20-year, 60-minute design storm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.app.conftest import ARGS, CHROMIUM, LAYERS_LOADED, click_layer_object, open_view  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", default="http://127.0.0.1:5006")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    external: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            r.continue_()
+        else:
+            external.append(r.request.url)
+            r.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 950})
+        page.route("**/*", route)
+
+        t = open_view(page, f"{args.url}/app?role=leadership")
+        page.wait_for_timeout(3000)  # trend chart and tables load after the map
+        page.screenshot(path=str(out / "leadership.png"))
+        print(f"leadership: first paint {t:.2f} s")
+
+        t = open_view(page, f"{args.url}/app?role=dispatcher")
+        click_layer_object(page, "tickets", 0)
+        page.get_by_role("button", name="Assign").first.wait_for(timeout=15_000)
+        page.wait_for_function(LAYERS_LOADED, timeout=15_000)
+        page.screenshot(path=str(out / "dispatcher.png"))
+        print(f"dispatcher: first paint {t:.2f} s")
+
+        open_view(page, f"{args.url}/app?role=planner")
+        page.get_by_label("Return period (years)").select_option("20")
+        page.get_by_label("Storm duration (min)").select_option("60")
+        t0 = time.perf_counter()
+        page.get_by_role("button", name="Run forecast").click()
+        page.get_by_text("finished in").wait_for(timeout=180_000)
+        page.wait_for_function("() => _dv.deckGL.props.layers.some(l => l.id === 'flood')", timeout=15_000)
+        page.wait_for_function(LAYERS_LOADED, timeout=30_000)
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(out / "planner.png"))
+        print(f"planner: forecast shown after {time.perf_counter() - t0:.1f} s")
+        browser.close()
+    if external:
+        print(f"non-local requests were blocked: {external}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
