@@ -65,6 +65,9 @@ def _deg_margin(radius_m: float, lat: float) -> float:
     return 1.1 * radius_m / (_M_PER_DEG_LON_EQ * coslat)
 
 
+deg_margin = _deg_margin
+
+
 #: The lock lattice covers search radii up to this many metres; a category with a larger
 #: ``duplicate_radius_m`` additionally takes a category-wide lock (:func:`lock_category`).
 LOCK_RADIUS_M = 1000.0
@@ -107,10 +110,14 @@ def lock_area(session: Session, category_code: str, lon: float, lat: float) -> N
     session.execute(_LOCK_SQL, {"ns": _LOCK_NAMESPACE, "keys": lock_keys(category_code, lon, lat)})
 
 
+def category_lock_key(category_code: str) -> int:
+    """Advisory-lock key (with :data:`LOCK_NAMESPACE`) of the whole category (radii above :data:`LOCK_RADIUS_M`)."""
+    return zlib.crc32(f"{category_code}:*".encode()) & 0x7FFFFFFF
+
+
 def lock_category(session: Session, category_code: str) -> None:
     """One lock for the whole category (radii above :data:`LOCK_RADIUS_M`)."""
-    key = zlib.crc32(f"{category_code}:*".encode()) & 0x7FFFFFFF
-    session.execute(_LOCK_SQL, {"ns": _LOCK_NAMESPACE, "keys": [key]})
+    session.execute(_LOCK_SQL, {"ns": _LOCK_NAMESPACE, "keys": [category_lock_key(category_code)]})
 
 
 def find_duplicate(

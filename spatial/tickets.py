@@ -34,9 +34,13 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from spatial import duplicates, lifecycle
 from spatial.deadlines import due_at
@@ -163,8 +167,6 @@ _LOCATE = """
     LEFT JOIN admin_unit s ON s.id = c.parent_id
 """
 _LOCATE_SQL = sa.text(_LOCATE.format(dup="NULL::bigint"))
-#: Locate + idempotency + duplicate search in one round trip (run after the advisory lock).
-_INTAKE_SQL = sa.text(_LOCATE.format(dup="(" + duplicates.DUPLICATE_SUBQUERY + ")"))
 
 
 @dataclass(frozen=True)
@@ -201,12 +203,16 @@ def category_by_code(session: Session, code: str, *, active_only: bool = True) -
     return cat
 
 
-#: The catalog row, taking the duplicate-check advisory locks (:keys, possibly none) in the same round trip.
-_CATEGORY_STMT = sa.text(
-    "SELECT id, department_id, priority, active, auto_dispatch, accept_limit, accept_unit, resolve_limit, "
-    "resolve_unit, duplicate_radius_m, duplicate_window_h, " + duplicates.LOCK_EXPR + " AS locked "
-    "FROM category WHERE code = :code"
+#: The catalog row as intake caches it: ``xmin`` and ``ctid`` identify the row version (an update in the
+#: same transaction keeps ``xmin`` but moves ``ctid``), so ``onemap_intake()`` can tell a caller that its copy
+#: is stale (tests and admins change the catalog at run time).
+_CATEGORY_SQL = (
+    "SELECT xmin::text || '/' || ctid::text AS xmin, id, department_id, priority, active, auto_dispatch, "
+    "accept_limit, accept_unit, resolve_limit, resolve_unit, duplicate_radius_m, duplicate_window_h "
+    "FROM category WHERE code = %s"
 )
+_CATEGORY_CACHE: dict[tuple, Any] = {}
+_CATEGORY_CACHE_MAX = 4096
 
 
 def _now(now: datetime | None) -> datetime:
@@ -226,6 +232,71 @@ def deadlines(cat: Category | sa.Row, start: datetime) -> tuple[datetime, dateti
     tz = get_settings().timezone
     return (due_at(start, cat.accept_limit, cat.accept_unit, tz=tz),
             due_at(start, cat.resolve_limit, cat.resolve_unit, tz=tz))
+
+
+def _raw(session: Session):
+    """The psycopg connection of the session's transaction (pending ORM changes flushed first)."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().connection.driver_connection
+
+
+def _category(session: Session, raw, code: str, *, fresh: bool = False):
+    """The catalog row of ``code`` from the per-process cache (re-read when ``fresh`` or inactive/unknown)."""
+    info = raw.info
+    key = (info.host, info.port, info.dbname, code)
+    cat = None if fresh else _CATEGORY_CACHE.get(key)
+    if cat is None or not cat.active:
+        with raw.cursor(row_factory=namedtuple_row) as cur:
+            cat = cur.execute(_CATEGORY_SQL, (code,), prepare=True).fetchone()
+        if cat is None or not cat.active:
+            _CATEGORY_CACHE.pop(key, None)
+            category_by_code(session, code)  # raises NotFound with the known codes
+        if len(_CATEGORY_CACHE) >= _CATEGORY_CACHE_MAX:
+            _CATEGORY_CACHE.clear()
+        _CATEGORY_CACHE[key] = cat
+    return cat
+
+
+_TICKET_ATTRS = [c.key for c in Ticket.__mapper__.column_attrs]
+_TICKET_EXPRS = [f"ST_AsEWKB((r.tk).{c.name})" if c.name == "geom" else f"(r.tk).{c.name}"
+                 for c in (Ticket.__mapper__.column_attrs[k].columns[0] for k in _TICKET_ATTRS)]
+#: One round trip: ``onemap_intake()`` (migration 0006) checks the cached catalog row, takes the advisory
+#: locks, locates, checks idempotency and duplicates and writes the ticket (or the merge); the ticket row
+#: comes back with the outcome.
+_INTAKE_ARG_TYPES = ("bigint", "text", "int", "int[]", "int", "boolean", "float8", "float8", "text", "text",
+                     "timestamptz", "float8", "float8", "bigint", "int", "text", "text", "text[]", "text", "text",
+                     "text", "timestamptz", "timestamptz", "timestamptz", "timestamptz", "jsonb", "text", "text",
+                     "text", "jsonb")
+_INTAKE_SQL = ("SELECT r.outcome, " + ", ".join(_TICKET_EXPRS) + " FROM onemap_intake("
+               + ", ".join(f"%s::{t}" for t in _INTAKE_ARG_TYPES) + ") AS r")
+_PROCESSORS: dict[str, list] = {}
+
+
+def _ticket_from_row(session: Session, values: tuple) -> Ticket:
+    """The persistent Ticket of a full ticket row (table column order), without an ORM query.
+
+    Like ``populate_existing``: an instance already in the session's identity map gets the new values.
+    """
+    dialect = session.get_bind().dialect
+    procs = _PROCESSORS.get(dialect.name)
+    if procs is None:
+        procs = _PROCESSORS[dialect.name] = [
+            Ticket.__mapper__.column_attrs[k].columns[0].type._cached_result_processor(dialect, None)
+            for k in _TICKET_ATTRS]
+    values = [v if p is None or v is None else p(v) for p, v in zip(procs, values, strict=True)]
+    key = identity_key(Ticket, values[_TICKET_ATTRS.index("id")])
+    obj = session.identity_map.get(key)
+    if obj is not None:
+        for k, v in zip(_TICKET_ATTRS, values, strict=True):
+            set_committed_value(obj, k, v)
+        return obj
+    obj = Ticket.__mapper__.class_manager.new_instance()
+    for k, v in zip(_TICKET_ATTRS, values, strict=True):
+        set_committed_value(obj, k, v)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
 
 
 def intake(
@@ -272,85 +343,51 @@ def intake(
         if reported < at - MAX_BACKDATE:
             raise ValidationError("reported_at is more than a year ago")
         reported = min(reported, at)
-    keys = duplicates.lock_keys(data.category, data.lon, data.lat) if data.dedupe else []
-    cat = session.execute(_CATEGORY_STMT, {"code": data.category, "ns": duplicates.LOCK_NAMESPACE,
-                                           "keys": keys}).one_or_none()
-    if cat is None or not cat.active:
-        category_by_code(session, data.category)  # raises NotFound with the known codes
-    dedupe = data.dedupe and cat.duplicate_radius_m > 0 and cat.duplicate_window_h > 0  # 0 = no merging
-    if dedupe:
-        if cat.duplicate_radius_m > duplicates.LOCK_RADIUS_M:
-            duplicates.lock_category(session, data.category)
-        params = duplicates.search_params(category_id=cat.id, lon=data.lon, lat=data.lat, at=reported,
-                                          radius_m=cat.duplicate_radius_m, window_h=cat.duplicate_window_h)
-        row = session.execute(_INTAKE_SQL, {**params, "channel": data.channel, "ext": data.external_id}).one()
-    else:
-        row = session.execute(_LOCATE_SQL, {"lon": data.lon, "lat": data.lat, "channel": data.channel,
-                                            "ext": data.external_id}).one()
-    existing = row.existing_id or row.existing_merged_id
-    if data.external_id is not None and existing is not None:
-        return IntakeResult(_get(session, existing), "existing")
-    loc = _location(row)
-    if not loc.inside:
+    raw = _raw(session)
+    keys = duplicates.lock_keys(data.category, data.lon, data.lat) if data.dedupe else None
+    event = {"channel": data.channel, "external_id": data.external_id, "lon": data.lon, "lat": data.lat,
+             "description": data.description, "photo_urls": list(data.photo_urls),
+             "reported_at": reported.isoformat()}
+    fresh = False
+    for _ in range(5):
+        cat = _category(session, raw, data.category, fresh=fresh)
+        dedupe = data.dedupe and cat.duplicate_radius_m > 0 and cat.duplicate_window_h > 0  # 0 = no merging
+        cat_lock = (duplicates.category_lock_key(data.category)
+                    if dedupe and cat.duplicate_radius_m > duplicates.LOCK_RADIUS_M else None)
+        since = reported - timedelta(hours=cat.duplicate_window_h) if dedupe else None
+        accept_due, resolve_due = deadlines(cat, reported)
+        params = (
+            cat.id, cat.xmin, duplicates.LOCK_NAMESPACE, keys, cat_lock,
+            dedupe, data.lon, data.lat, data.channel, data.external_id,
+            since, duplicates.deg_margin(cat.duplicate_radius_m, data.lat) if dedupe else None,
+            cat.duplicate_radius_m if dedupe else None,
+            cat.department_id, data.priority or cat.priority, data.address, data.description,
+            list(data.photo_urls), data.reporter_name, data.reporter_phone, data.reporter_account,
+            reported, at, accept_due, resolve_due, Jsonb(data.attrs, dumps=_dumps), actor, role,
+            data.reporter_account or actor, Jsonb(event, dumps=_dumps_unicode),
+        )
+        with raw.cursor() as cur:
+            row = cur.execute(_INTAKE_SQL, params, prepare=True).fetchone()
+        outcome = row[0]
+        if outcome != "stale_category":
+            break
+        fresh = True
+    else:  # pragma: no cover - the catalog row changing five times during one intake
+        raise RuntimeError(f"category {data.category!r} keeps changing during intake")
+    if outcome == "outside":
         raise OutsideDistrict(f"the point ({data.lon:.6f}, {data.lat:.6f}) is outside the district")
-    if dedupe and row.duplicate_id is not None:
-        return IntakeResult(_merge_report(session, row.duplicate_id, data, actor=actor, role=role, at=at,
-                                          reported=reported), "merged")
-    accept_due, resolve_due = deadlines(cat, reported)
-    params = dict(
-        channel=data.channel, external_id=data.external_id, category_id=cat.id,
-        department_id=cat.department_id, grid_id=loc.grid_id, community_id=loc.community_id,
-        street_id=loc.street_id, lon=data.lon, lat=data.lat, address=data.address, description=data.description,
-        photo_urls=list(data.photo_urls), priority=data.priority or cat.priority,
-        reporter_name=data.reporter_name, reporter_phone=data.reporter_phone,
-        reporter_account=data.reporter_account, created_at=reported, updated_at=at,
-        accept_due_at=accept_due, resolve_due_at=resolve_due, attrs=json.dumps(data.attrs, default=str),
-        created_by=actor, actor_role=role,
-        event_data=json.dumps({"channel": data.channel, "external_id": data.external_id, "grid_id": loc.grid_id}),
-    )
-    ticket = session.execute(_INSERT_STMT, params, execution_options={"populate_existing": True}).scalars().first()
-    if ticket is None:  # a concurrent request with the same external id won the race
-        other = session.execute(sa.select(Ticket.id).where(Ticket.channel == data.channel,
-                                                           Ticket.external_id == data.external_id)).scalar_one()
-        return IntakeResult(_get(session, other), "existing")
-    if cat.auto_dispatch:
+    ticket = _ticket_from_row(session, row[1:])
+    if outcome == "created" and cat.auto_dispatch:
         _auto_dispatch(session, ticket, now=at)
-    return IntakeResult(ticket, "created")
+    return IntakeResult(ticket, outcome)
 
 
-#: The ticket, its first event and its first reporter row in one round trip; the ORM maps the
-#: RETURNING row to a Ticket.
-_INSERT_SQL = """
-WITH t AS (
-  INSERT INTO ticket (channel, external_id, category_id, department_id, grid_id, community_id, street_id, geom,
-                      address, description, photo_urls, status, priority, reporter_name, reporter_phone,
-                      reporter_account, created_at, updated_at, accept_due_at, resolve_due_at, attrs, created_by)
-  VALUES (:channel, :external_id, :category_id, :department_id, :grid_id, :community_id, :street_id,
-          ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :address, :description, CAST(:photo_urls AS text[]),
-          'reported', :priority, :reporter_name, :reporter_phone, :reporter_account, :created_at, :updated_at,
-          :accept_due_at, :resolve_due_at, CAST(:attrs AS jsonb), :created_by)
-  ON CONFLICT ON CONSTRAINT uq_ticket_channel_external DO NOTHING
-  RETURNING {cols}
-), e AS (
-  INSERT INTO ticket_event (ticket_id, at, kind, to_status, actor, actor_role, data)
-  SELECT id, :updated_at, 'reported', 'reported', :created_by, :actor_role, CAST(:event_data AS jsonb) FROM t
-), r AS (
-  INSERT INTO ticket_reporter (ticket_id, channel, external_id, name, phone, account, reported_at, description,
-                               geom)
-  SELECT id, channel, external_id, reporter_name, reporter_phone, coalesce(reporter_account, created_by),
-         created_at, nullif(description, ''), geom FROM t
-)
-SELECT {cols} FROM t
-"""
-_TICKET_COLS = ", ".join(c.name for c in Ticket.__table__.c)
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, default=str)
 
 
-def _ticket_stmt(sql: str) -> sa.Select:
-    """An ORM select of Ticket from raw SQL returning the ticket columns in table order (positional mapping)."""
-    return sa.select(Ticket).from_statement(sa.text(sql.format(cols=_TICKET_COLS)).columns(*Ticket.__table__.c))
-
-
-_INSERT_STMT = _ticket_stmt(_INSERT_SQL)
+def _dumps_unicode(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
 
 
 def _get(session: Session, ticket_id: int) -> Ticket:
@@ -358,36 +395,6 @@ def _get(session: Session, ticket_id: int) -> Ticket:
     if ticket is None:
         raise NotFound(f"ticket {ticket_id} does not exist")
     return ticket
-
-
-_MERGE_SQL = """
-WITH r AS (
-  INSERT INTO ticket_reporter (ticket_id, channel, external_id, name, phone, account, reported_at, description, geom)
-  VALUES (:tid, :channel, :external_id, :name, :phone, :account, :reported_at, :description,
-          ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
-  RETURNING id
-), e AS (
-  INSERT INTO ticket_event (ticket_id, at, kind, actor, actor_role, data)
-  SELECT :tid, :at, 'duplicate_report', :actor, :role, CAST(:data AS jsonb) || jsonb_build_object('reporter_id', r.id)
-  FROM r
-)
-SELECT {cols} FROM ticket WHERE id = :tid
-"""
-_MERGE_STMT = _ticket_stmt(_MERGE_SQL)
-
-
-def _merge_report(session: Session, ticket_id: int, data: TicketCreate, *, actor: str, role: str,
-                  at: datetime, reported: datetime) -> Ticket:
-    """Keep a duplicate report on ``ticket_id``: a reporter row and a ``duplicate_report`` event (one statement)."""
-    event = {"channel": data.channel, "external_id": data.external_id, "lon": data.lon, "lat": data.lat,
-             "description": data.description, "photo_urls": list(data.photo_urls),
-             "reported_at": reported.isoformat()}
-    return session.execute(_MERGE_STMT, {
-        "tid": ticket_id, "channel": data.channel, "external_id": data.external_id, "name": data.reporter_name,
-        "phone": data.reporter_phone, "account": data.reporter_account or actor, "reported_at": reported,
-        "description": data.description or None, "lon": data.lon, "lat": data.lat, "at": at, "actor": actor,
-        "role": role, "data": json.dumps(event, ensure_ascii=False),
-    }, execution_options={"populate_existing": True}).scalars().one()
 
 
 def _auto_dispatch(session: Session, ticket: Ticket, *, now: datetime) -> None:
