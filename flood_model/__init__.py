@@ -7,6 +7,9 @@ Public API::
     result = run_forecast("dem.tif", storm, drainage_mm_h=30, roads=roads_gdf)
     result.max_depth, result.warnings, result.write("out/")
 
+``warmup()`` compiles / loads the numba kernels ahead of the first forecast
+(call it from a background thread at server start-up).
+
 This package imports neither ``spatial`` nor ``panel``.
 
 Importing it sets ``OMP_WAIT_POLICY=PASSIVE`` unless already set (before numba's
@@ -18,6 +21,7 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from flood_model._warmup import warmup
 from flood_model.alerts import DEFAULT_LEVELS, build_warnings, level_for
 from flood_model.errors import (
     FloodModelError,
@@ -59,4 +63,5 @@ __all__ = [
     "load_dem",
     "parse_storm_params",
     "run_forecast",
+    "warmup",
 ]
