@@ -61,6 +61,12 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--thresholds", type=_floats, default=[0.15, 0.30], help="depth thresholds [m] (0.15,0.30)")
     p.add_argument("--levels", type=_floats, default=[0.15, 0.30, 0.50],
                    help="yellow,orange,red warning depths [m] (0.15,0.30,0.50)")
+    p.add_argument("--warn-min-length", type=float, default=20.0,
+                   help="road warned when at least this length [m] is at a level's depth (20)")
+    p.add_argument("--warn-min-area", type=float, default=400.0,
+                   help="grid warned when at least this area [m2] is at a level's depth (400)")
+    p.add_argument("--warn-min-fraction", type=float, help="... and this fraction [0-1] of the grid (off)")
+    p.add_argument("--warn-min-cells", type=int, default=2, help="... over at least this many cells (2)")
     p.add_argument("--snapshots", type=_floats, default=[], help="snapshot times [s], comma separated")
     p.add_argument("--crs", help="reproject the DEM: 'utm' or an EPSG code (needed for geographic DEMs)")
     p.add_argument("--boundaries", choices=["open", "closed"], default="open", help="domain edges (open)")
@@ -120,6 +126,8 @@ def run_command(args: argparse.Namespace) -> int:
             roads=gpd.read_file(args.roads) if args.roads else None,
             grids=gpd.read_file(args.grids) if args.grids else None,
             thresholds=args.thresholds, levels=levels, snapshot_times=args.snapshots,
+            warn_min_length_m=args.warn_min_length, warn_min_area_m2=args.warn_min_area,
+            warn_min_area_fraction=args.warn_min_fraction, warn_min_cells=args.warn_min_cells,
             boundaries=args.boundaries, alpha=args.alpha, dt_max=args.dt_max,
             dtype=np.float64 if args.float64 else np.float32,
             record_interval_s=max(10.0, (rain.duration_s + args.after) / 200), progress=progress)

@@ -21,7 +21,13 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 
-from flood_model.alerts import DEFAULT_LEVELS, build_warnings
+from flood_model.alerts import (
+    DEFAULT_LEVELS,
+    DEFAULT_MIN_AREA_M2,
+    DEFAULT_MIN_CELLS,
+    DEFAULT_MIN_LENGTH_M,
+    build_warnings,
+)
 from flood_model.errors import InputError, MassBalanceError, RainfallError
 from flood_model.grid import DemGrid, align_raster, burn_obstacles, load_dem
 from flood_model.losses import ConstantLoss, SCSCurveNumber
@@ -141,6 +147,10 @@ def run_forecast(
     snapshot_times: Sequence[float] = (),
     roads: Any = None,
     grids: Any = None,
+    warn_min_length_m: float = DEFAULT_MIN_LENGTH_M,
+    warn_min_area_m2: float | None = DEFAULT_MIN_AREA_M2,
+    warn_min_area_fraction: float | None = None,
+    warn_min_cells: int = DEFAULT_MIN_CELLS,
     boundaries: str | dict[str, str] = "open",
     open_nodata: bool = True,
     initial_depth: float | np.ndarray = 0.0,
@@ -183,6 +193,17 @@ def run_forecast(
         Times [s] at which the depth is saved.
     roads, grids : GeoDataFrame, optional
         Features to warn about (see :func:`flood_model.alerts.build_warnings`).
+    warn_min_length_m : float
+        Road rule: a road is at a level when at least this length [m] of it is at
+        least the level's depth deep (default 20 m).
+    warn_min_area_m2 : float or None
+        Grid rule: at least this area [m2] of the grid (default 400 m2).
+    warn_min_area_fraction : float, optional
+        Grid rule: additionally at least this fraction [0-1] of the grid's area
+        inside the DEM (default off; with ``warn_min_area_m2=None`` the fraction alone).
+    warn_min_cells : int
+        Both rules: the flooded length / area must span at least this many DEM
+        cells (default 2, so a one-cell pit never warns at any cell size).
     boundaries : str or dict
         Domain-edge types (``open`` = free outflow, ``closed`` = wall).
     open_nodata : bool
@@ -304,7 +325,9 @@ def run_forecast(
         arr[~act] = np.nan
     warnings = None
     if roads is not None or grids is not None:
-        warnings = build_warnings(grid, max_depth, t_first, roads=roads, grids=grids, levels=levels)
+        warnings = build_warnings(grid, max_depth, t_first, roads=roads, grids=grids, levels=levels,
+                                  min_length_m=warn_min_length_m, min_area_m2=warn_min_area_m2,
+                                  min_area_fraction=warn_min_area_fraction, min_cells=warn_min_cells)
     rel = float(abs(bal["rel_error"].iloc[-1])) if len(bal) else 0.0
     info = {
         "cells": int(act.size), "active_cells": int(act.sum()), "dx_m": grid.dx, "dy_m": grid.dy,
@@ -313,6 +336,8 @@ def run_forecast(
         "rain_m3": cum["rain"], "outflow_m3": cum["outflow"], "final_storage_m3": solver.storage,
         "relative_balance_error": rel, "max_depth_m": float(np.nanmax(max_depth)),
         "thresholds_m": all_thr, "levels_m": dict(levels), "dtype": np.dtype(dtype).name,
+        "warning_rule": {"min_length_m": warn_min_length_m, "min_area_m2": warn_min_area_m2,
+                         "min_area_fraction": warn_min_area_fraction, "min_cells": warn_min_cells},
     }
     if progress:
         progress(1.0, f"done: {solver.nsteps} steps in {wall:.1f} s, max depth {info['max_depth_m']:.3f} m, "

@@ -20,6 +20,7 @@ from flood_model import (
     load_dem,
     run_forecast,
 )
+from flood_model.alerts import DETAIL_COLUMNS
 from flood_model.cli import add_parser, main, parse_duration
 
 CRS = "EPSG:32650"
@@ -78,9 +79,10 @@ def test_forecast_products_balance_and_warnings(dem, tmp_path):
     assert calls[0] == 0.0 and calls[-1] == 1.0
     w = res.warnings
     assert list(w.columns) == ["kind", "feature_id", "name", "max_depth_m", "first_exceed_s", "level",
-                               "level_time_s", "geometry"]
+                               "level_time_s", *DETAIL_COLUMNS, "geometry"]
     low = w[(w.kind == "road") & (w.feature_id == 1)].iloc[0]
     assert low["level"] == "red" and low["name"] == "低洼路" and low["first_exceed_s"] > 0
+    assert low["flooded_length_m"] >= 20 and low["flooded_cells"] >= 2 and low["level_time_s"] >= low["first_exceed_s"]
     assert 2 not in set(w.loc[w.kind == "road", "feature_id"])  # the hillside road stays dry
     assert (w.kind == "grid").sum() == 1
     paths = res.write(tmp_path / "out")
