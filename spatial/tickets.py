@@ -39,7 +39,7 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.util import identity_key
 
 from spatial import duplicates, lifecycle
@@ -284,16 +284,15 @@ def _ticket_from_row(session: Session, values: tuple) -> Ticket:
         procs = _PROCESSORS[dialect.name] = [
             Ticket.__mapper__.column_attrs[k].columns[0].type._cached_result_processor(dialect, None)
             for k in _TICKET_ATTRS]
-    values = [v if p is None or v is None else p(v) for p, v in zip(procs, values, strict=True)]
-    key = identity_key(Ticket, values[_TICKET_ATTRS.index("id")])
-    obj = session.identity_map.get(key)
+    values = {k: v if p is None or v is None else p(v) for k, p, v in zip(_TICKET_ATTRS, procs, values, strict=True)}
+    obj = session.identity_map.get(identity_key(Ticket, values["id"]))
     if obj is not None:
-        for k, v in zip(_TICKET_ATTRS, values, strict=True):
-            set_committed_value(obj, k, v)
+        state = instance_state(obj)
+        state.dict.update(values)
+        state._commit_all(state.dict)  # what a populate_existing load does
         return obj
     obj = Ticket.__mapper__.class_manager.new_instance()
-    for k, v in zip(_TICKET_ATTRS, values, strict=True):
-        set_committed_value(obj, k, v)
+    obj.__dict__.update(values)  # as the ORM loader fills an instance; committed below
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
