@@ -33,7 +33,7 @@ CATEGORY = "waterlogging"
 def _text(kind: str, name_zh: str, name_en: str, level: str, depth: float | None) -> str:
     zh_level, depth_zh, depth_en = alerts.LEVEL_ZH[level], "", ""
     if depth is not None and math.isfinite(depth):
-        depth_zh, depth_en = f"（预计最大积水 {depth:.2f} 米）", f" (forecast depth {depth:.2f} m)"
+        depth_zh, depth_en = f"（预计积水 {depth:.2f} 米）", f" (forecast depth {depth:.2f} m)"
     if kind == "road":
         return (f"{name_zh} 内涝{zh_level}预警，请绕行{depth_zh} / "
                 f"{name_en} waterlogging {level} warning, please detour{depth_en}")
@@ -120,7 +120,8 @@ def publish_forecast_warnings(
         name = None if name is None or (isinstance(name, float) and math.isnan(name)) else str(name)
         name_zh = name or (f"道路 {fid}" if kind == "road" else f"网格 {fid}")
         name_en = row.get("name_en") or name or (f"Road {fid}" if kind == "road" else f"Grid {fid}")
-        depth = row.get("max_depth_m")
+        # the depth the level rests on (sustained over the warned stretch), not a single pit cell
+        depth = row.get("sustained_depth_m", row.get("max_depth_m"))
         depth = None if depth is None or not math.isfinite(float(depth)) else float(depth)
         pt = geom.representative_point()
         grid_id = _grid_for(session, kind, fid, pt.x, pt.y)

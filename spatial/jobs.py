@@ -14,7 +14,10 @@ job                what                                         period (setting,
 =================  ===========================================  ==============================
 
 A failed run is logged and retried at the next period; the last result of a
-job is kept in ``app.state.<name>_last``.
+job is kept in ``app.state.<name>_last``. At start-up a daemon thread also
+compiles (or loads from numba's cache) the flood kernels
+(``ONEMAP_FLOOD_WARMUP``), so the planner's first forecast does not pay ~8 s
+of compilation; its timings land in ``app.state.flood_warmup``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -102,15 +106,28 @@ async def _loop(app: FastAPI, job: Job) -> None:
             log.exception("job %s failed", job.name)
 
 
+def _warm_flood(app: FastAPI) -> None:
+    try:
+        import flood_model
+
+        app.state.flood_warmup = flood_model.warmup()
+        log.info("flood kernels ready: %s", app.state.flood_warmup)
+    except Exception:  # the planner still works, it just compiles on first use
+        log.exception("flood warm-up failed")
+
+
 def install(app: FastAPI) -> None:
     """Run the periodic jobs for the lifetime of ``app`` (called by ``create_app(background=True)``)."""
     jobs = scheduled_jobs()
-    if not jobs:
+    warm = get_settings().flood_warmup
+    if not jobs and not warm:
         return
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(a) -> AsyncIterator:
+        if warm:
+            threading.Thread(target=_warm_flood, args=(app,), name="onemap-flood-warmup", daemon=True).start()
         tasks = [asyncio.create_task(_loop(app, j), name=f"onemap-{j.name}") for j in jobs]
         try:
             async with inner(a) as state:

@@ -30,6 +30,10 @@ def test_every_job_runs_in_the_server(committed, monkeypatch):
         app = create_app(with_panel=False, background=True)
         names = ("sla", "sensors", "retention", "demo_positions")
         with TestClient(app):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and getattr(app.state, "flood_warmup", None) is None:
+                time.sleep(0.1)
+            assert app.state.flood_warmup, "the flood kernels were not warmed up"
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline and not all(
                     getattr(app.state, f"{n}_last", None) is not None for n in names):
