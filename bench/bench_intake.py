@@ -10,9 +10,10 @@ street point-in-polygon, catalog deadlines and its ``reported`` event:
    (vectorised validation, deadlines and STRtree point-in-polygon, then COPY
    of tickets and events, one transaction) -> rows/s;
 2. **single, service**: ``spatial.tickets.intake`` with the duplicate check
-   (advisory lock + GiST ``ST_DWithin``), one transaction and commit per
-   ticket, from 1, 2 and 4 client processes -> tickets/s and per-ticket
-   latency p50/p95/p99;
+   (advisory lock + GiST ``ST_DWithin``; since migration 0006 the whole path
+   is one ``onemap_intake()`` call), one transaction and commit per ticket,
+   from 1, 2 and 4 client processes -> tickets/s, per-ticket latency
+   p50/p95/p99 and CPU per ticket (client process and its database backend);
 3. **single, HTTP**: ``POST /api/tickets`` with a bearer token against
    ``onemap serve``-equivalent uvicorn (1 worker process) from 4 client
    processes -> requests/s and latency.
