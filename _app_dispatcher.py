@@ -48,8 +48,8 @@ class DispatcherView:
         self.k = pn.widgets.IntSlider(name="Candidates", start=1, end=MAX_K, value=5, width=200)
         self.reload = pn.widgets.Button(name="Refresh queue", width=200)
         self.queue = pn.widgets.Tabulator(
-            pd.DataFrame(), show_index=False, disabled=True, selectable=1, height=560, width=420,
-            layout="fit_columns", widths={"id": 60, "category": 170, "status": 90, "due (min)": 80},
+            pd.DataFrame(), show_index=False, disabled=True, selectable=1, height=560, width=370,
+            layout="fit_columns", widths={"id": 60, "category": 140, "status": 85, "due (min)": 75},
             theme="simple", pagination=None)
         self.ticket_info = pn.pane.HTML("<i>Click a ticket on the map or in the queue.</i>",
                                         sizing_mode="stretch_width")
@@ -57,7 +57,7 @@ class DispatcherView:
         self.cand_msg = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
         self.cand_rows = []
         for _ in range(MAX_K):
-            text = pn.pane.HTML("", width=230)
+            text = pn.pane.HTML("", width=210)
             btn = pn.widgets.Button(name="Assign", button_type="primary", width=110)
             btn.on_click(self._on_assign_button)
             self.cand_rows.append((text, btn, pn.Row(text, btn, visible=False, css_classes=["onemap-candidate"])))
@@ -88,10 +88,10 @@ class DispatcherView:
 
     def main(self) -> pn.viewable.Viewable:
         side = pn.Column("#### Selected ticket", self.ticket_info, "#### Nearest available workers",
-                         self.cand_box, width=360)
+                         self.cand_box, width=330)
         return pn.Column(self.alert,
-                         pn.Row(pn.Column("#### Waiting for dispatch (deadline first)", self.queue, width=440),
-                                pn.Column(self.map.pane, sizing_mode="stretch_width"), side,
+                         pn.Row(pn.Column("#### Waiting for dispatch (deadline first)", self.queue, width=380),
+                                pn.Column(self.map.pane, sizing_mode="stretch_width", min_width=480), side,
                                 sizing_mode="stretch_width"),
                          self.status, sizing_mode="stretch_width")
 
