@@ -84,6 +84,8 @@ BASIN_SHARE, UNDERPASS_SHARE = 0.45, 0.35
 #: basin bowls reach out to this many sigmas; underpass troughs are this long / wide (half, m)
 BASIN_REACH, UNDERPASS_HALF = 2.0, (80.0, 14.0)
 FILL_EPS = 1e-4
+#: water surface of the river / creek below their banks (m)
+RIVER_DROP, CREEK_DROP = 2.5, 1.5
 
 
 def fill_depressions(z: np.ndarray, eps: float = 0.0) -> np.ndarray:
@@ -213,17 +215,19 @@ def make_dem(rng: np.random.Generator, lay: Layout, *, cell: float = 10.0, margi
     for _ in range(3):
         kx, ky = rng.normal(0, 1 / 6000, 2)
         z += rng.uniform(0.05, 0.15) * np.cos(2 * np.pi * (kx * X + ky * Y) + rng.uniform(0, 2 * np.pi))
-    # river channel (4.5 m below its banks) and the creek valley
+    # river and creek at their normal water level, as a survey DEM records them (2.5 m and 1.5 m below
+    # the banks), so forecast depths there are the rise above normal water; the creek in a shallow valley
     if lay.river is not None:
-        z -= 4.5 * np.exp(-(d_river / 30.0) ** 2)
+        z -= RIVER_DROP * np.exp(-(d_river / 30.0) ** 2)
     if lay.creek is not None:
         d = _distance_to_line(lay.creek, X, Y)
-        z -= 2.5 * np.exp(-(d / 15.0) ** 2) + 0.5 * np.exp(-(d / 120.0) ** 2)
+        z -= CREEK_DROP * np.exp(-(d / 15.0) ** 2) + 0.5 * np.exp(-(d / 120.0) ** 2)
     z -= _road_drop(lay, transform, z.shape)  # streets below the blocks
     z = fill_depressions(z, eps=FILL_EPS)  # no pits: every cell drains to the river / the edge
     # the designed depressions, carved into the drained surface
     for b in lay.basins:
         z -= BASIN_SHARE * b["depth_m"] * _basin_shape(b, X, Y)
+    near_river = np.clip((d_river - 40.0) / 60.0, 0.0, 1.0)  # no trough cut into the river bed
     for u in lay.underpasses:
-        z -= UNDERPASS_SHARE * u["depth_m"] * _underpass_shape(u, X, Y)
+        z -= UNDERPASS_SHARE * u["depth_m"] * _underpass_shape(u, X, Y) * near_river
     return Dem(z.astype(np.float32), transform)
