@@ -18,7 +18,7 @@ import panel as pn
 
 from _app_common import MAP_H, MAP_W, MapPane, Timer, db, guarded, new_alert, show
 from layers import view_for_bounds
-from layers.grids import boundaries
+from layers.grids import outlines
 from layers.legend import status_legend_html, worker_legend_html
 from layers.tickets import ticket_points
 from layers.tickets import tooltip as ticket_tooltip
@@ -43,6 +43,8 @@ class DispatcherView:
             self.streets_gdf = mapdata.admin_units(s, level=2)
             self.grids_gdf = mapdata.admin_units(s, level=4)
             cats = mapdata.categories(s)
+        # grid and street outlines never change: one light layer, built once
+        self.outlines = outlines([(self.grids_gdf, (170, 170, 170, 160), 1), (self.streets_gdf, (30, 30, 30, 230), 2)])
         self.cats = pn.widgets.MultiChoice(name="Categories (none = all)", width=200,
                                            options={f"{r.name} ({r.code})": r.code for r in cats.itertuples()})
         self.k = pn.widgets.IntSlider(name="Candidates", start=1, end=MAX_K, value=5, width=200)
@@ -127,9 +129,7 @@ class DispatcherView:
         now = datetime.now(UTC)
         cand_ids = [c.worker_id for c in self.candidates]
         layers = {
-            "grid_lines": boundaries(self.grids_gdf, layer_id="grid_lines", color=(170, 170, 170, 160),
-                                     width_px=1),
-            "streets": boundaries(self.streets_gdf, layer_id="streets", width_px=2),
+            "boundaries": self.outlines,
             "tickets": ticket_points(self.shown, highlight_id=self.selected, radius_px=5),
             "workers": worker_points(self.workers, now=now, highlight_ids=cand_ids)
             if len(self.workers) else None,
@@ -145,7 +145,7 @@ class DispatcherView:
                                                                   [c.lat for c in self.candidates]),
                                       crs="EPSG:4326")
                 layers["links"] = candidate_links(origin, cg, layer_id="links")
-        self.map.set_layers(layers, order=["grid_lines", "streets", "links", "workers", "tickets"])
+        self.map.set_layers(layers, order=["boundaries", "links", "workers", "tickets"])
 
     # ------------------------------------------------------------------ interaction
     def _on_map_click(self, event) -> None:

@@ -19,7 +19,7 @@ from layers._common import ramp_colors, to_wgs84
 from layers.buildings import buildings_3d
 from layers.cameras import camera_points, view_cones
 from layers.density import bin_columns, heatmap, hexagon_density
-from layers.grids import boundaries, grid_choropleth
+from layers.grids import boundaries, grid_choropleth, outlines
 from layers.legend import depth_legend_html, ramp_legend_html, status_legend_html
 from layers.raster import bitmap_layer, corner_bounds, depth_rgba, to_png
 from layers.sensors import ALARM_COLORS, sensor_points
@@ -79,6 +79,26 @@ def test_boundaries_outline_only():
     spec = boundaries(grids_utm(), layer_id="streets")
     assert spec["filled"] is False and spec["stroked"] is True
     assert len(spec["data"]["features"]) == 2
+
+
+def test_outlines_one_line_layer_shared_edges_once():
+    two = gpd.GeoDataFrame({"id": [1, 2]}, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs="EPSG:4326")
+    big = gpd.GeoDataFrame({"id": [9]}, geometry=[box(0, 0, 2, 1)], crs="EPSG:4326")
+    spec = outlines([(two, (170, 170, 170, 160), 1), (big, (30, 30, 30), 2)], layer_id="b")
+    assert spec["@@type"] == "LineLayer" and spec["pickable"] is False
+    df = spec["data"]
+    first = df[df["w"] == 1]
+    # 7 unit edges of two adjacent squares: the shared one (x = 1) once
+    seg_len = np.hypot(first["x1"] - first["x0"], first["y1"] - first["y0"]).sum()
+    assert seg_len == pytest.approx(7.0)
+    assert ((first["x0"] == 1) & (first["x1"] == 1)).sum() == 1
+    last = df[df["w"] == 2]
+    assert np.hypot(last["x1"] - last["x0"], last["y1"] - last["y0"]).sum() == pytest.approx(6.0)
+    assert tuple(last.iloc[0][["r", "g", "b", "a"]]) == (30, 30, 30, 255)
+    assert df.index[df["w"] == 1].max() < df.index[df["w"] == 2].min()  # drawn in the order given
+    assert "_b" in df.columns
+    with pytest.raises(LayerError):
+        outlines([(gpd.GeoDataFrame({"id": [1]}, geometry=[box(0, 0, 1, 1)]), (0, 0, 0), 1)])
 
 
 def test_ramp_colors_nan_and_clip():
