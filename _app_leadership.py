@@ -24,7 +24,7 @@ from layers.cameras import camera_points, view_cones
 from layers.cameras import tooltip as camera_tooltip
 from layers.density import bin_columns
 from layers.density import tooltip as bin_tooltip
-from layers.grids import boundaries, grid_choropleth
+from layers.grids import grid_choropleth, outlines
 from layers.grids import tooltip as grid_tooltip
 from layers.legend import ramp_legend_html
 from layers.sensors import sensor_points
@@ -193,9 +193,14 @@ class LeadershipView:
             "grids": grid_choropleth(grids, value=metric, extruded=self.extrude.value, ramp=ramp, vmin=vmin,
                                      vmax=vmax, reverse=reverse, opacity=0.35 if bins is not None else 0.75,
                                      label_columns=("id", "code", "name", "street_id", "street")),
-            "streets": boundaries(streets, layer_id="streets", width_px=3),
+            # outlines in one light LineLayer (cheap to redraw with software WebGL); flat grids drop their
+            # own polygon stroke and get their edges there too
+            "streets": outlines(([] if self.extrude.value else [(grids, (60, 60, 60, 150), 1)])
+                                + [(streets, (30, 30, 30, 230), 3)], layer_id="streets"),
             "bins": bin_columns(bins, cell_m=BIN_M, layer_id="bins") if bins is not None and len(bins) else None,
         }
+        if not self.extrude.value:
+            layers["grids"]["stroked"] = False
         if bins is not None:  # bins on top must not be hidden by a pickable grid layer
             layers["grids"]["pickable"] = False
         view = None
