@@ -1,6 +1,7 @@
 """Screenshots of the three views for docs/screenshots/, from a running server on the demo district.
 
-    ./dev.sh run &                     # or: .venv/bin/onemap serve (after onemap load-demo)
+    ./dev.sh run &                     # or: ONEMAP_DEMO_SIMULATE_SECONDS=5 .venv/bin/onemap serve
+                                       # (workers need fresh fixes, else the dispatcher has no candidates)
     .venv/bin/python bench/screenshots.py [--url http://127.0.0.1:5006] [--out docs/screenshots]
 
 Drives Debian Chromium (software WebGL, every non-local request blocked): the
