@@ -206,6 +206,18 @@ def grid_stats(session: Session, window: Window, *, categories: Sequence[str] | 
     return gdf
 
 
+def _scope(params: dict, *, street_id: int | None, grid_id: int | None) -> str:
+    """SQL filter on ticket ``t`` for a drill-down to a street and/or grid; adds the bind values."""
+    scope = ""
+    if street_id is not None:
+        scope += " AND t.street_id = :street"
+        params["street"] = street_id
+    if grid_id is not None:
+        scope += " AND t.grid_id = :grid"
+        params["grid"] = grid_id
+    return scope
+
+
 def kpis(session: Session, window: Window, *, categories: Sequence[str] | None = None,
          street_id: int | None = None, grid_id: int | None = None) -> dict:
     """Headline numbers for the window.
@@ -219,13 +231,7 @@ def kpis(session: Session, window: Window, *, categories: Sequence[str] | None =
         tickets closed in the window, None when unrated).
     """
     p, cat = _params(window, categories)
-    scope = ""
-    if street_id is not None:
-        scope += " AND t.street_id = :street"
-        p["street"] = street_id
-    if grid_id is not None:
-        scope += " AND t.grid_id = :grid"
-        p["grid"] = grid_id
+    scope = _scope(p, street_id=street_id, grid_id=grid_id)
     row = session.execute(sa.text(f"""
         SELECT
           (SELECT count(*) FROM ticket t WHERE t.created_at >= :since AND t.created_at < :until {cat}{scope}),
@@ -270,13 +276,7 @@ def trend(session: Session, window: Window, *, categories: Sequence[str] | None 
     """Daily ``received`` and ``closed`` counts over the window (local calendar days in ``tz``)."""
     p, cat = _params(window, categories)
     p["tz"] = tz
-    scope = ""
-    if street_id is not None:
-        scope += " AND t.street_id = :street"
-        p["street"] = street_id
-    if grid_id is not None:
-        scope += " AND t.grid_id = :grid"
-        p["grid"] = grid_id
+    scope = _scope(p, street_id=street_id, grid_id=grid_id)
     sql = f"""
         WITH days AS (
             SELECT generate_series(date_trunc('day', :since AT TIME ZONE :tz),
