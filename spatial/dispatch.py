@@ -261,16 +261,6 @@ def availability(
     return out
 
 
-def _lock_ticket(session: Session, ticket_id: int) -> Ticket:
-    ticket = session.execute(
-        sa.select(Ticket).where(Ticket.id == ticket_id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if ticket is None:
-        raise NotFound(f"ticket {ticket_id} does not exist")
-    return ticket
-
-
 def _lock_worker(session: Session, worker_id: int) -> Worker:
     worker = session.execute(
         sa.select(Worker).where(Worker.id == worker_id).with_for_update()
@@ -317,7 +307,7 @@ def assign(
 
     now = (now or datetime.now(UTC)).astimezone(UTC)
     with session.begin_nested():
-        ticket = _lock_ticket(session, ticket_id)
+        ticket = lifecycle.lock_ticket(session, ticket_id)
         if ticket.status in ACTIVE:
             raise Conflict(f"ticket {ticket_id} is already {ticket.status} to worker {ticket.assigned_worker_id}",
                            details={"status": ticket.status, "worker_id": ticket.assigned_worker_id})
