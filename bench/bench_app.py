@@ -49,7 +49,7 @@ from spatial import mapdata, migrate  # noqa: E402
 from spatial._copy import copy_frame, hex_ewkb  # noqa: E402
 from spatial.db import drop_database, ensure_database, get_engine, session_scope  # noqa: E402
 from spatial.settings import get_settings  # noqa: E402
-from tests.app.conftest import ARGS, CHROMIUM, FIND_DECK, LAYERS_LOADED  # noqa: E402
+from tests.app.conftest import ARGS, CHROMIUM, FIND_DECK, LAYERS_LOADED, block_external  # noqa: E402
 
 DB = "onemap_bench_app"
 CHUNK = 200_000
@@ -193,18 +193,6 @@ def start_server(url: str, *, app: str = "spatial.server:create_app", factory: b
     raise RuntimeError("server did not start")
 
 
-def _guard(page, external: list[str]) -> None:
-    def route(r):
-        u = r.request.url
-        if u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
-            r.continue_()
-        else:
-            external.append(u)
-            r.abort()
-
-    page.route("**/*", route)
-
-
 NAV = """() => { const n = performance.getEntriesByType('navigation')[0];
   return {ttfb: n.responseStart / 1000, dom: n.domContentLoadedEventEnd / 1000} }"""
 
@@ -217,7 +205,7 @@ def first_paint(browser, url: str, *, runs: int, external: list[str]) -> dict:
         ctx = browser.new_context(viewport={"width": 1600, "height": 1000})
         for bucket in (cold, warm):  # first load cold cache, then the same context again (warm)
             page = ctx.new_page()
-            _guard(page, external)
+            block_external(page, external)
             t0 = time.perf_counter()
             page.goto(url)
             page.wait_for_function(FIND_DECK, timeout=120_000, polling=20)
@@ -243,7 +231,7 @@ PROJECT = """(i) => { const d = _dv.deckGL; const L = d.props.layers.find(l => l
 
 def click_to_candidates(browser, base: str, *, runs: int, external: list[str]) -> dict:
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
-    _guard(page, external)
+    block_external(page, external)
     page.goto(f"{base}/app?role=dispatcher")
     page.wait_for_function(FIND_DECK, timeout=120_000)
     page.wait_for_function(LAYERS_LOADED, timeout=120_000)

@@ -19,7 +19,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.app.conftest import ARGS, CHROMIUM, LAYERS_LOADED, click_layer_object, open_view  # noqa: E402
+from tests.app.conftest import (  # noqa: E402
+    ARGS,
+    CHROMIUM,
+    LAYERS_LOADED,
+    block_external,
+    click_layer_object,
+    open_view,
+)
 
 
 def main() -> int:
@@ -32,18 +39,10 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     external: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
-            r.continue_()
-        else:
-            external.append(r.request.url)
-            r.abort()
-
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 950})
-        page.route("**/*", route)
+        block_external(page, external)
 
         t = open_view(page, f"{args.url}/app?role=leadership")
         page.wait_for_timeout(3000)  # trend chart and tables load after the map

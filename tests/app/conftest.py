@@ -100,12 +100,8 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
-    """A 1600x1000 page; non-local requests are blocked and fail the test, as do page errors."""
-    external: list[str] = []
-    errors: list[str] = []
-    pg = browser.new_page(viewport={"width": 1600, "height": 1000})
+def block_external(page, external: list[str]) -> None:
+    """Abort every request that leaves 127.0.0.1 (data:/blob: pass) and record its URL in ``external``."""
 
     def route(r):
         url = r.request.url
@@ -115,7 +111,16 @@ def page(browser):
             external.append(url)
             r.abort()
 
-    pg.route("**/*", route)
+    page.route("**/*", route)
+
+
+@pytest.fixture
+def page(browser):
+    """A 1600x1000 page; non-local requests are blocked and fail the test, as do page errors."""
+    external: list[str] = []
+    errors: list[str] = []
+    pg = browser.new_page(viewport={"width": 1600, "height": 1000})
+    block_external(pg, external)
     pg.on("pageerror", lambda e: errors.append(str(e)))
     yield pg
     pg.close()
