@@ -1,13 +1,15 @@
-"""The one-map app: three roles on one Panel page, served by the one FastAPI server.
+"""Composition root: the one server (API + one-map app + jobs) and the ``onemap`` command.
 
-Composition only; the views live in ``_app_leadership.py``,
-``_app_dispatcher.py`` and ``_app_planner.py``, the pure layer builders in
-``layers/``, the queries in ``spatial.mapdata``.
-
-* ``mount_panel(api)`` mounts the app at ``/app`` (bokeh-fastapi, the same
-  uvicorn process as the HTTP API) and redirects ``/`` to it.
-* ``create_app_view()`` builds one browser session's page for one role:
-  ``/app?role=leadership`` (default), ``dispatcher`` or ``planner``; the header links switch roles.
+* :func:`create_app_view` builds one browser session's page for one role:
+  ``/app?role=leadership`` (default), ``dispatcher`` or ``planner``; the
+  header links switch roles. The views (``views/``) are UI only.
+* :func:`create_server` is the uvicorn factory of ``onemap serve``: the HTTP
+  API (``spatial.api.main.create_api``) with the Panel app mounted at
+  ``/app`` (bokeh-fastapi, the same process), ``/`` redirected there, and the
+  demo worker simulator added to the periodic jobs when
+  ``ONEMAP_DEMO_SIMULATE_SECONDS`` > 0.
+* :func:`main` is the ``onemap`` entry point: the core commands of
+  ``spatial.cli.main`` plus ``load-demo`` (``data.load``) and ``serve``.
 
 Offline by design: no base map tiles, deck.gl and every script come from the
 Panel/Bokeh wheels on this server (the browser tests block every other host).
@@ -15,24 +17,34 @@ Panel/Bokeh wheels on this server (the browser tests block every other host).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
 
 import panel as pn
+import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from panel.io.fastapi import add_applications
 
-from _app_common import CSS
+from data import load as demo_load
+from data import simulate
+from spatial.api.main import create_api
+from spatial.cli import main as core_cli
+from spatial.db import migrate
+from spatial.jobs import Job
+from spatial.settings import get_settings
+from views.common import CSS
+from views.dispatcher import DispatcherView
+from views.leadership import LeadershipView
+from views.planner import PlannerView
 
 ROLES: dict[str, str] = {"Leadership": "leadership", "Dispatcher": "dispatcher", "Planner": "planner"}
 
-
-def _factories() -> dict[str, Callable]:
-    from _app_dispatcher import DispatcherView
-    from _app_leadership import LeadershipView
-    from _app_planner import PlannerView
-
-    return {"leadership": LeadershipView, "dispatcher": DispatcherView, "planner": PlannerView}
-
+#: The view class of each role.
+VIEWS = {"leadership": LeadershipView, "dispatcher": DispatcherView, "planner": PlannerView}
 
 #: Panel extensions each role needs (only these are loaded: less JS, faster first paint).
 EXTENSIONS: dict[str, tuple[str, ...]] = {"leadership": ("deckgl",), "dispatcher": ("deckgl", "tabulator"),
@@ -66,7 +78,7 @@ def create_app_view(role: str | None = None) -> pn.template.BootstrapTemplate:
     if role not in ROLES.values():
         role = "leadership"
     pn.extension(*EXTENSIONS[role], raw_css=[CSS], notifications=False)
-    view = _factories()[role]()
+    view = VIEWS[role]()
     title = f"OneMap - {next(k for k, v in ROLES.items() if v == role)}"
     return pn.template.BootstrapTemplate(title=title, sidebar=list(view.sidebar()), main=[view.main()],
                                          header=[_role_links(role)], sidebar_width=240,
@@ -75,10 +87,62 @@ def create_app_view(role: str | None = None) -> pn.template.BootstrapTemplate:
 
 def mount_panel(api: FastAPI) -> None:
     """Mount the app at ``/app`` on the FastAPI server and redirect ``/`` there."""
-    from panel.io.fastapi import add_applications
-
     add_applications({"/app": create_app_view}, app=api, title="OneMap")
 
     @api.get("/", include_in_schema=False)
     def _root() -> RedirectResponse:
         return RedirectResponse("/app")
+
+
+def demo_jobs() -> list[Job]:
+    """Demo mode: keep on-duty demo workers moving (``ONEMAP_DEMO_SIMULATE_SECONDS``, 0 = off)."""
+    return [Job("demo_positions", get_settings().demo_simulate_seconds, simulate.step_positions)]
+
+
+def create_server(*, with_panel: bool = True, background: bool = True) -> FastAPI:
+    """The one server: API, the one-map app at ``/app`` (``with_panel``) and the periodic jobs."""
+    api = create_api(background=background, extra_jobs=demo_jobs())
+    if with_panel:
+        mount_panel(api)
+    return api
+
+
+def _load_demo(args: argparse.Namespace) -> int:
+    migrate.upgrade()
+    t0 = time.perf_counter()
+    summary = demo_load.load_demo(seed=args.seed, tickets=args.tickets, replace=not args.keep)
+    print(json.dumps(summary, indent=2, default=str))
+    print(f"demo district loaded in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    print(f"OneMap on http://{host}:{port}/  (app at /app, API docs at /docs)")
+    uvicorn.run(create_server, factory=True, host=host, port=port, log_level="info")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """The commands that need the demo data or the app: ``load-demo`` and ``serve``."""
+    ld = sub.add_parser("load-demo", help="generate and load the demo district")
+    ld.add_argument("--seed", type=int, default=42)
+    ld.add_argument("--tickets", type=int, default=20_000)
+    ld.add_argument("--keep", action="store_true", help="do not clear existing data first")
+    ld.set_defaults(func=_load_demo)
+
+    sv = sub.add_parser("serve", help="serve the HTTP API and the one-map app")
+    sv.add_argument("--host")
+    sv.add_argument("--port", type=int)
+    sv.set_defaults(func=_serve)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``onemap`` command (entry point)."""
+    return core_cli.main(argv, extra=(add_commands,))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -72,7 +72,7 @@ case "$cmd" in
   run)
     install_debs 0; setup_venv
     "$VENV/bin/onemap" db up
-    if [ "${ONEMAP_RELOAD_DEMO:-0}" = 1 ] || [ "$("$VENV/bin/python" -m data.demo --is-loaded)" != yes ]; then
+    if [ "${ONEMAP_RELOAD_DEMO:-0}" = 1 ] || [ "$("$VENV/bin/python" -m data.load --is-loaded)" != yes ]; then
       "$VENV/bin/onemap" load-demo
     else
       say "demo district already loaded (ONEMAP_RELOAD_DEMO=1 to reload)"

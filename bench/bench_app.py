@@ -6,10 +6,10 @@ Usage::
     .venv/bin/python bench/bench_app.py --tickets 1000000 --runs 7 --reuse  # keep an existing bench DB
 
 Steps: (1) a separate database ``onemap_bench_app`` gets the demo district
-(``data.demo.load_demo``, 20k tickets with full history) plus synthetic
+(``data.load.load_demo``, 20k tickets with full history) plus synthetic
 tickets up to ``--tickets``, written by COPY, spread over the last 365 days
 (older ones closed, about 12 % of the last 30 days still open); (2) the one
-server (``uvicorn spatial.server:create_app``) starts against it; (3) headless
+server (``uvicorn app:create_server``) starts against it; (3) headless
 Debian Chromium (SwiftShader, every non-local host blocked) measures
 
 * first paint: navigation -> every deck.gl layer ``isLoaded`` for the
@@ -46,8 +46,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from spatial import mapdata, migrate  # noqa: E402
-from spatial._copy import copy_frame, hex_ewkb  # noqa: E402
-from spatial.db import drop_database, ensure_database, get_engine, session_scope  # noqa: E402
+from spatial.db.copy import copy_frame, hex_ewkb  # noqa: E402
+from spatial.db.engine import drop_database, ensure_database, get_engine, session_scope  # noqa: E402
 from spatial.settings import get_settings  # noqa: E402
 from tests.app.conftest import ARGS, CHROMIUM, FIND_DECK, LAYERS_LOADED, block_external  # noqa: E402
 
@@ -94,7 +94,7 @@ def synthetic_tickets(templates: pd.DataFrame, n: int, *, now: datetime, rng: np
 
 
 def build_db(url: str, tickets: int, *, seed: int = 7) -> dict:
-    from data.demo import load_demo
+    from data.load import load_demo
 
     t0 = time.perf_counter()
     drop_database(url)
@@ -171,7 +171,7 @@ def free_port() -> int:
         return sck.getsockname()[1]
 
 
-def start_server(url: str, *, app: str = "spatial.server:create_app", factory: bool = True,
+def start_server(url: str, *, app: str = "app:create_server", factory: bool = True,
                  health: str = "/health") -> tuple[subprocess.Popen, str]:
     import httpx
 

@@ -5,7 +5,7 @@ Builds (or reuses) a separate database ``onemap_bench`` on the same cluster with
 with 25 demand hotspots, 12 departments, 24 categories, half of them needing one
 of 8 skills), loaded with COPY and VACUUM ANALYZE'd. Then:
 
-1. ``spatial.dispatch.candidates(session, ticket_id, k=5)`` for N random tickets
+1. ``spatial.tickets.dispatch.candidates(session, ticket_id, k=5)`` for N random tickets
    (p50/p95/p99 in ms, one session, like a dispatcher clicking tickets), plus k=1;
 2. the same questions answered in memory with shapely ``STRtree`` (per query and
    vectorised) and geopandas ``sjoin_nearest``, on the same eligible workers
@@ -13,7 +13,7 @@ of 8 skills), loaded with COPY and VACUUM ANALYZE'd. Then:
    department and skill, built from a snapshot; it has no freshness or
    transactional guarantee, and STRtree/sjoin_nearest give only the nearest 1);
 3. optionally (``--indexes``) the raw KNN SQL under alternative index designs;
-4. GPS ingest through ``spatial.positions.ingest_fixes`` in batches of 1,000
+4. GPS ingest through ``spatial.workers.positions.ingest_fixes`` in batches of 1,000
    (fixes/s, committed per batch) on 20k dedicated workers.
 
 Run: ``.venv/bin/python bench/bench_dispatch.py [--queries 2000] [--rebuild] [--indexes]``
@@ -32,9 +32,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial import dispatch, migrate, positions
-from spatial.db import get_engine
+from spatial.db import migrate
+from spatial.db.engine import get_engine
 from spatial.settings import get_settings
+from spatial.tickets import dispatch
+from spatial.workers import positions
 
 REF = datetime(2026, 5, 12, 2, 0, tzinfo=UTC)
 X0, Y0, SPAN = 113.30, 23.00, 0.30  # ~30 km x 33 km

@@ -1,4 +1,4 @@
-"""Bulk import rate of :func:`spatial.io.import_file` (rows/s), by phase and format.
+"""Bulk import rate of :func:`spatial.io.files.import_file` (rows/s), by phase and format.
 
 Usage::
 
@@ -28,12 +28,12 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from data import demo
+from data import load
 from data.catalog import CATEGORIES
-from spatial import migrate
-from spatial._ioread import prepare_frame, read_source
-from spatial.db import drop_database, get_engine, session_scope
-from spatial.io import load_frame
+from spatial.db import migrate
+from spatial.db.engine import drop_database, get_engine, session_scope
+from spatial.io.files import load_frame
+from spatial.io.read import prepare_frame, read_source
 from spatial.settings import get_settings
 
 
@@ -81,7 +81,7 @@ def main() -> None:
         hide_password=False)
     drop_database(url)
     migrate.upgrade(url)
-    demo.load_demo(url=url, tickets=1000)
+    load.load_demo(url=url, tickets=1000)
     with get_engine(url).connect() as conn:
         wkb = conn.scalar(sa.text("SELECT ST_AsBinary(geom) FROM admin_unit WHERE level = 1"))
     district = shapely.from_wkb(bytes(wkb))

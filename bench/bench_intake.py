@@ -1,15 +1,15 @@
 """Ticket intake benchmark: single tickets through the service (and over HTTP) vs the bulk COPY path.
 
 Builds a separate database ``onemap_bench_intake`` on the project cluster with
-the demo district (``data.demo.load_demo``: Voronoi streets, communities and
+the demo district (``data.load.load_demo``: Voronoi streets, communities and
 ``--grids`` grid cells, the demo catalog) and ``--existing`` tickets of
 history, VACUUM ANALYZE'd. Then measures, each ticket with grid/community/
 street point-in-polygon, catalog deadlines and its ``reported`` event:
 
-1. **bulk**: ``spatial.ticket_import.bulk_intake`` of ``--bulk`` rows
+1. **bulk**: ``spatial.tickets.bulk.bulk_intake`` of ``--bulk`` rows
    (vectorised validation, deadlines and STRtree point-in-polygon, then COPY
    of tickets and events, one transaction) -> rows/s;
-2. **single, service**: ``spatial.tickets.intake`` with the duplicate check
+2. **single, service**: ``spatial.tickets.intake.intake`` with the duplicate check
    (advisory lock + GiST ``ST_DWithin``; since migration 0006 the whole path
    is one ``onemap_intake()`` call), one transaction and commit per ticket,
    from 1, 2 and 4 client processes -> tickets/s, per-ticket latency
@@ -60,7 +60,7 @@ def _points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import shapely
     import sqlalchemy as sa
 
-    from spatial.db import session_scope
+    from spatial.db.engine import session_scope
 
     with session_scope() as s:
         wkb = s.execute(sa.text("SELECT ST_AsBinary(ST_Union(geom)) FROM admin_unit WHERE level = 1")).scalar_one()
@@ -128,10 +128,10 @@ def build(existing: int, grids: int) -> dict:
     import shapely
     import sqlalchemy as sa
 
-    from spatial import migrate
-    from spatial.db import drop_database, get_engine, session_scope
+    from spatial.db import migrate
+    from spatial.db.engine import drop_database, get_engine, session_scope
     from spatial.models import AdminUnit, Category, Department
-    from spatial.ticket_import import bulk_intake
+    from spatial.tickets.bulk import bulk_intake
     from tests.district import CATEGORIES, DEPARTMENTS
 
     url = _url()
@@ -184,7 +184,7 @@ def build(existing: int, grids: int) -> dict:
 def _existing() -> dict | None:
     import sqlalchemy as sa
 
-    from spatial.db import get_engine
+    from spatial.db.engine import get_engine
 
     try:
         with get_engine(_url()).connect() as c:
@@ -202,8 +202,8 @@ def bench_bulk(n: int) -> dict:
     import pandas as pd
     import sqlalchemy as sa
 
-    from spatial.db import session_scope
-    from spatial.ticket_import import bulk_intake
+    from spatial.db.engine import session_scope
+    from spatial.tickets.bulk import bulk_intake
 
     lon, lat, cat = _points(n, seed=1)
     df = pd.DataFrame({"category": cat, "lon": lon, "lat": lat, "external_id": [f"B{RUN}-{i}" for i in range(n)],
@@ -228,8 +228,8 @@ def _single_worker(args: tuple[int, int, int, str]) -> list[float]:
     _use_bench_db()
     import sqlalchemy as sa
 
-    from spatial.db import session_scope
-    from spatial.tickets import TicketCreate, intake
+    from spatial.db.engine import session_scope
+    from spatial.tickets.intake import TicketCreate, intake
 
     lon, lat, cat = _points(n, seed=seed)
     lat_ms = []
@@ -306,7 +306,7 @@ def _http_worker(args: tuple[int, int, int, str, str]) -> list[float]:
 
 def bench_http(n: int, procs: int, workers: int = 1) -> dict:
     from spatial.auth import create_token
-    from spatial.db import session_scope
+    from spatial.db.engine import session_scope
 
     with session_scope() as s:
         token = create_token(s, name="bench-http", role="channel")
@@ -315,7 +315,7 @@ def bench_http(n: int, procs: int, workers: int = 1) -> dict:
         port = sock.getsockname()[1]
     env = {**os.environ, "ONEMAP_DATABASE_URL": _url(), "ONEMAP_SLA_SWEEP_SECONDS": "0"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "spatial.server:create_app", "--factory", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", "app:create_server", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)],
         cwd=REPO, env=env)
     base = f"http://127.0.0.1:{port}"

@@ -4,7 +4,7 @@ Builds a separate database ``onemap_bench_sensors`` on the same cluster with
 the small test district and ``--sensors`` water-level sensors (thresholds
 0.15/0.30/0.50 m, rate-of-rise rule on), then:
 
-1. ``spatial.readings.ingest_readings`` in batches of ``--batch`` readings, one
+1. ``spatial.sensors.readings.ingest_readings`` in batches of ``--batch`` readings, one
    transaction per batch (as the API and the MQTT subscriber do), readings at
    1-minute steps spread over every sensor; quiet water (below every
    threshold) -> readings/s;
@@ -33,9 +33,10 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
-from spatial import migrate, readings
-from spatial.db import drop_database, get_engine
+from spatial.db import migrate
+from spatial.db.engine import drop_database, get_engine
 from spatial.models import Sensor
+from spatial.sensors import readings
 from spatial.settings import get_settings
 
 DB = "onemap_bench_sensors"
@@ -90,7 +91,7 @@ def _ingest(url: str, rows: list[dict], batch: int) -> tuple[float, dict]:
 def _mqtt(url: str, n: int, n_sensors: int, t0: datetime) -> tuple[float, int]:
     import paho.mqtt.client as mqttc
 
-    from spatial import mqtt
+    from spatial.sensors import mqtt
 
     eng = get_engine(url)
     with eng.begin() as c:

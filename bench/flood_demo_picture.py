@@ -4,7 +4,7 @@ Max depth as a blue ramp (the planner's legend classes) over a hillshade of the
 DEM, street outlines and the basins/underpasses the generator designed, plus
 the figures quoted in docs/data.md: max depth, area >= 0.15 m, ponds.
 
-    .venv/bin/python -m data.demo ...  # or: DEM from data._dem.make_dem (below, --write-dem)
+    .venv/bin/python -m data.load ...  # or: DEM from data._dem.make_dem (below, --write-dem)
     .venv/bin/python bench/flood_demo_picture.py --write-dem /tmp/fd/dem.tif
     .venv/bin/onemap flood run --dem /tmp/fd/dem.tif --storm huangpu --return-period 20 \\
         --duration 60min --after 30min --drainage 20 --out /tmp/fd/run --quiet

@@ -3,7 +3,7 @@
 Creates a scratch database ``onemap_walk`` on the project cluster (the small
 test district from ``tests/district.py``, two workers per department with
 fresh GPS fixes, one token per role), starts the real server
-(``uvicorn spatial.server:create_app --factory``) on a free port, and prints
+(``uvicorn app:create_server --factory``) on a free port, and prints
 every request as a ``curl`` line followed by the (abridged) response.
 The database is dropped at the end.
 
@@ -38,9 +38,9 @@ def _short(body, limit: int = 700) -> str:
 
 
 def main() -> int:
-    from spatial import migrate
     from spatial.auth import create_token
-    from spatial.db import drop_database, session_scope
+    from spatial.db import migrate
+    from spatial.db.engine import drop_database, session_scope
     from spatial.models import Worker
     from spatial.settings import get_settings
     from tests.district import seed_small_district
@@ -74,7 +74,7 @@ def main() -> int:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "ONEMAP_DATABASE_URL": url, "ONEMAP_SLA_SWEEP_SECONDS": "0"}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "spatial.server:create_app", "--factory",
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:create_server", "--factory",
                                "--port", str(port), "--log-level", "warning"], cwd=REPO, env=env)
     base = f"http://127.0.0.1:{port}"
     import httpx

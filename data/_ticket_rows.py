@@ -6,8 +6,8 @@ having its skill, open assignments respect each worker's ``max_workload``
 (a ticket nobody can take stays ``accepted``: dispatch pending), grid workers
 handle on-the-spot categories they report themselves, and every step of the
 lifecycle becomes a ``ticket_event`` row (kind ``reported`` for the report, as
-:func:`spatial.tickets.intake` writes it, then ``transition`` for every move
-allowed by :data:`spatial.lifecycle.TRANSITIONS`, with its actor and role).
+:func:`spatial.tickets.intake.intake` writes it, then ``transition`` for every move
+allowed by :data:`spatial.tickets.lifecycle.TRANSITIONS`, with its actor and role).
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def ticket_frames(rng: np.random.Generator, *, n: int, now: datetime, days: int,
             if "worker_code" in data:
                 data.pop("worker_code")
                 data["worker_id"] = w + 1
-            kind = "transition" if prev else "reported"  # as spatial.tickets.intake writes them
+            kind = "transition" if prev else "reported"  # as spatial.tickets.intake.intake writes them
             e_rows.append((i + 1, s.at, kind, prev, s.to, a, r, None, data))
             first.setdefault(s.to, s.at)
             last[s.to] = s.at

@@ -5,7 +5,7 @@ category), times (90 days ending ``now``, diurnal and weekly profiles, storm
 days that multiply waterlogging), channels, and :func:`lifecycle` walks each
 ticket through the closed loop (reported > accepted > dispatched >
 in_progress > resolved > verified > closed, with rejections, merges and
-reopenings) using the catalog's deadlines via :func:`spatial.deadlines.due_at`.
+reopenings) using the catalog's deadlines via :func:`spatial.tickets.deadlines.due_at`.
 All coordinates here are EPSG:32649 metres; times are timezone-aware UTC.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 
 from data.catalog import CATEGORIES, CategorySpec
-from spatial.deadlines import due_at
+from spatial.tickets.deadlines import due_at
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -1,24 +1,21 @@
 """The demo district: a deterministic, realistic city district generated from a seed and loaded by COPY.
 
-``onemap load-demo`` calls :func:`load_demo`; ``python -m data.demo
---is-loaded`` prints ``yes`` or ``no`` (used by ``dev.sh run``). The district
+This module only generates (no database): :func:`generate` returns the rows
+as data frames and the DEM; :mod:`data.load` writes them (``onemap load-demo``,
+``python -m data.load --is-loaded``). The district
 sits near Guangzhou Huangpu (113.45 E, 23.10 N); geometry is generated in
 EPSG:32649 metres and stored in EPSG:4326. Contents (defaults): 4 streets,
 20 communities, ~220 grids, ~280 named roads, ~3,000 buildings with heights,
 9 departments, 28 categories, 1,000 assets, 100 cameras, 50 sensors with
 3 days of 10-minute readings, 300 workers (60 % on duty with fresh fixes and
 a 30-minute GPS trail) and 20,000 tickets over the last 90 days with their
-reporters and full event history; plus a 10 m DEM GeoTIFF (:func:`dem_path`).
+reporters and full event history; plus a 10 m DEM (written by :func:`data.load.dem_path`).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +24,7 @@ from pyproj import Transformer
 
 from data import _entities, _geometry, _tickets
 from data._dem import Dem, make_dem
+from data._ticket_rows import ticket_frames
 from data.catalog import CATEGORIES, DEPARTMENTS, MAJORS
 
 #: every table the demo writes, in load order
@@ -226,8 +224,6 @@ def generate(*, seed: int = 42, tickets: int = 20_000, now: datetime | None = No
         "received_at": [r[1] for r in trail_rows], "geom": _pts(txy, f), "accuracy_m": [r[4] for r in trail_rows]})
 
     # ---- tickets
-    from data._ticket_rows import ticket_frames
-
     frames.update(ticket_frames(
         np.random.default_rng([seed, 4]), n=tickets, now=now, days=days, places=places, gidx=gidx, to4326=f,
         parent_of=parent_of, cat_id=cat_id, dept_id=dept_id, workers=wlist, frames=frames, roads=lay.roads,
@@ -236,68 +232,3 @@ def generate(*, seed: int = 42, tickets: int = 20_000, now: datetime | None = No
                                      "assigned_worker_id"].value_counts()
     frames["worker"]["workload"] = frames["worker"]["id"].map(open_load).fillna(0).astype(int)
     return DemoData(frames=frames, dem=dem, layout=lay, now=now, info={"seed": seed})
-
-
-def dem_path(*, seed: int = 42) -> Path:
-    """Path of the demo DEM GeoTIFF (EPSG:32649, 10 m, metres); generated on first use."""
-    from spatial.settings import get_settings
-
-    path = get_settings().home / "demo" / "dem.tif"
-    if not path.exists():
-        rng = np.random.default_rng(seed)
-        lay = _geometry.layout(rng)
-        make_dem(np.random.default_rng([seed, 1]), lay).write(path)
-    return path
-
-
-def load_demo(*, seed: int = 42, tickets: int = 20_000, replace: bool = True, url: str | None = None,
-              now: datetime | None = None, **sizes) -> dict:
-    """Generate the demo district and load it in one transaction; returns counts and timings.
-
-    ``replace`` truncates every demo table first (TRUNCATE ... CASCADE, so rows
-    of feature tables that reference them go too); without it the tables
-    must be empty or :class:`spatial.errors.Conflict` is raised. Also writes
-    the DEM to :func:`dem_path`.
-    """
-    from data._load import check_empty, write_demo
-
-    if not replace:  # fail before spending seconds on generation
-        check_empty(url)
-    t0 = time.perf_counter()
-    data = generate(seed=seed, tickets=tickets, now=now, **sizes)
-    generate_s = round(time.perf_counter() - t0, 2)
-    return {**write_demo(data, replace=replace, url=url), "generate_s": generate_s}
-
-
-def is_loaded(url: str | None = None) -> bool:
-    """True when the demo district and its tickets are in the database."""
-    import sqlalchemy as sa
-
-    from spatial.db import get_engine
-
-    try:
-        with get_engine(url).connect() as conn:
-            return bool(conn.scalar(sa.text(
-                "SELECT EXISTS (SELECT 1 FROM admin_unit WHERE code = :c) AND EXISTS (SELECT 1 FROM ticket)"),
-                {"c": DEMO_DISTRICT_CODE}))
-    except Exception:
-        return False
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m data.demo", description=__doc__.splitlines()[0])
-    p.add_argument("--is-loaded", action="store_true", help="print yes/no and exit")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--tickets", type=int, default=20_000)
-    args = p.parse_args(argv)
-    if args.is_loaded:
-        print("yes" if is_loaded() else "no")
-        return 0
-    import json
-
-    print(json.dumps(load_demo(seed=args.seed, tickets=args.tickets), indent=2, default=str))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,6 @@
-"""Roles, hashed API tokens and the FastAPI dependencies that check them.
+"""Roles, principals and hashed API tokens: the one owner of who may do what.
+
+The FastAPI dependencies that read the bearer token live in ``spatial.api.deps``.
 
 A token is ``om_`` + 32 random bytes (URL-safe base64); only its SHA-256 hex
 digest is stored (table ``api_token``), so a database dump reveals no usable
@@ -24,12 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from fastapi import Depends, Request
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from spatial.errors import Forbidden, NotFound, Unauthorized, ValidationError
-from spatial.models import Base, Department, Worker
-from spatial.web import db_session
+from spatial.errors import NotFound, Unauthorized, ValidationError
+from spatial.models import ApiToken, Department, Worker
 
 #: Roles a token can carry.
 ROLES = ("citizen", "channel", "grid_worker", "dispatcher", "handler", "leadership", "admin")
@@ -43,20 +43,6 @@ INTAKE_ROLES = ("citizen", "channel", "grid_worker", "dispatcher", "handler", "a
 TOKEN_PREFIX = "om_"
 
 
-class ApiToken(Base):
-    """A bearer token: hashed secret, role and optional department/worker scope."""
-
-    __tablename__ = "api_token"
-    __table_args__ = (sa.UniqueConstraint("token_hash", name="uq_api_token_hash"),)
-
-    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(128))
-    role: Mapped[str] = mapped_column(sa.String(32))
-    token_hash: Mapped[str] = mapped_column(sa.String(64))
-    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id", ondelete="SET NULL"))
-    worker_id: Mapped[int | None] = mapped_column(sa.ForeignKey("worker.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
-    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 @dataclass(frozen=True)
@@ -142,39 +128,3 @@ def principal_for_token(session: Session, token: str) -> Principal:
 
 _LOOKUP = sa.text("SELECT id, name, role, department_id, worker_id FROM api_token "
                   "WHERE token_hash = :h AND revoked_at IS NULL")
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise Unauthorized("use 'Authorization: Bearer <token>'")
-    return value.strip()
-
-
-def optional_principal(request: Request, session: Session = Depends(db_session)) -> Principal | None:
-    """FastAPI dependency: the caller's principal, or None for anonymous (public) calls."""
-    token = _bearer(request)
-    return None if token is None else principal_for_token(session, token)
-
-
-def current_principal(request: Request, session: Session = Depends(db_session)) -> Principal:
-    """FastAPI dependency: the caller's principal; 401 without a valid bearer token."""
-    token = _bearer(request)
-    if token is None:
-        raise Unauthorized("an API token is required ('Authorization: Bearer <token>')")
-    return principal_for_token(session, token)
-
-
-def require_roles(*roles: str):
-    """FastAPI dependency factory: the principal if its role is in ``roles`` (admin always passes)."""
-    allowed = frozenset(roles) | {"admin"}
-
-    def _dep(principal: Principal = Depends(current_principal)) -> Principal:
-        if principal.role not in allowed:
-            raise Forbidden(f"role {principal.role!r} may not do this (needs {', '.join(sorted(allowed))})")
-        return principal
-
-    return _dep

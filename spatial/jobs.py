@@ -7,11 +7,14 @@ thread, each run in its own committed transaction:
 =================  ===========================================  ==============================
 job                what                                         period (setting, 0 = off)
 =================  ===========================================  ==============================
-``sla``            deadline sweep and escalation (spatial.sla)  ``ONEMAP_SLA_SWEEP_SECONDS``
-``sensors``        offline / inactivity alerts (spatial.rules)  ``ONEMAP_SENSOR_CHECK_SECONDS``
-``retention``      prune GPS history (spatial.positions)        ``ONEMAP_RETENTION_SWEEP_SECONDS``
-``demo_positions`` move on-duty demo workers (data.simulate)    ``ONEMAP_DEMO_SIMULATE_SECONDS``
+``sla``            deadline sweep and escalation (spatial.tickets.sla)  ``ONEMAP_SLA_SWEEP_SECONDS``
+``sensors``        offline / inactivity alerts (spatial.sensors.rules)  ``ONEMAP_SENSOR_CHECK_SECONDS``
+``retention``      prune GPS history (spatial.workers.positions)        ``ONEMAP_RETENTION_SWEEP_SECONDS``
 =================  ===========================================  ==============================
+
+The composition root adds jobs of its own (``app.create_server`` adds
+``demo_positions``, moving on-duty demo workers every
+``ONEMAP_DEMO_SIMULATE_SECONDS``).
 
 A failed run is logged and retried at the next period; the last result of a
 job is kept in ``app.state.<name>_last``. At start-up a daemon thread also
@@ -26,13 +29,18 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
+import flood_model
+from spatial.db.engine import session_scope
+from spatial.sensors import rules
 from spatial.settings import get_settings
+from spatial.tickets import sla
+from spatial.workers import positions
 
 log = logging.getLogger("onemap.jobs")
 
@@ -45,45 +53,31 @@ class Job:
 
 
 def _sla(session: Session) -> dict:
-    from spatial import sla
-
     return sla.sweep(session)
 
 
 def _sensors(session: Session) -> dict:
-    from spatial import rules
-
     return rules.check_offline(session)
 
 
 def _retention(session: Session) -> int:
-    from spatial import positions
-
     return positions.prune_positions(session)
 
 
-def _demo_positions(session: Session) -> int:
-    from data import simulate
-
-    return simulate.step_positions(session)
-
-
-def scheduled_jobs() -> list[Job]:
-    """The jobs enabled by the current settings."""
+def scheduled_jobs(extra: Sequence[Job] = ()) -> list[Job]:
+    """The jobs enabled by the current settings (period > 0), plus ``extra`` ones."""
     s = get_settings()
     jobs = [
         Job("sla", s.sla_sweep_seconds, _sla),
         Job("sensors", s.sensor_check_seconds, _sensors),
         Job("retention", s.retention_sweep_seconds, _retention),
-        Job("demo_positions", s.demo_simulate_seconds, _demo_positions),
+        *extra,
     ]
     return [j for j in jobs if j.period_s > 0]
 
 
 def run_once(job: Job) -> object:
     """One run of ``job`` in its own committed transaction."""
-    from spatial.db import session_scope
-
     with session_scope() as session:
         return job.run(session)
 
@@ -108,17 +102,15 @@ async def _loop(app: FastAPI, job: Job) -> None:
 
 def _warm_flood(app: FastAPI) -> None:
     try:
-        import flood_model
-
         app.state.flood_warmup = flood_model.warmup()
         log.info("flood kernels ready: %s", app.state.flood_warmup)
     except Exception:  # the planner still works, it just compiles on first use
         log.exception("flood warm-up failed")
 
 
-def install(app: FastAPI) -> None:
-    """Run the periodic jobs for the lifetime of ``app`` (called by ``create_app(background=True)``)."""
-    jobs = scheduled_jobs()
+def install(app: FastAPI, *, extra: Sequence[Job] = ()) -> None:
+    """Run the periodic jobs for the lifetime of ``app`` (called by ``create_api(background=True)``)."""
+    jobs = scheduled_jobs(extra)
     warm = get_settings().flood_warmup
     if not jobs and not warm:
         return

@@ -322,7 +322,7 @@ def department_stats(session: Session, window: Window, *, categories: Sequence[s
     """Per department: received, closed, on_time_pct, overdue (now), satisfaction, ranked by on-time rate.
 
     A quick live ranking for the map; the official monthly score is
-    ``spatial.scoring.monthly_scores``.
+    ``spatial.tickets.scoring.monthly_scores``.
     """
     p, cat = _params(window, categories)
     sql = f"""

@@ -5,9 +5,11 @@ distances, areas) transforms to the projected CRS in
 ``Settings.metric_srid`` (default EPSG:32649, UTM 49N) or uses geography.
 All timestamps are ``timestamptz`` in UTC.
 
-Feature modules may add their own tables in their own modules (e.g.
-``spatial.alerts_models``) on the same :class:`Base`; the Alembic migrations
-in ``spatial/migrations/versions`` are the source of truth for the schema.
+Every table of the platform is declared here, on one :class:`Base`: the
+admin hierarchy, catalog, assets, cameras, sensors, workers, tickets and
+their history, API tokens, and the perception loop (alerts, rule state,
+published messages, camera detections). The Alembic migrations in
+``spatial/db/migrations/versions`` are the source of truth for the schema.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ LEVEL_OF: dict[str, int] = {v: k for k, v in LEVELS.items()}
 #: Ticket source channels.
 CHANNELS = ("hotline", "grid_worker", "citizen_app", "sensor", "video_ai", "api", "open311")
 
-#: Ticket states; the transition table lives in ``spatial.lifecycle``.
+#: Ticket states; the transition table lives in ``spatial.tickets.lifecycle``.
 TICKET_STATES = (
     "reported", "accepted", "dispatched", "in_progress", "resolved", "verified", "closed",
     "rejected", "merged", "reopened",
@@ -377,3 +379,140 @@ class Building(Base):
     height_m: Mapped[float | None] = mapped_column(sa.Float)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
     attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+class ApiToken(Base):
+    """A bearer token: hashed secret, role and optional department/worker scope."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (sa.UniqueConstraint("token_hash", name="uq_api_token_hash"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128))
+    role: Mapped[str] = mapped_column(sa.String(32))
+    token_hash: Mapped[str] = mapped_column(sa.String(64))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id", ondelete="SET NULL"))
+    worker_id: Mapped[int | None] = mapped_column(sa.ForeignKey("worker.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+# --- perception loop: alerts, rule state, published messages, camera detections (migration 0004)
+
+#: Where an alert comes from.
+SOURCE_KINDS = ("sensor", "camera", "flood", "system")
+#: Alert levels, in increasing severity; ``offline`` is a separate kind of trouble.
+SEVERITIES = ("yellow", "orange", "red")
+ALERT_LEVELS = (*SEVERITIES, "offline")
+ALERT_STATES = ("active", "cleared")
+
+
+class Alert(Base):
+    """A warning raised by a rule; at most one *active* alert per (source_kind, source_id, rule).
+
+    ``level`` changes in place while the condition lasts (escalation and
+    de-escalation are kept in ``data["history"]``); the alert is cleared, not
+    deleted, when the condition ends. ``last_value``/``peak_value`` are in the
+    sensor's unit (metres of depth for flood alerts).
+    """
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        sa.CheckConstraint("source_kind IN ('sensor','camera','flood','system')", name="ck_alert_source_kind"),
+        sa.CheckConstraint("level IN ('yellow','orange','red','offline')", name="ck_alert_level"),
+        sa.CheckConstraint("state IN ('active','cleared')", name="ck_alert_state"),
+        sa.Index("uq_alert_active_source_rule", "source_kind", "source_id", "rule", unique=True,
+                 postgresql_where=sa.text("state = 'active'")),
+        sa.Index("ix_alert_state_started", "state", "started_at"),
+        sa.Index("ix_alert_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    source_kind: Mapped[str] = mapped_column(sa.String(16))
+    source_id: Mapped[str] = mapped_column(sa.String(128))
+    rule: Mapped[str] = mapped_column(sa.String(64))
+    level: Mapped[str] = mapped_column(sa.String(16))
+    state: Mapped[str] = mapped_column(sa.String(16), server_default="active")
+    started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    cleared_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_value: Mapped[float | None] = mapped_column(sa.Float)
+    peak_value: Mapped[float | None] = mapped_column(sa.Float)
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id", ondelete="SET NULL"))
+    geom = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=False), nullable=True)
+    grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="SET NULL"))
+    message: Mapped[str] = mapped_column(sa.Text, server_default="")
+    data: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+class RuleState(Base):
+    """Evaluation state of one rule of one sensor (pending condition, current level, last evaluated time)."""
+
+    __tablename__ = "rule_state"
+
+    sensor_id: Mapped[int] = mapped_column(sa.ForeignKey("sensor.id", ondelete="CASCADE"), primary_key=True)
+    rule: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    level: Mapped[str | None] = mapped_column(sa.String(16))
+    pending_level: Mapped[str | None] = mapped_column(sa.String(16))
+    pending_since: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_event_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+
+
+class PublishedMessage(Base):
+    """A warning text stored for notification channels (app push, SMS gateway, screens, broadcast)."""
+
+    __tablename__ = "published_message"
+    __table_args__ = (sa.Index("ix_published_message_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(sa.ForeignKey("alert.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    level: Mapped[str | None] = mapped_column(sa.String(16))
+    text: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+    delivered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    audience: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+class DetectionClass(Base):
+    """Per-class configuration of camera AI detections (overrides ``spatial.sensors.cameras.DEFAULT_CLASSES``)."""
+
+    __tablename__ = "detection_class"
+    __table_args__ = (
+        sa.CheckConstraint("min_confidence >= 0 AND min_confidence <= 1", name="ck_detection_class_conf"),
+    )
+
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), server_default="")
+    category_code: Mapped[str | None] = mapped_column(sa.String(64))
+    min_confidence: Mapped[float] = mapped_column(sa.Float, server_default="0.6")
+    dedup_window_s: Mapped[float] = mapped_column(sa.Float, server_default="1800")
+    active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+
+
+class CameraDetection(Base):
+    """One camera-AI detection, kept whether or not it became a ticket (``status`` says why)."""
+
+    __tablename__ = "camera_detection"
+    __table_args__ = (
+        sa.UniqueConstraint("external_id", name="uq_camera_detection_external"),
+        sa.Index("ix_camera_detection_cam_class_at", "camera_id", "class", "detected_at"),
+        sa.Index("ix_camera_detection_class_at", "class", "detected_at"),
+        sa.Index("ix_camera_detection_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(sa.ForeignKey("camera.id", ondelete="CASCADE"))
+    detected_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+    cls: Mapped[str] = mapped_column("class", sa.String(64))
+    confidence: Mapped[float] = mapped_column(sa.Float)
+    snapshot_url: Mapped[str | None] = mapped_column(sa.Text)
+    external_id: Mapped[str | None] = mapped_column(sa.String(128))
+    status: Mapped[str] = mapped_column(sa.String(32))
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id", ondelete="SET NULL"))
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=True)
+    grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="SET NULL"))
+    road_id: Mapped[int | None] = mapped_column(sa.ForeignKey("road.id", ondelete="SET NULL"))
+    data: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     demo_simulate_seconds: int = Field(
         default=0, description="Demo mode: move on-duty workers this often (dev.sh run sets 20); 0 = off."
     )
+    planner_dem: Path | None = Field(
+        default=None, description="DEM GeoTIFF (projected, metres) for planner forecasts; unset: the demo DEM."
+    )
     flood_warmup: bool = Field(default=True, description="Compile the flood kernels in the background at start-up.")
     position_retention_days: int = Field(default=30, description="Worker GPS history kept this long.")
     position_max_age_s: int = Field(default=600, description="Fixes older than this are stale for dispatch.")

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from spatial import migrate
-from spatial.cluster import LocalCluster
-from spatial.db import drop_database, get_engine
+from spatial.db import migrate
+from spatial.db.cluster import LocalCluster
+from spatial.db.engine import drop_database, get_engine
 from spatial.settings import get_settings
 from tests.district import seed_small_district
 
@@ -78,7 +78,7 @@ def db_url():
     os.environ["ONEMAP_DATABASE_URL"] = url
     get_settings.cache_clear()
     yield url
-    from spatial.db import get_engine as _ge
+    from spatial.db.engine import get_engine as _ge
 
     _ge.cache_clear()
     if not os.environ.get("ONEMAP_TEST_DATABASE_URL"):

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from data.demo import main as demo_main
-from spatial import migrate
-from spatial.cli import main
-from spatial.db import _sessionmaker, drop_database, get_engine
+from app import main
+from data.load import main as demo_main
+from spatial.db import migrate
+from spatial.db.engine import _sessionmaker, drop_database, get_engine
 from spatial.settings import get_settings
 from tests.district import seed_small_district
 

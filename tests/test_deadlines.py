@@ -2,8 +2,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from spatial.deadlines import due_at
 from spatial.errors import ValidationError
+from spatial.tickets.deadlines import due_at
 
 SH = "Asia/Shanghai"
 

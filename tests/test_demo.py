@@ -21,10 +21,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from data import demo
+from data import demo, load
 from data.simulate import step_positions
-from spatial import migrate
-from spatial.db import drop_database, get_engine
+from spatial.db import migrate
+from spatial.db.engine import drop_database, get_engine
 from spatial.settings import get_settings
 
 NOW = datetime(2026, 6, 15, 9, 30, tzinfo=UTC)
@@ -65,7 +65,7 @@ def demo_db(db_url, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ONEMAP_HOME", str(home))
         get_settings.cache_clear()
-        summary = demo.load_demo(seed=3, url=url, now=NOW, **SMALL)
+        summary = load.load_demo(seed=3, url=url, now=NOW, **SMALL)
         yield url, summary, home
     get_settings.cache_clear()
     get_engine(url).dispose()
@@ -138,7 +138,7 @@ def test_small_demo_ticket_lifecycles_are_consistent(demo_db):
                      )[0][0]
     assert broken == 0
     # every move is one the lifecycle allows, by a role it allows
-    from spatial.lifecycle import TRANSITIONS
+    from spatial.tickets.lifecycle import TRANSITIONS
 
     moves = _q(url, "SELECT DISTINCT from_status, to_status, actor_role FROM ticket_event WHERE kind = 'transition'")
     assert all(m[2] in TRANSITIONS[(m[0], m[1])] for m in moves), moves
@@ -240,10 +240,10 @@ def test_step_positions_moves_on_duty_workers_inside_the_district(demo_db):
 def test_is_loaded_reports_yes_or_no(demo_db, db_url):
     url, _, _ = demo_db
     env = {**os.environ, "ONEMAP_DATABASE_URL": url}
-    out = subprocess.run([sys.executable, "-m", "data.demo", "--is-loaded"], env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "data.load", "--is-loaded"], env=env, capture_output=True,
                          text=True, timeout=60, check=True)
     assert out.stdout == "yes\n"
-    out = subprocess.run([sys.executable, "-m", "data.demo", "--is-loaded"],
+    out = subprocess.run([sys.executable, "-m", "data.load", "--is-loaded"],
                          env={**os.environ, "ONEMAP_DATABASE_URL": db_url}, capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout == "no\n"
@@ -259,13 +259,13 @@ def test_full_default_demo_loads_in_under_a_minute(db_url, tmp_path, monkeypatch
     get_settings.cache_clear()
     try:
         t0 = time.perf_counter()
-        summary = demo.load_demo(url=url)
+        summary = load.load_demo(url=url)
         took = time.perf_counter() - t0
         rows = summary["rows"]
         assert rows["ticket"] == 20_000 and rows["worker"] == 300 and rows["asset"] == 1000
         assert rows["camera"] == 100 and rows["sensor"] == 50 and summary["grids"] >= 200
         assert rows["building"] >= 2000 and rows["road"] >= 100
-        assert demo.is_loaded(url)
+        assert load.is_loaded(url)
         print(f"full demo loaded in {took:.1f} s")
         assert took < 60
     finally:

@@ -13,8 +13,8 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial import io
 from spatial.errors import ImportDataError, OutsideDistrict
+from spatial.io import files as io
 from spatial.models import Asset, Building, Road, Ticket, Worker
 
 FORMATS = [".geojson", ".gpkg", ".shp", ".csv"]
@@ -237,7 +237,7 @@ def test_multi_layer_file_needs_a_layer(session, district, tmp_path):
 
 def test_concurrent_imports_of_the_same_codes_load_once(committed, tmp_path):
     """Two users import the same file at once: one wins, the other gets a clear error; no duplicates."""
-    from spatial.db import get_engine
+    from spatial.db.engine import get_engine
     from tests.district import seed_small_district
 
     url = committed.url.render_as_string(hide_password=False)

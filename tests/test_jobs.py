@@ -6,8 +6,8 @@ import time
 
 from fastapi.testclient import TestClient
 
+from app import create_server, demo_jobs
 from spatial import jobs
-from spatial.server import create_app
 from spatial.settings import get_settings
 
 
@@ -17,7 +17,8 @@ def test_jobs_follow_settings(monkeypatch):
     monkeypatch.setenv("ONEMAP_DEMO_SIMULATE_SECONDS", "5")
     get_settings.cache_clear()
     try:
-        assert [j.name for j in jobs.scheduled_jobs()] == ["demo_positions"]
+        assert [j.name for j in jobs.scheduled_jobs()] == []
+        assert [j.name for j in jobs.scheduled_jobs(demo_jobs())] == ["demo_positions"]
     finally:
         get_settings.cache_clear()
 
@@ -27,7 +28,7 @@ def test_every_job_runs_in_the_server(committed, monkeypatch):
         monkeypatch.setenv(f"ONEMAP_{var}", "1")
     get_settings.cache_clear()
     try:
-        app = create_app(with_panel=False, background=True)
+        app = create_server(with_panel=False, background=True)
         names = ("sla", "sensors", "retention", "demo_positions")
         with TestClient(app):
             deadline = time.monotonic() + 60

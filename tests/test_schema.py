@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from spatial import migrate
-from spatial.db import drop_database, ensure_database
+from spatial.db import migrate
+from spatial.db.engine import drop_database, ensure_database
 from spatial.models import Ticket, TicketEvent
 
 EXPECTED_TABLES = {

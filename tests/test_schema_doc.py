@@ -1,4 +1,4 @@
-from spatial.cli import main
+from spatial.cli.main import main
 
 
 def test_db_schema_prints_every_table_and_gist_index(db_url, capsys):

@@ -1,7 +1,7 @@
 """Fixtures for the one-map browser tests: a real server on a free port and air-gapped Chromium.
 
-``app_server`` loads a small demo district (committed, ``data.demo``) into
-the test database, starts ``uvicorn spatial.server:create_app`` in a
+``app_server`` loads a small demo district (committed, ``data.load``) into
+the test database, starts ``uvicorn app:create_server`` in a
 subprocess against it and yields its base URL; the tables are truncated
 afterwards. ``page`` is a Playwright page in Debian's ``/usr/bin/chromium``
 (never ``playwright install``) in which every request to a host other than
@@ -51,7 +51,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def app_server(db_url: str, engine: sa.Engine) -> Iterator[str]:
     """Base URL of a running OneMap server with a small demo district loaded (committed)."""
-    from data.demo import load_demo
+    from data.load import load_demo
 
     truncate_all(engine)
     load_demo(tickets=DEMO_TICKETS, url=db_url, replace=True)
@@ -61,7 +61,7 @@ def app_server(db_url: str, engine: sa.Engine) -> Iterator[str]:
     env = {**os.environ, "ONEMAP_DATABASE_URL": db_url, "ONEMAP_SLA_SWEEP_SECONDS": "0"}
     (REPO / ".onemap").mkdir(exist_ok=True)
     log = open(REPO / ".onemap" / f"test_app_server_{port}.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "spatial.server:create_app", "--factory",
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:create_server", "--factory",
                              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

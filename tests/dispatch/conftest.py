@@ -2,7 +2,7 @@
 
 Tickets are inserted directly (status ``accepted`` by default), so these tests
 do not depend on the intake service; assignment goes through the real
-``spatial.lifecycle``.
+``spatial.tickets.lifecycle``.
 """
 
 from __future__ import annotations

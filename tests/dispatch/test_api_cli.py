@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from spatial.api.main import create_api
 from spatial.auth import create_token
-from spatial.cli import main
-from spatial.server import create_app
+from spatial.cli.main import main
 from tests.dispatch.conftest import add_ticket, add_worker
 from tests.district import seed_small_district
 
@@ -33,7 +33,7 @@ def api(committed):
             "citizen": create_token(s, name="app", role="citizen"),
         }
         s.commit()
-    client = TestClient(create_app(with_panel=False, background=False))
+    client = TestClient(create_api(background=False))
     return {"client": client, "tok": tok, "w1": w1, "w2": w2, "ticket": t, "district": d, "now": now}
 
 

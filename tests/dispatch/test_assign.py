@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial import dispatch
 from spatial.errors import Conflict, Forbidden, NotFound, ValidationError
 from spatial.models import Ticket, TicketEvent
+from spatial.tickets import dispatch
 from tests.dispatch.conftest import NOW, add_ticket, add_worker
 from tests.district import seed_small_district
 
@@ -65,7 +65,7 @@ def test_assign_refusals_write_nothing(session, worker_factory, ticket_factory):
 
 
 def test_recall_releases_and_redispatch(session, worker_factory, ticket_factory):
-    from spatial import lifecycle
+    from spatial.tickets import lifecycle
 
     a, b = worker_factory(), worker_factory()
     t = ticket_factory()
@@ -166,7 +166,7 @@ def test_many_tickets_one_worker_respects_the_cap(committed, world):
 
 
 def test_intake_of_an_auto_dispatch_category_dispatches(session, worker_factory):
-    from spatial import tickets
+    from spatial.tickets import intake as tickets
 
     w = worker_factory("traffic", lon=113.4402, lat=23.1201, skills=("traffic",))
     res = tickets.intake(session, tickets.TicketCreate(category="illegal_parking", lon=113.44, lat=23.12,

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spatial import dispatch
 from spatial.errors import NotFound, ValidationError
-from spatial.positions import haversine_m
+from spatial.tickets import dispatch
+from spatial.workers.positions import haversine_m
 from tests.dispatch.conftest import NOW, add_worker
 
 LON = st.floats(113.35, 113.53)

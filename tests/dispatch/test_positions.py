@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from spatial import positions
 from spatial.errors import NotFound, ValidationError
+from spatial.workers import positions
 from tests.dispatch.conftest import NOW
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from spatial import dispatch, routing
+from spatial.tickets import dispatch
+from spatial.workers import routing
 from tests.dispatch.conftest import NOW
 
 

@@ -6,10 +6,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from spatial import cli
+from spatial.api.main import create_api
 from spatial.auth import create_token
-from spatial.db import session_scope
-from spatial.server import create_app
+from spatial.cli import main as cli
+from spatial.db.engine import session_scope
 from tests.district import seed_small_district
 from tests.sensors.conftest import at, seed_cameras, seed_sensors
 
@@ -31,7 +31,7 @@ def world(committed) -> dict:
 
 @pytest.fixture
 def client(world) -> TestClient:
-    with TestClient(create_app(with_panel=False, background=False)) as c:
+    with TestClient(create_api(background=False)) as c:
         yield c
 
 

@@ -8,10 +8,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial import cameras as cams
-from spatial.alerts_models import CameraDetection
 from spatial.errors import ValidationError
-from spatial.models import Ticket
+from spatial.models import CameraDetection, Ticket
+from spatial.sensors import cameras as cams
 from tests.district import seed_small_district
 from tests.sensors.conftest import at, seed_cameras
 

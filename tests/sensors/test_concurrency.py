@@ -7,9 +7,8 @@ import threading
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial import readings, rules
-from spatial.alerts_models import Alert
-from spatial.models import Ticket
+from spatial.models import Alert, Ticket
+from spatial.sensors import readings, rules
 from tests.district import seed_small_district
 from tests.sensors.conftest import at, seed_sensors
 

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from shapely.geometry import LineString, box
 
-from spatial import flood_alerts, hotspots
-from spatial.alerts_models import Alert, PublishedMessage
 from spatial.errors import ValidationError
-from spatial.models import Ticket
+from spatial.models import Alert, PublishedMessage, Ticket
+from spatial.sensors import flood_warnings as flood_alerts
+from spatial.sensors import hotspots
 from tests.sensors.conftest import T0
 
 

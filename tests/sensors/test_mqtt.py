@@ -8,9 +8,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial import mqtt
-from spatial.alerts_models import Alert, CameraDetection
-from spatial.models import SensorReading, Ticket
+from spatial.models import Alert, CameraDetection, SensorReading, Ticket
+from spatial.sensors import mqtt
 from tests.district import seed_small_district
 from tests.sensors.conftest import at, seed_cameras, seed_sensors
 

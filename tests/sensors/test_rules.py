@@ -7,10 +7,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from spatial import readings, rules
-from spatial.alerts_models import Alert, PublishedMessage, RuleState
 from spatial.errors import ValidationError
-from spatial.models import Sensor, SensorReading, Ticket
+from spatial.models import Alert, PublishedMessage, RuleState, Sensor, SensorReading, Ticket
+from spatial.sensors import readings, rules
 from tests.sensors.conftest import at
 
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
+from spatial.api.main import create_api
 from spatial.auth import create_token
-from spatial.db import session_scope
+from spatial.db.engine import session_scope
 from spatial.models import Ticket, Worker
-from spatial.server import create_app
 from tests.district import seed_small_district
 
 #: Monday 5 October 2026, 10:00 in Asia/Shanghai.
@@ -69,7 +69,7 @@ def world(committed) -> dict:
 
 @pytest.fixture
 def client(committed) -> TestClient:
-    with TestClient(create_app(with_panel=False, background=False)) as c:
+    with TestClient(create_api(background=False)) as c:
         yield c
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from spatial.db import session_scope
+from spatial.db.engine import session_scope
 from tests.tickets.conftest import auth
 
 POTHOLE = {"category": "pothole", "lon": 113.415, "lat": 23.095, "channel": "hotline",
@@ -191,13 +191,13 @@ def test_server_runs_the_sla_sweep_periodically(committed, world, monkeypatch):
 
     from fastapi.testclient import TestClient
 
-    from spatial.server import create_app
+    from spatial.api.main import create_api
     from spatial.settings import get_settings
 
     monkeypatch.setenv("ONEMAP_SLA_SWEEP_SECONDS", "1")
     get_settings.cache_clear()
     try:
-        app = create_app(with_panel=False, background=True)
+        app = create_api(background=True)
         with TestClient(app) as c:
             long_ago = (datetime.now(UTC) - timedelta(days=200)).isoformat()
             r = c.post("/api/tickets", json={**POTHOLE, "reported_at": long_ago},

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from spatial import cli
-from spatial.db import session_scope
-from spatial.deadlines import due_at
+from spatial.cli import main as cli
+from spatial.db.engine import session_scope
 from spatial.errors import ValidationError
 from spatial.models import Ticket, TicketEvent
-from spatial.ticket_import import bulk_intake, locate_many, vector_due
-from spatial.tickets import locate
+from spatial.tickets.bulk import bulk_intake, locate_many, vector_due
+from spatial.tickets.deadlines import due_at
+from spatial.tickets.intake import locate
 from tests.district import seed_small_district
 from tests.tickets.conftest import T0
 
@@ -142,7 +142,7 @@ def test_cli_token_sweep_score_show_import(committed, capsys, tmp_path):
 
 
 def test_bulk_reference_checks_keep_integrity(session, district):
-    from spatial import ticket_import
+    from spatial.tickets import bulk as ticket_import
 
     calls = []
     real = ticket_import._checked_references

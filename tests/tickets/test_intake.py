@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError as PydanticError
 
-from spatial import lifecycle
-from spatial.db import new_session, session_scope
+from spatial.db.engine import new_session, session_scope
 from spatial.errors import NotFound, OutsideDistrict, ValidationError
 from spatial.models import Category, Ticket, TicketEvent, TicketReporter
-from spatial.tickets import TicketCreate, intake, locate
+from spatial.tickets import lifecycle
+from spatial.tickets.intake import TicketCreate, intake, locate
 from tests.district import seed_small_district
 from tests.tickets.conftest import T0
 
@@ -223,7 +223,7 @@ def test_concurrent_transitions_no_lost_update(committed):
 
 
 def test_duplicate_search_uses_the_open_ticket_index(session, district):
-    from spatial import duplicates
+    from spatial.tickets import duplicates
 
     intake(session, report(), actor="a", role="channel", now=T0)
     session.execute(sa.text("SET LOCAL enable_seqscan = off"))

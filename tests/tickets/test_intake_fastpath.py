@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 from geoalchemy2.shape import to_shape
 
-from spatial.db import session_scope
+from spatial.db.engine import session_scope
 from spatial.errors import NotFound
 from spatial.models import Category, Ticket
-from spatial.tickets import TicketCreate, intake
+from spatial.tickets.intake import TicketCreate, intake
 from tests.district import seed_small_district
 from tests.tickets.conftest import T0
 

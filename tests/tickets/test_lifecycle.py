@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from spatial import lifecycle
 from spatial.errors import Conflict, Forbidden, ValidationError
 from spatial.models import TICKET_STATES, TicketEvent, Worker
+from spatial.tickets import lifecycle
 from tests.tickets.conftest import T0, add_workers, put_ticket
 
 ALL_ROLES = ("citizen", "channel", "grid_worker", "dispatcher", "handler", "leadership", "admin", "system")

@@ -7,7 +7,7 @@ from xml.etree import ElementTree as ET
 import pytest
 import sqlalchemy as sa
 
-from spatial.db import session_scope
+from spatial.db.engine import session_scope
 
 BASE = "/open311/v2"
 

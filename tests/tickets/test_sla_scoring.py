@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from spatial import lifecycle, scoring, sla
 from spatial.models import Ticket, TicketEvent
-from spatial.tickets import TicketCreate, intake
+from spatial.tickets import lifecycle, scoring, sla
+from spatial.tickets.intake import TicketCreate, intake
 from tests.tickets.conftest import T0
 
 

@@ -1,5 +1,0 @@
-import sys
-
-from spatial.cli import main
-
-sys.exit(main())

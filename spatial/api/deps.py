@@ -1,0 +1,75 @@
+"""Shared FastAPI plumbing: the per-request session, the caller's principal and error translation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from spatial.auth import Principal, principal_for_token
+from spatial.db.engine import session_scope
+from spatial.errors import DatabaseUnavailable, Forbidden, OneMapError, Unauthorized
+
+
+def db_session() -> Iterator[Session]:
+    """FastAPI dependency: one session and one transaction per request.
+
+    Commits when the endpoint returns, rolls back on any error, so a failed
+    request writes nothing.
+    """
+    with session_scope() as session:
+        yield session
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("use 'Authorization: Bearer <token>'")
+    return value.strip()
+
+
+def optional_principal(request: Request, session: Session = Depends(db_session)) -> Principal | None:
+    """FastAPI dependency: the caller's principal, or None for anonymous (public) calls."""
+    token = _bearer(request)
+    return None if token is None else principal_for_token(session, token)
+
+
+def current_principal(request: Request, session: Session = Depends(db_session)) -> Principal:
+    """FastAPI dependency: the caller's principal; 401 without a valid bearer token."""
+    token = _bearer(request)
+    if token is None:
+        raise Unauthorized("an API token is required ('Authorization: Bearer <token>')")
+    return principal_for_token(session, token)
+
+
+def require_roles(*roles: str):
+    """FastAPI dependency factory: the principal if its role is in ``roles`` (admin always passes)."""
+    allowed = frozenset(roles) | {"admin"}
+
+    def _dep(principal: Principal = Depends(current_principal)) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"role {principal.role!r} may not do this (needs {', '.join(sorted(allowed))})")
+        return principal
+
+    return _dep
+
+
+async def onemap_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OneMapError)
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+
+async def db_down_handler(request: Request, exc: Exception) -> JSONResponse:
+    err = DatabaseUnavailable("The database is unavailable; try again shortly.")
+    return JSONResponse(err.to_dict(), status_code=err.status_code)
+
+
+def install_error_handlers(app) -> None:
+    app.add_exception_handler(OneMapError, onemap_error_handler)
+    app.add_exception_handler(OperationalError, db_down_handler)

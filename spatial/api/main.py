@@ -1,0 +1,39 @@
+"""The HTTP API of the one server (FastAPI): every router, listed explicitly.
+
+:func:`create_api` builds the API with its routers and, when ``background``,
+the periodic jobs (``spatial.jobs``). The Panel one-map app is mounted on it
+by the composition root, ``app.create_server()`` (``onemap serve``); the core
+never imports the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, FastAPI
+
+from spatial import jobs
+from spatial.api import dispatch, open311, sensors, tickets
+from spatial.api import map as map_routes
+from spatial.api.deps import install_error_handlers
+
+#: Every router of the API, in the order they are mounted.
+ROUTERS: tuple[APIRouter, ...] = (tickets.router, open311.router, dispatch.router, sensors.router,
+                                  map_routes.router)
+
+
+def create_api(*, background: bool = True, extra_jobs: Sequence[jobs.Job] = ()) -> FastAPI:
+    """The FastAPI app with every router; ``background`` runs the periodic jobs (plus ``extra_jobs``)."""
+    api = FastAPI(title="OneMap", version="0.1.0",
+                  description="City district operations: tickets (Open311 GeoReport v2), dispatch, sensors.")
+    install_error_handlers(api)
+
+    @api.get("/health", tags=["meta"])
+    def health() -> dict:
+        return {"status": "ok"}
+
+    for router in ROUTERS:
+        api.include_router(router)
+    if background:
+        jobs.install(api, extra=extra_jobs)
+    return api

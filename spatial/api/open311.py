@@ -1,0 +1,275 @@
+"""Open311 GeoReport v2 under ``/open311/v2``, in XML (required) and JSON.
+
+=========================================  ==================================================
+``GET  discovery.{xml,json}``              endpoint discovery
+``GET  services.{xml,json}``               the catalog (service_code = category code)
+``GET  services/{code}.{xml,json}``        service definition (one optional ``priority`` attribute)
+``POST requests.{xml,json}``               new request (form-encoded, ``api_key`` required)
+``GET  requests.{xml,json}``               search: service_request_id, service_code, start_date,
+                                           end_date (<= 90 days), status open/closed; extensions:
+                                           page, page_size, bbox
+``GET  requests/{id}.{xml,json}``          one request (an array of one)
+=========================================  ==================================================
+
+``service_request_id`` is the ticket id. Status mapping: ``closed`` for
+tickets closed, rejected or merged; everything else is ``open`` and the
+internal state is in ``status_notes``. ``jurisdiction_id`` is accepted and
+ignored (one district per endpoint). Errors follow the spec: a list of
+``{code, description}`` with 404 (missing resource), 403 (bad or missing
+``api_key``) or 400 (anything else). The reporter's name, phone and e-mail
+are stored but never returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
+
+from spatial.api.deps import db_session
+from spatial.api.open311_xml import XML_MEDIA_TYPE, render
+from spatial.api.tickets import _bbox
+from spatial.auth import INTAKE_ROLES, principal_for_token
+from spatial.errors import Forbidden, NotFound, OneMapError, Unauthorized, ValidationError
+from spatial.models import TICKET_STATES, Category, Ticket
+from spatial.tickets import intake as tickets
+from spatial.tickets import queries as ticket_views
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+SPEC = "http://wiki.open311.org/GeoReport_v2"
+CLOSED_STATES = ("closed", "rejected", "merged")
+MAX_RESULTS = 1000
+DEFAULT_DAYS = 90
+PRIORITY_VALUES = [{"key": str(k), "name": n} for k, n in
+                   ((1, "urgent"), (2, "high"), (3, "normal"), (4, "low"), (5, "lowest"))]
+
+
+def _status(state: str) -> str:
+    return "closed" if state in CLOSED_STATES else "open"
+
+
+def _respond(fmt: str, root: str, payload, status: int = 200) -> Response:
+    if fmt == "xml":
+        return Response(render(root, payload), status_code=status, media_type=XML_MEDIA_TYPE)
+    return JSONResponse(payload, status_code=status, media_type="application/json; charset=utf-8")
+
+
+def _error(fmt: str, exc: OneMapError) -> Response:
+    if isinstance(exc, NotFound):
+        status = 404
+    elif isinstance(exc, Unauthorized | Forbidden):
+        status = 403
+    else:
+        status = 400
+    return _respond(fmt if fmt in ("xml", "json") else "json", "errors",
+                    [{"code": status, "description": exc.message}], status)
+
+
+def _guard(fmt: str, session: Session, fn: Callable[[], Response]) -> Response:
+    """Run ``fn`` and turn OneMap errors into Open311 errors, rolling back anything it wrote."""
+    try:
+        if fmt not in ("xml", "json"):
+            raise NotFound(f"unknown format {fmt!r}; use .xml or .json")
+        return fn()
+    except OneMapError as exc:
+        session.rollback()
+        return _error(fmt, exc)
+
+
+def _param(request: Request, name: str) -> str | None:
+    """A query parameter; empty counts as absent (spec rule)."""
+    v = request.query_params.get(name)
+    return v.strip() if v and v.strip() else None
+
+
+def _dt(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValidationError(f"{name} must be a W3C/ISO 8601 datetime") from exc
+    if t.tzinfo is None:
+        raise ValidationError(f"{name} must carry a time zone (e.g. 2026-10-01T00:00:00Z)")
+    return t
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+
+
+def _service(c: Category) -> dict:
+    return {"service_code": c.code, "service_name": c.name, "description": c.description or c.name,
+            "metadata": True, "type": "realtime", "keywords": ",".join(c.keywords or []),
+            "group": c.major_name}
+
+
+def _request_view(row: sa.Row) -> dict:
+    m = row._mapping
+    notice = None
+    if m["status"] == "merged" and m["merged_into_id"]:
+        notice = f"duplicate of request {m['merged_into_id']}"
+    photos = list(m["photo_urls"] or [])
+    return {
+        "service_request_id": str(m["id"]), "status": _status(m["status"]), "status_notes": m["status"],
+        "service_name": m["category_name"], "service_code": m["category"], "description": m["description"],
+        "agency_responsible": m["department_name"], "service_notice": notice,
+        "requested_datetime": _iso(m["created_at"]),
+        "updated_datetime": _iso(m["closed_at"] if m["status"] == "closed" and m["closed_at"] else m["updated_at"]),
+        "expected_datetime": _iso(m["resolve_due_at"]), "address": m["address"], "address_id": None,
+        "zipcode": None, "lat": m["lat"], "long": m["lon"], "media_url": photos[0] if photos else None,
+    }
+
+
+@router.get("/discovery.{fmt}", summary="Open311 discovery")
+def discovery(fmt: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    def run() -> Response:
+        base = str(request.url_for("services", fmt="json")).rsplit("/services.json", 1)[0] + "/"
+        doc = {"changeset": "2026-11-01T00:00:00Z", "contact": "OneMap command centre",
+               "key_service": "Ask the command centre for an API key (onemap token create).",
+               "endpoints": [{"specification": SPEC, "url": base, "changeset": "2026-11-01T00:00:00Z",
+                              "type": "production", "formats": ["text/xml", "application/json"]}]}
+        return _respond(fmt, "discovery", doc)
+    return _guard(fmt, session, run)
+
+
+@router.get("/services.{fmt}", name="services", summary="Open311 service list")
+def services(fmt: str, session: Session = Depends(db_session)) -> Response:
+    def run() -> Response:
+        cats = session.scalars(sa.select(Category).where(Category.active).order_by(Category.code)).all()
+        return _respond(fmt, "services", [_service(c) for c in cats])
+    return _guard(fmt, session, run)
+
+
+@router.get("/services/{code}.{fmt}", summary="Open311 service definition")
+def service_definition(code: str, fmt: str, session: Session = Depends(db_session)) -> Response:
+    def run() -> Response:
+        cat = tickets.category_by_code(session, code)
+        doc = {"service_code": cat.code, "attributes": [{
+            "variable": True, "code": "priority", "datatype": "singlevaluelist", "required": False,
+            "datatype_description": "1 (urgent) to 5 (lowest); default from the catalog", "order": 1,
+            "description": "How urgent is it?", "values": PRIORITY_VALUES}]}
+        return _respond(fmt, "service_definition", doc)
+    return _guard(fmt, session, run)
+
+
+@router.post("/requests.{fmt}", summary="Open311: submit a request (form-encoded, api_key required)")
+async def post_request(fmt: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    form = await request.form()
+    fields = {k: (v.strip() if isinstance(v, str) else v) for k, v in form.items()}
+
+    def get(name: str) -> str | None:
+        v = fields.get(name)
+        return v if isinstance(v, str) and v else None
+
+    def run() -> Response:
+        key = get("api_key") or _param(request, "api_key")
+        if key is None:
+            raise Forbidden("api_key is required")
+        try:
+            principal = principal_for_token(session, key)
+        except Unauthorized as exc:
+            raise Forbidden("api_key is invalid or revoked") from exc
+        if principal.role not in INTAKE_ROLES:
+            raise Forbidden(f"role {principal.role!r} may not submit requests")
+        code = get("service_code")
+        if code is None:
+            raise ValidationError("service_code is required")
+        lat, lon = get("lat"), get("long")
+        if lat is None or lon is None:
+            if get("address_string") or get("address_id"):
+                raise ValidationError("lat and long are required: this endpoint cannot locate addresses")
+            raise ValidationError("a location is required: lat and long")
+        try:
+            latf, lonf = float(lat), float(lon)
+        except ValueError as exc:
+            raise ValidationError("lat and long must be decimal degrees (WGS84)") from exc
+        name = " ".join(p for p in (get("first_name"), get("last_name")) if p) or None
+        body = {"category": code, "lon": lonf, "lat": latf, "channel": "open311",
+                "description": get("description") or "", "address": get("address_string"),
+                "photo_urls": [get("media_url")] if get("media_url") else [], "reporter_name": name,
+                "reporter_phone": get("phone"), "reporter_account": get("account_id") or get("email"),
+                "attrs": {k: v for k, v in (("email", get("email")), ("device_id", get("device_id"))) if v}}
+        prio = get("attribute[priority]")
+        if prio is not None:
+            if prio not in {v["key"] for v in PRIORITY_VALUES}:
+                raise ValidationError("attribute[priority] must be 1-5")
+            body["priority"] = int(prio)
+        if principal.role == "citizen":
+            body["reporter_account"] = principal.actor
+        tickets.category_by_code(session, code)  # 404 for an unknown service_code
+        data = tickets.TicketCreate.parse(body)
+        result = tickets.intake(session, data, actor=principal.actor, role=principal.role)
+        notice = {"created": "Thank you; your request was registered.",
+                  "merged": f"This was already reported as request {result.ticket.id}; your report was added "
+                            "to it.",
+                  "existing": "This request was already received."}[result.outcome]
+        doc = [{"service_request_id": str(result.ticket.id), "service_notice": notice,
+                "account_id": get("account_id")}]
+        return _respond(fmt, "service_requests", doc, 201 if result.outcome == "created" else 200)
+    return _guard(fmt, session, run)
+
+
+@router.get("/requests.{fmt}", summary="Open311: search requests")
+def get_requests(fmt: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    def run() -> Response:
+        ids = _param(request, "service_request_id")
+        page_s, size_s = _param(request, "page") or "1", _param(request, "page_size") or str(MAX_RESULTS)
+        page = int(page_s) if page_s.isdigit() else 0
+        size = int(size_s) if size_s.isdigit() else 0
+        if page < 1 or not 1 <= size <= MAX_RESULTS:
+            raise ValidationError(f"page must be >= 1 and page_size 1-{MAX_RESULTS}")
+        if ids is not None:
+            try:
+                id_list = [int(v) for v in ids.split(",") if v.strip()]
+            except ValueError as exc:
+                raise ValidationError("service_request_id must be a comma list of ids") from exc
+            f = ticket_views.TicketFilter(ids=id_list)
+        else:
+            start, end = _dt(_param(request, "start_date"), "start_date"), _dt(_param(request, "end_date"),
+                                                                            "end_date")
+            if start and end and end - start > timedelta(days=DEFAULT_DAYS):
+                raise ValidationError("the date range may span at most 90 days")
+            if start is None and end is None:
+                start = datetime.now(UTC) - timedelta(days=DEFAULT_DAYS)
+            elif start is None:
+                start = end - timedelta(days=DEFAULT_DAYS)
+            states: list[str] = []
+            for s in (v.strip() for v in (_param(request, "status") or "").split(",") if v.strip()):
+                if s == "open":
+                    states += [x for x in TICKET_STATES if x not in CLOSED_STATES]
+                elif s == "closed":
+                    states += list(CLOSED_STATES)
+                else:
+                    raise ValidationError("status must be open, closed or both (comma list)")
+            bbox = _param(request, "bbox")
+            f = ticket_views.TicketFilter(
+                category=[c.strip() for c in (_param(request, "service_code") or "").split(",") if c.strip()],
+                status=sorted(set(states)), since=start, until=end + timedelta(microseconds=1) if end else None,
+                bbox=_bbox(bbox))
+        rows = _page(session, f, size, page)
+        return _respond(fmt, "service_requests", [_request_view(r) for r in rows])
+    return _guard(fmt, session, run)
+
+
+def _page(session: Session, f: ticket_views.TicketFilter, size: int, page: int) -> list[sa.Row]:
+    """One page of matching requests, newest first (Open311 allows up to 1000 per page)."""
+    q = ticket_views.apply_filter(ticket_views.base_query(), f.validate())
+    return session.execute(q.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(size)
+                           .offset((page - 1) * size)).all()
+
+
+@router.get("/requests/{request_id}.{fmt}", summary="Open311: one request")
+def get_request(request_id: str, fmt: str, session: Session = Depends(db_session)) -> Response:
+    def run() -> Response:
+        if not request_id.isdigit():
+            raise NotFound(f"request {request_id!r} does not exist")
+        row = ticket_views.ticket_row(session, int(request_id))
+        return _respond(fmt, "service_requests", [_request_view(row)])
+    return _guard(fmt, session, run)
+

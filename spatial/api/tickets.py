@@ -1,0 +1,274 @@
+"""JSON API for tickets under ``/api``: intake, reads, transitions, ratings, history, scores, catalog.
+
+Authentication is ``Authorization: Bearer <token>`` (see ``spatial.auth``).
+Reads of tickets are public (anonymous callers and citizens get the public
+view: never the reporter's name, phone or account); writes need a token and
+are attributed to it on the ticket's events. Errors are JSON
+``{"error": code, "message": text}`` with a 4xx status; a failed request
+writes nothing (one transaction per request, see ``spatial.api.deps``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from spatial.api.deps import current_principal, db_session, optional_principal, require_roles
+from spatial.auth import INTAKE_ROLES, Principal
+from spatial.errors import Forbidden, ValidationError
+from spatial.models import Category, Department, Ticket
+from spatial.tickets import intake as tickets
+from spatial.tickets import lifecycle
+from spatial.tickets import queries as ticket_views
+
+router = APIRouter(prefix="/api", tags=["tickets"])
+
+READ_SCORE_ROLES = ("leadership", "dispatcher", "handler", "grid_worker")
+MAX_IMPORT_BYTES = 50_000_000
+
+
+class TransitionIn(BaseModel):
+    to: str = Field(description="target state")
+    note: str | None = Field(default=None, max_length=2000)
+    data: dict[str, Any] = Field(default_factory=dict)
+    expected_version: int | None = Field(default=None, description="409 if the ticket changed since")
+
+
+class RatingIn(BaseModel):
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if not value:
+        return None
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4:
+        raise ValidationError("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat (EPSG:4326)")
+    return parts  # type: ignore[return-value]
+
+
+def _is_owner(session: Session, principal: Principal | None, ticket_id: int) -> bool:
+    if principal is None:
+        return False
+    f = ticket_views.TicketFilter(ids=[ticket_id], owner=principal.actor)
+    q = ticket_views.apply_filter(sa.select(Ticket.id), f)
+    return session.execute(q).first() is not None
+
+
+def _view(session: Session, row: sa.Row, principal: Principal | None) -> dict:
+    staff = principal is not None and principal.is_staff
+    pii = principal is not None and principal.sees_pii
+    out = ticket_views.ticket_view(row, staff=staff, pii=pii)
+    if pii:
+        out["reporters"] = ticket_views.reporters(session, row.id)
+    return out
+
+
+@router.get("/catalog", summary="The category catalog (codes double as Open311 service codes)")
+def catalog(session: Session = Depends(db_session)) -> list[dict]:
+    rows = session.execute(
+        sa.select(Category, Department.code).join(Department, Department.id == Category.department_id)
+        .where(Category.active).order_by(Category.major_code, Category.code)
+    ).all()
+    return [{
+        "code": c.code, "name": c.name, "major_code": c.major_code, "major_name": c.major_name,
+        "description": c.description, "department": dept, "accept_limit": c.accept_limit,
+        "accept_unit": c.accept_unit, "resolve_limit": c.resolve_limit, "resolve_unit": c.resolve_unit,
+        "closing_standard": c.closing_standard, "on_the_spot": c.on_the_spot, "auto_dispatch": c.auto_dispatch,
+        "duplicate_radius_m": c.duplicate_radius_m, "duplicate_window_h": c.duplicate_window_h,
+        "priority": c.priority, "keywords": list(c.keywords or []),
+    } for c, dept in rows]
+
+
+@router.post("/tickets", status_code=201, summary="Report an event (any channel)")
+def create_ticket(
+    response: Response,
+    body: dict[str, Any] = Body(..., examples=[{"category": "pothole", "lon": 113.41, "lat": 23.09,
+                                                "channel": "hotline", "external_id": "12345-0001",
+                                                "description": "Deep pothole by the bus stop"}]),
+    principal: Principal = Depends(require_roles(*INTAKE_ROLES)),
+    session: Session = Depends(db_session),
+) -> dict:
+    """Body: the fields of ``spatial.tickets.intake.TicketCreate``. 201 when a ticket is created, 200 when the
+    report was merged into an open duplicate or the external id was seen before."""
+    body = dict(body)
+    if principal.role == "citizen":
+        body["channel"] = "citizen_app"
+        body["reporter_account"] = principal.actor
+        body["dedupe"] = True
+    elif principal.role == "grid_worker":
+        body.setdefault("channel", "grid_worker")
+    if body.get("dedupe") is False and principal.role not in ("dispatcher", "handler", "admin", "channel"):
+        raise Forbidden("only dispatchers, handlers, channels and admins may override the duplicate merge")
+    data = tickets.TicketCreate.parse(body)
+    result = tickets.intake(session, data, actor=principal.actor, role=principal.role)
+    if result.outcome != "created":
+        response.status_code = 200
+    row = ticket_views.ticket_row(session, result.ticket.id)
+    return {"outcome": result.outcome, "ticket": _view(session, row, principal)}
+
+
+@router.post("/tickets/import", summary="Bulk import (hotline back office): CSV or JSON rows")
+async def import_tickets(
+    request: Request,
+    channel: str = Query("hotline", description="default channel of rows without one"),
+    skip_invalid: bool = Query(False, description="import the valid rows and list the rejected ones"),
+    principal: Principal = Depends(require_roles("channel")),
+    session: Session = Depends(db_session),
+) -> dict:
+    """Body: ``text/csv`` with a header, or JSON ``[{...}, ...]``; columns as
+    ``spatial.tickets.bulk.BULK_COLUMNS``. No duplicate merge; idempotent on external ids.
+    Without ``skip_invalid`` one bad row rejects the whole import (422 listing the reasons)."""
+    import io
+
+    import pandas as pd
+
+    from spatial.tickets.bulk import bulk_intake
+
+    raw = await request.body()
+    ctype = request.headers.get("content-type", "")
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise ValidationError(f"an import may hold at most {MAX_IMPORT_BYTES // 1_000_000} MB; split the file")
+    try:
+        if "csv" in ctype:
+            df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+        else:
+            rows = json.loads(raw or b"null")
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise ValidationError("the JSON body must be a list of objects")
+            df = pd.DataFrame(rows)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise ValidationError(f"unreadable import body: {exc}") from exc
+    if df.empty:
+        raise ValidationError("the import holds no rows")
+    return await run_in_threadpool(bulk_intake, session, df, actor=principal.actor, role=principal.role,
+                                   channel=channel, skip_invalid=skip_invalid)
+
+
+@router.get("/tickets", summary="List tickets with filters and paging")
+def list_tickets(
+    bbox: str | None = Query(None, description="min_lon,min_lat,max_lon,max_lat (EPSG:4326)"),
+    status: str | None = Query(None, description="comma list of states"),
+    category: str | None = Query(None, description="comma list of category codes"),
+    grid: str | None = Query(None, description="comma list of grid codes"),
+    street: str | None = Query(None, description="comma list of street codes"),
+    department: str | None = Query(None, description="comma list of department codes"),
+    since: datetime | None = Query(None, description="created at or after (ISO 8601 with zone)"),
+    until: datetime | None = Query(None, description="created before (ISO 8601 with zone)"),
+    overdue: bool | None = None,
+    mine: bool = Query(False, description="only tickets I reported (needs a token)"),
+    page: int = Query(1, ge=1),
+    page_size: int = Query(50, ge=1, le=ticket_views.MAX_PAGE_SIZE),
+    order: Literal["created_at", "-created_at", "updated_at", "-updated_at"] = "-created_at",
+    principal: Principal | None = Depends(optional_principal),
+    session: Session = Depends(db_session),
+) -> dict:
+    if mine and principal is None:
+        raise ValidationError("mine=true needs a token")
+    f = ticket_views.TicketFilter(
+        status=_csv(status), category=_csv(category), grid=_csv(grid), street=_csv(street),
+        department=_csv(department), bbox=_bbox(bbox), since=since, until=until, overdue=overdue,
+        owner=principal.actor if mine and principal else None,
+    )
+    rows, more = ticket_views.list_tickets(session, f, limit=page_size, offset=(page - 1) * page_size,
+                                           order=order)
+    staff = principal is not None and principal.is_staff
+    pii = principal is not None and principal.sees_pii
+    return {"items": [ticket_views.ticket_view(r, staff=staff, pii=pii) for r in rows], "page": page,
+            "page_size": page_size, "has_more": more}
+
+
+@router.get("/tickets/{ticket_id}", summary="One ticket")
+def get_ticket(ticket_id: int, principal: Principal | None = Depends(optional_principal),
+               session: Session = Depends(db_session)) -> dict:
+    out = _view(session, ticket_views.ticket_row(session, ticket_id), principal)
+    if principal is not None:
+        out["allowed_transitions"] = lifecycle.allowed_targets(out["status"], principal.role)
+    return out
+
+
+def check_scope(principal: Principal, ticket: Ticket) -> None:
+    """Who may touch which ticket, beyond the role table: handlers their department's tickets,
+    grid workers the tickets dispatched to them, and never verify their own work."""
+    if principal.role == "handler" and ticket.department_id != principal.department_id:
+        raise Forbidden("this ticket belongs to another department")
+    if principal.role == "grid_worker":
+        own = ticket.assigned_worker_id is not None and ticket.assigned_worker_id == principal.worker_id
+        if ticket.status in lifecycle.WORKING_STATES and not own:
+            raise Forbidden("this ticket is not dispatched to you")
+        if ticket.status == "resolved" and own:
+            raise Forbidden("a grid worker may not verify their own work")
+
+
+@router.post("/tickets/{ticket_id}/transitions", summary="Move a ticket through the loop")
+def post_transition(ticket_id: int, body: TransitionIn, principal: Principal = Depends(current_principal),
+                    session: Session = Depends(db_session)) -> dict:
+    ticket = lifecycle.lock_ticket(session, ticket_id)
+    check_scope(principal, ticket)
+    worker_id = body.data.get("worker_id")
+    if body.to == "dispatched" and worker_id is not None:
+        if not isinstance(worker_id, int):
+            raise ValidationError("data.worker_id must be an integer")
+        if body.expected_version is not None and body.expected_version != ticket.version:
+            lifecycle.transition(session, ticket_id, body.to, actor=principal.actor, role=principal.role,
+                                 expected_version=body.expected_version)  # raises the 409
+        from spatial.tickets import dispatch
+
+        dispatch.assign(session, ticket_id, worker_id, actor=principal.actor, role=principal.role)
+    else:
+        lifecycle.transition(session, ticket_id, body.to, actor=principal.actor, role=principal.role,
+                             note=body.note, data=body.data, expected_version=body.expected_version)
+    return _view(session, ticket_views.ticket_row(session, ticket_id), principal)
+
+
+@router.post("/tickets/{ticket_id}/rating", summary="Rate a closed ticket (1-5, once)")
+def post_rating(ticket_id: int, body: RatingIn,
+                principal: Principal = Depends(require_roles("citizen", "channel", "dispatcher")),
+                session: Session = Depends(db_session)) -> dict:
+    if principal.role in ("citizen", "channel") and not _is_owner(session, principal, ticket_id):
+        ticket_views.ticket_row(session, ticket_id)  # 404 first if it does not exist
+        raise Forbidden("only the reporter may rate this ticket")
+    lifecycle.rate(session, ticket_id, body.rating, comment=body.comment, actor=principal.actor,
+                   role=principal.role)
+    return _view(session, ticket_views.ticket_row(session, ticket_id), principal)
+
+
+@router.get("/tickets/{ticket_id}/events", summary="The ticket's append-only history")
+def get_events(ticket_id: int, principal: Principal = Depends(current_principal),
+               session: Session = Depends(db_session)) -> list[dict]:
+    ticket_views.ticket_row(session, ticket_id)
+    if not principal.is_staff and not _is_owner(session, principal, ticket_id):
+        raise Forbidden("only staff and the reporter may read a ticket's history")
+    return ticket_views.events(session, ticket_id, pii=principal.is_staff)
+
+
+@router.get("/scores", summary="Monthly scores and ranking per department or street")
+def get_scores(
+    month: str = Query(..., pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (district local time)"),
+    by: Literal["department", "street"] = "department",
+    principal: Principal = Depends(require_roles(*READ_SCORE_ROLES)),
+    session: Session = Depends(db_session),
+) -> dict:
+    from spatial.tickets import scoring
+
+    try:
+        first = date(int(month[:4]), int(month[5:]), 1)
+    except ValueError as exc:
+        raise ValidationError(f"month {month!r} is not a valid YYYY-MM") from exc
+    df = scoring.monthly_scores(session, month=first, by=by)
+    return {"month": month, "by": by, "rows": scoring.to_records(df)}

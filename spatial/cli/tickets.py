@@ -1,0 +1,206 @@
+"""``onemap`` sub-commands for tickets: sla, score, token, ticket.
+
+::
+
+    onemap sla sweep [--now 2026-10-05T10:00:00+08:00]
+    onemap score --month 2026-10 [--by department|street] [--json]
+    onemap token create --name hotline-gw --role channel [--department CODE] [--worker CODE]
+    onemap token list
+    onemap token revoke ID
+    onemap ticket show ID [--json]
+    onemap ticket import FILE.csv [--channel hotline] [--skip-invalid]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import date, datetime
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    from spatial.errors import ValidationError
+
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError(f"--now {value!r} is not an ISO 8601 time") from exc
+    if t.tzinfo is None:
+        raise ValidationError("--now needs a time zone, e.g. 2026-10-05T10:00:00+08:00")
+    return t
+
+
+def _sla_sweep(args: argparse.Namespace) -> int:
+    from spatial.db.engine import session_scope
+    from spatial.tickets import sla
+
+    with session_scope() as session:
+        out = sla.sweep(session, now=_parse_now(args.now))
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from spatial.db.engine import session_scope
+    from spatial.errors import ValidationError
+    from spatial.tickets import scoring
+
+    try:
+        year, month = (int(p) for p in args.month.split("-"))
+        first = date(year, month, 1)
+    except ValueError as exc:
+        raise ValidationError(f"--month {args.month!r} must be YYYY-MM") from exc
+    with session_scope() as session:
+        df = scoring.monthly_scores(session, month=first, by=args.by)
+    if args.json:
+        print(json.dumps({"month": args.month, "by": args.by, "rows": scoring.to_records(df)}, indent=2,
+                         ensure_ascii=False))
+        return 0
+    if df.empty:
+        print(f"no {args.by}s to score")
+        return 0
+    show = df.drop(columns=["unit_id"]).copy()
+    for col in ("on_time_accept_rate", "on_time_resolve_rate"):
+        show[col] = (show[col] * 100).round(1)
+    show = show.rename(columns={"on_time_accept_rate": "accept_on_time_%", "on_time_resolve_rate":
+                                "resolve_on_time_%", "avg_resolve_hours": "avg_resolve_h"})
+    print(f"Scores for {args.month} by {args.by}")
+    print(show.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.1f}"))
+    return 0
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from spatial.auth import create_token
+    from spatial.db.engine import session_scope
+    from spatial.errors import NotFound
+    from spatial.models import Department, Worker
+
+    with session_scope() as session:
+        dept_id = worker_id = None
+        if args.department:
+            dept_id = session.scalar(sa.select(Department.id).where(Department.code == args.department))
+            if dept_id is None:
+                raise NotFound(f"no department with code {args.department!r}")
+        if args.worker:
+            worker_id = session.scalar(sa.select(Worker.id).where(Worker.code == args.worker))
+            if worker_id is None:
+                raise NotFound(f"no worker with code {args.worker!r}")
+        token = create_token(session, name=args.name, role=args.role, department_id=dept_id,
+                             worker_id=worker_id)
+    print(token)
+    print("Store it now: only its hash is kept. Use it as 'Authorization: Bearer <token>' "
+          "(or api_key=<token> on Open311 POSTs).", flush=True)
+    return 0
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from spatial.db.engine import session_scope
+    from spatial.models import ApiToken
+
+    with session_scope() as session:
+        rows = session.scalars(sa.select(ApiToken).order_by(ApiToken.id)).all()
+        for t in rows:
+            state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+            print(f"{t.id:>5}  {t.name:<30} {t.role:<12} dept={t.department_id or '-'} "
+                  f"worker={t.worker_id or '-'}  {state}")
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    from spatial.auth import revoke_token
+    from spatial.db.engine import session_scope
+
+    with session_scope() as session:
+        revoke_token(session, args.id)
+    print(f"token {args.id} revoked")
+    return 0
+
+
+def _ticket_show(args: argparse.Namespace) -> int:
+    from spatial.db.engine import session_scope
+    from spatial.tickets import queries as ticket_views
+
+    with session_scope() as session:
+        row = ticket_views.ticket_row(session, args.id)
+        view = ticket_views.ticket_view(row, staff=True, pii=True)
+        view["reporters"] = ticket_views.reporters(session, args.id)
+        view["events"] = ticket_views.events(session, args.id, pii=True)
+    if args.json:
+        print(json.dumps(view, indent=2, ensure_ascii=False, default=str))
+        return 0
+    print(f"ticket {view['id']}  {view['status']}  {view['category']} ({view['category_name']})  "
+          f"dept={view['department']}  grid={view['grid']} street={view['street']}")
+    print(f"  at ({view['lon']:.6f}, {view['lat']:.6f})  {view['address'] or ''}")
+    print(f"  {view['description']}")
+    print(f"  accept due {view['accept_due_at']}  resolve due {view['resolve_due_at']}  "
+          f"overdue accept={view['accept_overdue']} resolve={view['resolve_overdue']}  "
+          f"escalation={view['escalation_level']}  version={view['version']}")
+    for ev in view["events"]:
+        move = f"{ev['from_status'] or ''}->{ev['to_status']}" if ev["to_status"] else ""
+        print(f"  {ev['at']}  {ev['kind']:<16} {move:<24} {ev['actor']} ({ev['actor_role']})"
+              f"{'  ' + ev['note'] if ev['note'] else ''}")
+    return 0
+
+
+def _ticket_import(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from spatial.db.engine import session_scope
+    from spatial.tickets.bulk import bulk_intake
+
+    df = pd.read_csv(args.path, dtype=str, keep_default_na=False)
+    t0 = time.perf_counter()
+    with session_scope() as session:
+        out = bulk_intake(session, df, actor=f"cli:{args.actor}", role="admin", channel=args.channel,
+                          skip_invalid=args.skip_invalid)
+    dt = time.perf_counter() - t0
+    out["seconds"] = round(dt, 3)
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``sla``, ``score``, ``token`` and ``ticket`` on the ``onemap`` parser."""
+    sla_p = subparsers.add_parser("sla", help="ticket deadlines").add_subparsers(dest="sla_command",
+                                                                                   required=True)
+    sw = sla_p.add_parser("sweep", help="mark overdue tickets and escalate (street -> district)")
+    sw.add_argument("--now", help="evaluate at this ISO 8601 time (with zone) instead of now")
+    sw.set_defaults(func=_sla_sweep)
+
+    sc = subparsers.add_parser("score", help="monthly department/street scores and ranking")
+    sc.add_argument("--month", required=True, help="YYYY-MM (district local time)")
+    sc.add_argument("--by", choices=["department", "street"], default="department")
+    sc.add_argument("--json", action="store_true")
+    sc.set_defaults(func=_score)
+
+    tok = subparsers.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    tc = tok.add_parser("create", help="create a token (printed once)")
+    tc.add_argument("--name", required=True)
+    tc.add_argument("--role", required=True,
+                    choices=["citizen", "channel", "grid_worker", "dispatcher", "handler", "leadership", "admin"])
+    tc.add_argument("--department", help="department code (handler tokens)")
+    tc.add_argument("--worker", help="worker code (grid_worker tokens)")
+    tc.set_defaults(func=_token_create)
+    tok.add_parser("list", help="list tokens (never the secrets)").set_defaults(func=_token_list)
+    tr = tok.add_parser("revoke", help="revoke a token by id")
+    tr.add_argument("id", type=int)
+    tr.set_defaults(func=_token_revoke)
+
+    tk = subparsers.add_parser("ticket", help="tickets").add_subparsers(dest="ticket_command", required=True)
+    ts = tk.add_parser("show", help="a ticket with its reporters and history")
+    ts.add_argument("id", type=int)
+    ts.add_argument("--json", action="store_true")
+    ts.set_defaults(func=_ticket_show)
+    ti = tk.add_parser("import", help="bulk import a CSV (category, lon, lat, external_id, description, ...)")
+    ti.add_argument("path")
+    ti.add_argument("--channel", default="hotline")
+    ti.add_argument("--actor", default="import")
+    ti.add_argument("--skip-invalid", action="store_true", help="import the valid rows, report the others")
+    ti.set_defaults(func=_ticket_import)

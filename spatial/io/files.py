@@ -1,0 +1,425 @@
+"""Import and export of the core tables: GeoPackage, GeoJSON, Shapefile and CSV.
+
+:func:`import_file` reads a file (pyogrio, or pandas for CSV with
+``lon``/``lat`` or WKT columns), checks it client side (CRS, geometry type,
+validity, coordinate ranges, column types; see :mod:`spatial.io.read`) and
+loads it in **one transaction**: rows are COPYed into a temporary staging
+table, checked there (codes of referenced rows, points inside the district,
+duplicate or already existing keys) and moved with one ``INSERT ... SELECT``
+that also finds each point's grid by point-in-polygon. Every problem raises
+:class:`~spatial.errors.ImportDataError` (or
+:class:`~spatial.errors.OutsideDistrict`) naming the first offending rows
+(1-based, in file order), and nothing is written. Geometry is stored in
+EPSG:4326; a file without a CRS is refused unless ``src_crs`` is given (CSV
+``lon``/``lat`` columns are WGS 84 degrees by definition).
+
+Modes: ``append`` (refuses keys that exist), ``upsert`` (updates rows with
+the same key with the columns the file has) and ``replace`` (deletes the
+table's rows first; refused when other rows reference them with ``ON DELETE
+RESTRICT``, e.g. departments used by categories; ``SET NULL`` references such
+as tickets' grid ids are cleared). Imported tickets keep the given status;
+lifecycle timestamps are not imported.
+
+:func:`export_table` writes a table by file extension (``.gpkg``,
+``.geojson``, ``.shp``, ``.csv``): references as codes, lists and JSON as
+JSON text, times as ISO 8601 with offset, CSV points as ``lon``/``lat`` and
+other CSV geometry as EWKT, so an export imports back unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from spatial.db.copy import copy_frame, hex_ewkb, json_text, pg_array
+from spatial.errors import DatabaseUnavailable, ImportDataError, OutsideDistrict
+from spatial.io.read import _rows, prepare_frame, read_source
+from spatial.io.spec import PG_TYPES, SPECS, TableSpec, shp_name, spec_for
+
+log = logging.getLogger(__name__)
+MODES = ("append", "replace", "upsert")
+DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile", ".csv": "CSV"}
+_LISTED = 10
+
+
+@contextmanager
+def _session(session: Session | None, url: str | None) -> Iterator[Session]:
+    if session is not None:
+        yield session
+        return
+    from spatial.db.engine import session_scope
+
+    with session_scope(url) as s:
+        yield s
+
+
+# ---------------------------------------------------------------------------- import
+
+def import_file(path: str | Path, table: str, *, layer: str | None = None, lon: str | None = None,
+                lat: str | None = None, src_crs: str | int | None = None, mode: str = "append",
+                fix_invalid: bool = False, session: Session | None = None, url: str | None = None) -> int:
+    """Import a GeoPackage/GeoJSON/Shapefile/CSV into ``table``; returns the number of rows written.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file. CSV: ``lon``/``lat`` columns (or ``lon``/``lat`` naming
+        other columns), or a WKT/EWKT column named wkt/geometry/geom.
+    table : str
+        One of :data:`spatial.io.spec.SPECS` (admin_unit, department,
+        category, asset, camera, sensor, worker, ticket, road, building).
+    layer : str, optional
+        Layer of a multi-layer file (GeoPackage).
+    src_crs : str or int, optional
+        CRS of a file that does not declare one (e.g. ``"EPSG:32649"``).
+    mode : {"append", "replace", "upsert"}
+    fix_invalid : bool
+        Repair invalid geometry with ``make_valid`` instead of refusing it.
+    session : Session, optional
+        Run inside this session's transaction (only flushes); by default a
+        new transaction is committed on success.
+
+    Raises
+    ------
+    ImportDataError, OutsideDistrict
+        With a user-facing message naming the offending rows; nothing is written.
+    """
+    if mode not in MODES:
+        raise ImportDataError(f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.")
+    gdf = read_source(path, table=table, layer=layer, lon=lon, lat=lat, src_crs=src_crs)
+    frame = prepare_frame(gdf, table, fix_invalid=fix_invalid)
+    with _session(session, url) as s:
+        return load_frame(s, frame, table, mode=mode, source=Path(path).name)
+
+
+def _stage_value_frame(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    out = pd.DataFrame({"_row": frame["_row"]})
+    for c in spec.cols:
+        if c.name not in frame:
+            continue
+        v = frame[c.name]
+        if c.kind == "json":
+            out[c.name] = [json_text(x) if isinstance(x, dict) else None for x in v]
+        elif c.kind == "list":
+            out[c.name] = [pg_array(x) if isinstance(x, list) else None for x in v]
+        elif c.kind == "datetime":  # vectorised text, much faster to COPY than datetime objects
+            ts = pd.to_datetime(pd.Series(v.array, dtype=object), utc=True)
+            out[c.name] = ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00").where(ts.notna(), None).to_numpy()
+        else:
+            out[c.name] = v.array
+    for extra in ("department_id", "accept_due_at", "resolve_due_at"):
+        if extra in frame:
+            out[extra] = frame[extra].array
+    if "geom" in frame:
+        out["geom"] = hex_ewkb(frame["geom"].to_numpy())
+    return out
+
+
+def _ticket_derived(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
+    """Department and deadlines of imported tickets from their category (catalog rules)."""
+    from spatial.settings import get_settings
+    from spatial.tickets.bulk import vector_due  # vectorised spatial.tickets.deadlines.due_at (helper B)
+
+    rows = session.execute(sa.text(
+        "SELECT code, department_id, accept_limit, accept_unit, resolve_limit, resolve_unit FROM category")).all()
+    cats = {r[0]: r[1:] for r in rows}
+    unknown = ~frame["category"].isin(list(cats)).to_numpy()
+    if unknown.any():
+        codes = sorted(set(frame.loc[unknown, "category"]))[:_LISTED]
+        raise ImportDataError(f"{_rows(unknown)}: unknown category code(s) {', '.join(map(repr, codes))}.")
+    tz = get_settings().timezone
+    info = pd.DataFrame([cats[c] for c in frame["category"]],
+                        columns=["department_id", "al", "au", "rl", "ru"])
+    start = pd.Series(pd.to_datetime(frame["created_at"], utc=True) if "created_at" in frame
+                      else pd.NaT, index=info.index, dtype="datetime64[us, UTC]")
+    start = start.fillna(pd.Timestamp.now(tz="UTC"))
+    acc = vector_due(start, info["al"].astype(float), info["au"], tz)
+    res = vector_due(start, info["rl"].astype(float), info["ru"], tz)
+    dept = info["department_id"]
+    frame = frame.copy()
+    frame["department_id"] = pd.array(dept, dtype="Int64")
+    frame["accept_due_at"] = acc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00").to_numpy()
+    frame["resolve_due_at"] = res.dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00").to_numpy()
+    return frame
+
+
+def _fail_if(session: Session, sql: str, message: str, *, exc: type = ImportDataError, **params) -> None:
+    """Run a check query returning (_row, value) pairs; raise ``exc`` listing them if any."""
+    rows = session.execute(sa.text(sql + f" LIMIT {_LISTED + 1}"), params).all()
+    if rows:
+        shown = rows[:_LISTED]
+        nums = ", ".join(str(r[0]) for r in shown) + (" ..." if len(rows) > _LISTED else "")
+        vals = sorted({str(r[1]) for r in shown if len(r) > 1 and r[1] is not None})
+        detail = f" ({', '.join(vals)})" if vals else ""
+        raise exc(message.format(rows=f"row{'s' if len(rows) > 1 else ''} {nums}", values=detail))
+
+
+def load_frame(session: Session, frame: pd.DataFrame, table: str, *, mode: str = "append",
+               source: str = "import") -> int:
+    """Load a checked frame (from :func:`spatial.io.read.prepare_frame`) into ``table``; flushes only.
+
+    Runs in a savepoint: on any error the savepoint is rolled back, the
+    staging table is gone and ``ImportDataError``/``OutsideDistrict`` is raised.
+    """
+    spec = spec_for(table)
+    if mode not in MODES:
+        raise ImportDataError(f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.")
+    if frame.empty:
+        return 0
+    session.flush()
+    if table == "ticket":
+        frame = _ticket_derived(session, frame)
+    stage = f"_import_{uuid.uuid4().hex[:12]}"
+    values = _stage_value_frame(frame, spec)
+    try:
+        with session.begin_nested():
+            n = _load(session, spec, values, stage, mode=mode, source=source)
+    except OperationalError as exc:
+        raise DatabaseUnavailable(f"The database is unavailable: {str(exc.orig).splitlines()[0]}") from None
+    except DBAPIError as exc:
+        msg = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+        detail = str(exc.orig).splitlines()[1] if exc.orig and len(str(exc.orig).splitlines()) > 1 else ""
+        raise ImportDataError(f"The database refused the import into {table}: {msg} {detail}".strip()) from None
+    return n
+
+
+def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *, mode: str, source: str) -> int:
+    table = spec.table
+    present = [c for c in spec.cols if c.name in values.columns]
+    types = {c.name: PG_TYPES[c.kind] for c in present}
+    for extra, typ in (("department_id", "bigint"), ("accept_due_at", "timestamptz"),
+                       ("resolve_due_at", "timestamptz")):
+        if extra in values:
+            types[extra] = typ
+    cols_sql = ", ".join([f'"{k}" {v}' for k, v in types.items()])
+    geom_sql = ", geom geometry(Geometry, 4326)" if "geom" in values else ""
+    t0 = time.perf_counter()
+    session.execute(sa.text(f"CREATE TEMP TABLE {stage} (_row integer, {cols_sql}{geom_sql}) ON COMMIT DROP"))
+    copy_frame(session, stage, values)
+    session.execute(sa.text(f"ANALYZE {stage}"))
+    log.debug("import %s: COPY to staging %.2f s", table, time.perf_counter() - t0)
+
+    # references by code
+    for c in present:
+        if c.kind != "code" or c.name == "category":  # tickets' categories were checked client side
+            continue
+        level = " AND r.level = 4" if c.name == "home_grid" else ""
+        self_ref = f" AND NOT EXISTS (SELECT 1 FROM {stage} s2 WHERE s2.code = s.{c.name})" \
+            if c.ref == table else ""
+        _fail_if(session, f"SELECT s._row, s.{c.name} FROM {stage} s WHERE s.{c.name} IS NOT NULL AND NOT EXISTS "
+                 f"(SELECT 1 FROM {c.ref} r WHERE r.code = s.{c.name}{level}){self_ref} ORDER BY s._row",
+                 f"{{rows}}: unknown {c.ref}{' grid' if level else ''} code in column '{c.name}'{{values}}.")
+    # duplicate keys inside the file
+    key = [k for k in spec.key if k in values.columns]
+    if len(key) == len(spec.key):
+        knn = " AND ".join(f"{k} IS NOT NULL" for k in key)
+        kcat = " || '/' || ".join(f"{k}::text" for k in key)
+        _fail_if(session, f"SELECT min(_row), {kcat} FROM {stage} WHERE {knn} GROUP BY {', '.join(key)} "
+                 f"HAVING count(*) > 1 ORDER BY 1", f"{{rows}}: {'/'.join(key)} repeated in the file{{values}}.")
+    log.debug("import %s: refs + duplicates %.2f s", table, time.perf_counter() - t0)
+    loc = f"{stage}_loc"
+    if spec.locate:
+        # grid by point-in-polygon, driven from the grids through a GiST index on the staging table, so
+        # PostGIS reuses each grid's prepared polygon; lowest grid id wins on shared edges
+        session.execute(sa.text(f"CREATE INDEX ON {stage} USING gist (geom)"))
+        session.execute(sa.text(
+            f"CREATE TEMP TABLE {loc} ON COMMIT DROP AS SELECT DISTINCT ON (s._row) s._row, g.id, "
+            f"g.parent_id AS community_id, c.parent_id AS street_id FROM admin_unit g "
+            f"JOIN admin_unit c ON c.id = g.parent_id JOIN {stage} s ON ST_Intersects(g.geom, s.geom) "
+            f"WHERE g.level = 4 ORDER BY s._row, g.id"))
+        session.execute(sa.text(f"CREATE UNIQUE INDEX ON {loc} (_row)"))
+        log.debug("import %s: grid lookup %.2f s", table, time.perf_counter() - t0)
+    # inside the district (a point in a grid is inside: only the others are tested)
+    if spec.geom is not None and table != "admin_unit":
+        if not session.scalar(sa.text("SELECT EXISTS (SELECT 1 FROM admin_unit WHERE level = 1)")):
+            raise ImportDataError("No district boundary is loaded (admin_unit level 1): import the admin units "
+                                  "first.")
+        located = f" AND NOT EXISTS (SELECT 1 FROM {loc} l WHERE l._row = s._row)" if spec.locate else ""
+        _fail_if(session, f"SELECT s._row, round(ST_X(ST_PointOnSurface(s.geom))::numeric, 5) || ' ' || "
+                 f"round(ST_Y(ST_PointOnSurface(s.geom))::numeric, 5) FROM {stage} s WHERE s.geom IS NOT NULL"
+                 f"{located} AND NOT EXISTS (SELECT 1 FROM admin_unit d WHERE d.level = 1 "
+                 f"AND ST_Intersects(d.geom, s.geom)) ORDER BY s._row",
+                 "{rows}: outside the district boundary (lon lat{values}); check the coordinates and CRS.",
+                 exc=OutsideDistrict)
+    log.debug("import %s: checks done %.2f s", table, time.perf_counter() - t0)
+    # existing keys
+    if mode == "append" and len(key) == len(spec.key):
+        on = " AND ".join(f"t.{k} = s.{k}" for k in key)
+        kcat = " || '/' || ".join(f"s.{k}::text" for k in key)
+        _fail_if(session, f"SELECT s._row, {kcat} FROM {stage} s JOIN {table} t ON {on} ORDER BY s._row",
+                 f"{{rows}}: {'/'.join(key)} already in {table}{{values}}; use mode upsert or replace.")
+    if mode == "replace":
+        session.execute(sa.text(f"DELETE FROM {table}"))
+
+    # INSERT ... SELECT
+    cols: list[str] = []
+    exprs: list[str] = []
+    joins = ""
+    for i, c in enumerate(present):
+        cols.append(c.column)
+        if c.kind == "code" and c.ref != table:  # hash joins, not a sub-select per row
+            joins += f" LEFT JOIN {c.ref} r{i} ON r{i}.code = s.{c.name}"
+            exprs.append(f"r{i}.id")
+        else:
+            exprs.append("NULL" if c.kind == "code" else f"s.{c.name}")
+    if "geom" in values:
+        cols.append("geom")
+        exprs.append("ST_Multi(s.geom)" if spec.geom in ("line", "polygon") else "s.geom")
+    if spec.locate:
+        joins += f" LEFT JOIN {loc} g ON g._row = s._row"
+        cols.append("grid_id")
+        exprs.append("g.id")
+        if spec.locate_hierarchy:
+            cols += ["community_id", "street_id"]
+            exprs += ["g.community_id", "g.street_id"]
+    if table == "admin_unit" and "area_m2" not in values:
+        cols.append("area_m2")
+        exprs.append("ST_Area(s.geom::geography)")
+    if table == "ticket":
+        cols += ["department_id", "accept_due_at", "resolve_due_at"]
+        exprs += ["s.department_id", "s.accept_due_at", "s.resolve_due_at"]
+        if "created_at" in values:
+            cols.append("updated_at")
+            exprs.append("COALESCE(s.created_at, now())")
+    conflict = ""
+    if mode == "upsert" and len(key) == len(spec.key):
+        upd = [c for c in cols if c not in spec.key and not (table == "admin_unit" and c == "parent_id")]
+        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in upd) or f"{key[0]} = EXCLUDED.{key[0]}"
+        conflict = f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+    insert = f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(exprs)} FROM {stage} s{joins}{conflict}"
+    log.debug("import %s: before insert %.2f s", table, time.perf_counter() - t0)
+    if table == "ticket":  # new tickets also get their reporter row and an 'import' event, in one statement
+        n = session.execute(sa.text(
+            f"WITH ins AS ({insert} RETURNING id, channel, external_id, reporter_name, reporter_phone, "
+            "reporter_account, created_at, description, status, geom, (xmax = 0) AS inserted), "
+            "rep AS (INSERT INTO ticket_reporter (ticket_id, channel, external_id, name, phone, account, "
+            "reported_at, description, geom) SELECT id, channel, external_id, reporter_name, reporter_phone, "
+            "reporter_account, created_at, description, geom FROM ins WHERE inserted), "
+            "ev AS (INSERT INTO ticket_event (ticket_id, at, kind, from_status, to_status, actor, actor_role, "
+            "data) SELECT id, created_at, 'import', NULL, status, :actor, 'system', CAST(:data AS jsonb) "
+            "FROM ins WHERE inserted) SELECT count(*) FROM ins"),
+            {"actor": f"import:{source}"[:128], "data": json.dumps({"source": source})}).scalar_one()
+    else:
+        n = session.execute(sa.text(insert)).rowcount
+    log.debug("import %s: insert %.2f s", table, time.perf_counter() - t0)
+
+    if table == "admin_unit" and "parent" in values:
+        session.execute(sa.text(f"UPDATE admin_unit a SET parent_id = p.id FROM {stage} s JOIN admin_unit p "
+                                f"ON p.code = s.parent WHERE a.code = s.code"))
+        _fail_if(session, f"SELECT s._row, a.code || ' (level ' || a.level || ') in ' || p.code || ' (level ' || "
+                 f"p.level || ')' FROM {stage} s JOIN admin_unit a ON a.code = s.code JOIN admin_unit p "
+                 f"ON p.id = a.parent_id WHERE p.level <> a.level - 1 ORDER BY s._row",
+                 "{rows}: the parent must be one level up{values}.")
+    session.flush()  # the staging tables go at commit (ON COMMIT DROP)
+    return n
+
+
+# ---------------------------------------------------------------------------- export
+
+def _select_sql(spec: TableSpec) -> str:
+    parts = ["t.id"]
+    for c in spec.cols:
+        if c.kind == "code":
+            parts.append(f"(SELECT r.code FROM {c.ref} r WHERE r.id = t.{c.column}) AS {c.name}")
+        else:
+            parts.append(f"t.{c.column} AS {c.name}")
+    if spec.locate:
+        parts.append("(SELECT g.code FROM admin_unit g WHERE g.id = t.grid_id) AS grid")
+    if spec.table == "ticket":
+        parts += ["t.accept_due_at", "t.resolve_due_at", "t.closed_at"]
+    if spec.geom is not None:
+        parts.append("ST_AsBinary(t.geom) AS _wkb")
+    return f"SELECT {', '.join(parts)} FROM {spec.table} t ORDER BY t.id"
+
+
+def read_table(session: Session, table: str) -> gpd.GeoDataFrame:
+    """A table as a GeoDataFrame (EPSG:4326) with references as codes, ordered by id."""
+    spec = spec_for(table)
+    res = session.execute(sa.text(_select_sql(spec)))
+    df = pd.DataFrame(res.all(), columns=list(res.keys()))
+    if spec.geom is None:
+        return gpd.GeoDataFrame(df)
+    wkb = df.pop("_wkb")
+    geom = shapely.from_wkb([bytes(b) if b is not None else None for b in wkb])
+    return gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:4326")
+
+
+def _to_text_columns(df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        if col == "geometry":
+            continue
+        c = spec.col(col)
+        kind = c.kind if c else None
+        if kind in ("json", "list"):
+            out[col] = [json.dumps(v, ensure_ascii=False) if v is not None else None for v in out[col]]
+        elif kind == "datetime" or col.endswith("_at"):
+            out[col] = [v.isoformat() if isinstance(v, datetime) and not pd.isna(v) else None for v in out[col]]
+        elif kind == "int":
+            out[col] = pd.array(out[col], dtype="Int64")
+    return out
+
+
+def export_table(table: str, path: str | Path, *, session: Session | None = None, url: str | None = None) -> int:
+    """Write ``table`` to ``path`` (format from the extension); returns the number of rows written.
+
+    GeoPackage/GeoJSON/Shapefile in EPSG:4326; CSV with ``lon``/``lat`` for
+    points and an EWKT ``wkt`` column for lines and polygons. Overwrites
+    ``path``.
+    """
+    path = Path(path)
+    spec = spec_for(table)
+    ext = path.suffix.lower()
+    if ext not in DRIVERS:
+        raise ImportDataError(f"Unknown export format {ext or path.name!r}; use .gpkg, .geojson, .shp or .csv.")
+    if ext == ".shp" and spec.geom is None:
+        raise ImportDataError(f"{table} has no geometry; export it to .csv, .gpkg or .geojson instead.")
+    with _session(session, url) as s:
+        gdf = read_table(s, table)
+    out = _to_text_columns(gdf, spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if ext == ".shp":
+        for side in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+            path.with_suffix(side).unlink(missing_ok=True)
+    else:
+        path.unlink(missing_ok=True)
+    if ext == ".csv":
+        if spec.geom == "point":
+            g = out.geometry
+            has = g.notna() & ~g.is_empty if len(g) else g.notna()
+            out["lon"] = np.where(has, g.x.where(has), np.nan) if len(g) else []
+            out["lat"] = np.where(has, g.y.where(has), np.nan) if len(g) else []
+        elif spec.geom is not None:
+            out["wkt"] = ["SRID=4326;" + shapely.to_wkt(g, rounding_precision=-1) if g is not None else None
+                          for g in out.geometry]
+        pd.DataFrame(out.drop(columns=["geometry"], errors="ignore")).to_csv(path, index=False,
+                                                                            float_format="%.17g")
+        return len(out)
+    import pyogrio
+
+    if ext == ".shp":
+        out = out.rename(columns={c: shp_name(c) for c in out.columns if c != "geometry"})
+    kwargs: dict = {"layer": table} if ext == ".gpkg" else {}
+    if spec.geom is None:
+        pyogrio.write_dataframe(pd.DataFrame(out), path, driver=DRIVERS[ext], **kwargs)
+    else:
+        pyogrio.write_dataframe(gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326"), path,
+                                driver=DRIVERS[ext], **kwargs)
+    return len(out)
+
+
+__all__ = ["DRIVERS", "MODES", "SPECS", "export_table", "import_file", "load_frame", "read_table"]

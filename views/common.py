@@ -1,0 +1,131 @@
+"""Plumbing shared by the one-map views: the offline deck pane, sessions, messages.
+
+Private to ``app.py`` and the ``_app_*`` view modules.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import panel as pn
+from sqlalchemy.orm import Session
+
+from layers import LayerError, deck_spec
+from spatial.db.engine import session_scope
+from spatial.errors import OneMapError
+
+log = logging.getLogger("onemap.app")
+
+#: Map size (pixels) assumed when fitting the district into the first view.
+MAP_W, MAP_H = 640, 560
+
+#: Raw CSS for the app (legend boxes, KPI row).
+CSS = """
+.onemap-legend { background: rgba(255,255,255,0.92); padding: 6px 8px; border-radius: 4px;
+                 font-size: 12px; line-height: 1.5; }
+.onemap-kpi .bk-panel-models-markup-HTML { font-size: 13px; }
+"""
+
+
+@contextmanager
+def db() -> Iterator[Session]:
+    """One session and one transaction per callback (commit on success)."""
+    with session_scope() as s:
+        yield s
+
+
+class MapPane:
+    """A ``pn.pane.DeckGL`` with an offline dict spec that keeps the user's current view.
+
+    Panel re-applies ``initialViewState`` on every update; we feed back the
+    last ``view_state`` the browser reported so updates never jump the map.
+    """
+
+    def __init__(self, view: dict, *, tooltips: dict | None = None, height: int = 620) -> None:
+        self.view = dict(view)
+        self.layers: dict[str, dict] = {}
+        self.order: list[str] = []
+        self.pane = pn.pane.DeckGL(
+            deck_spec([], view=self.view), tooltips=tooltips or {}, sizing_mode="stretch_width",
+            height=height, throttle={"view": 300, "hover": 400}, margin=(0, 5))
+        self.pane.param.watch(self._on_view, "view_state")
+
+    def _on_view(self, event) -> None:
+        vs = event.new or {}
+        if "longitude" in vs and "zoom" in vs:
+            self.view = {k: vs[k] for k in ("longitude", "latitude", "zoom", "pitch", "bearing") if k in vs}
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float] | None:
+        """Visible (W, S, E, N) degrees, from the browser's last view report."""
+        vs = self.pane.view_state or {}
+        nw, se = vs.get("nw"), vs.get("se")
+        if not nw or not se:
+            return None
+        return (min(nw[0], se[0]), min(nw[1], se[1]), max(nw[0], se[0]), max(nw[1], se[1]))
+
+    @property
+    def zoom(self) -> float:
+        return float(self.view.get("zoom", 12))
+
+    def set_layers(self, layers: dict[str, dict | None], *, order: list[str] | None = None,
+                   view: dict | None = None) -> None:
+        """Replace some layers (None removes one) and push one update to the browser."""
+        for key, spec in layers.items():
+            if spec is None:
+                self.layers.pop(key, None)
+            else:
+                self.layers[key] = spec
+        if order is not None:
+            self.order = order
+        if view is not None:
+            self.view = dict(view)
+        ordered = [self.layers[k] for k in self.order if k in self.layers]
+        ordered += [v for k, v in self.layers.items() if k not in self.order]
+        self.pane.object = deck_spec(ordered, view=self.view)
+
+
+def guarded(alert: pn.pane.Alert) -> Callable:
+    """Decorator for callbacks: user errors become a visible message, never a traceback."""
+
+    def deco(fn: Callable) -> Callable:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except (OneMapError, LayerError) as exc:
+                msg = exc.message if isinstance(exc, OneMapError) else str(exc)
+                show(alert, msg, "warning")
+            except Exception as exc:  # keep the session alive; log for operators
+                log.exception("callback %s failed", fn.__name__)
+                show(alert, f"Unexpected error: {exc}", "danger")
+            return None
+
+        wrapper.__name__ = fn.__name__
+        return wrapper
+
+    return deco
+
+
+def show(alert: pn.pane.Alert, message: str, kind: str = "info") -> None:
+    alert.object = message
+    alert.alert_type = kind
+    alert.visible = bool(message)
+
+
+def new_alert() -> pn.pane.Alert:
+    return pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width", margin=(2, 5))
+
+
+class Timer:
+    """Wall-clock milliseconds of a block, for the status line."""
+
+    def __enter__(self) -> Timer:
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.ms = (time.perf_counter() - self.t0) * 1000

@@ -1,0 +1,178 @@
+"""Planner view: rainfall scenario -> flood forecast -> depth map, roads/grids at risk -> warnings.
+
+UI only: ``spatial.forecasts`` runs the scenario in a worker thread on the
+DEM (``ONEMAP_PLANNER_DEM`` or the demo DEM) coarsened to the chosen cell
+size (20-50 m), stores the depth overlay PNG (served by
+``/api/map/flood/<run>.png``, by URL, never inlined) and summarises it; a
+periodic callback copies the progress into the progress bar. "Issue
+warnings" hands the warnings to ``spatial.sensors.flood_warnings``, which
+stores alerts and messages and opens waterlogging tickets for orange/red ones.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import panel as pn
+
+from flood_model.rainfall import Hyetograph, design_storm
+from layers import view_for_bounds
+from layers.grids import boundaries
+from layers.legend import depth_legend_html
+from layers.raster import bitmap_layer
+from layers.warnings import tooltip as warning_tooltip
+from layers.warnings import warning_features
+from spatial import forecasts, mapdata
+from spatial.errors import ValidationError
+from spatial.sensors.flood_warnings import publish_forecast_warnings
+from views.common import MAP_H, MAP_W, MapPane, db, guarded, new_alert, show
+
+PRESETS = {"Guangzhou Huangpu": "huangpu", "Guangzhou (city)": "guangzhou", "Shenzhen": "shenzhen"}
+ACTOR = "app:planner"
+ORDER = ["grid_lines", "flood", "roads", "warnings", "streets"]
+
+
+class PlannerView:
+    """The planner role: one instance per browser session."""
+
+    def __init__(self) -> None:
+        self.alert = new_alert()
+        with db() as s:
+            self.bounds = mapdata.district_bounds(s)
+            self.streets_gdf = mapdata.admin_units(s, level=2)
+            grids = mapdata.admin_units(s, level=4)
+            roads = mapdata.roads(s)
+        self.preset = pn.widgets.Select(name="Storm formula", options=PRESETS, value="huangpu", width=200)
+        self.period = pn.widgets.Select(name="Return period (years)", options=[1, 2, 3, 5, 10, 20, 50, 100],
+                                        value=10, width=200)
+        self.duration = pn.widgets.Select(name="Storm duration (min)", options=[30, 60, 120, 180], value=60,
+                                          width=200)
+        self.upload = pn.widgets.FileInput(accept=".csv", width=200)
+        self.use_upload = pn.widgets.Checkbox(name="Use uploaded forecast (CSV of mm per minute)", value=False)
+        self.cell = pn.widgets.Select(name="Model cell size (m)", options=[20, 30, 50], value=30, width=200)
+        self.extra = pn.widgets.IntInput(name="Recession after rain (min)", value=30, start=0, end=240, width=200)
+        self.drain = pn.widgets.FloatInput(name="Sewer capacity (mm/h)", value=20.0, start=0, end=200, width=200)
+        self.run_btn = pn.widgets.Button(name="Run forecast", button_type="primary", width=200)
+        self.progress = pn.indicators.Progress(name="progress", value=0, max=100, width=360, visible=False)
+        self.prog_text = pn.pane.HTML("")
+        self.summary = pn.pane.HTML("<i>Choose a scenario and run the forecast.</i>")
+        self.warn_table = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True, height=320,
+                                               sizing_mode="stretch_width", layout="fit_data_fill", theme="simple")
+        self.issue_btn = pn.widgets.Button(name="Issue warnings", button_type="danger", width=200, disabled=True)
+        self.issue_result = pn.pane.HTML("")
+        self.map = MapPane(view_for_bounds(self.bounds, width_px=MAP_W, height_px=MAP_H),
+                           tooltips={"warnings": warning_tooltip()})
+        context = {"grid_lines": boundaries(grids, layer_id="grid_lines", color=(170, 170, 170, 160), width_px=1),
+                   "roads": boundaries(roads, layer_id="roads", color=(120, 120, 120, 200), width_px=1.5)
+                   if len(roads) else None,
+                   "streets": boundaries(self.streets_gdf, layer_id="streets", width_px=2)}
+        self.map.set_layers(context, order=ORDER)
+        self.legend = pn.pane.HTML(depth_legend_html())
+        self.warnings: gpd.GeoDataFrame | None = None
+        self.run_id: str | None = None
+        self._run: forecasts.BackgroundRun | None = None
+        self._cb = None
+        g = guarded(self.alert)
+        self.run_btn.on_click(g(lambda e: self.start()))
+        self.issue_btn.on_click(g(lambda e: self.issue()))
+
+    # ------------------------------------------------------------------ layout
+    def sidebar(self) -> list:
+        return [self.preset, self.period, self.duration, "Or upload a rainfall forecast:", self.upload,
+                self.use_upload, self.cell, self.extra, self.drain, self.run_btn, self.legend]
+
+    def main(self) -> pn.viewable.Viewable:
+        right = pn.Column(self.progress, self.prog_text, self.summary, "#### Roads and grids at risk",
+                          self.warn_table, self.issue_btn, self.issue_result, width=470)
+        return pn.Column(self.alert, pn.Row(pn.Column(self.map.pane, sizing_mode="stretch_width"), right,
+                                            sizing_mode="stretch_width"), sizing_mode="stretch_width")
+
+    # ------------------------------------------------------------------ run
+    def _rainfall(self) -> Hyetograph:
+        if self.use_upload.value:
+            if not self.upload.value:
+                raise ValidationError("upload a rainfall CSV first (one value per minute, mm)")
+            with tempfile.NamedTemporaryFile(suffix=".csv", delete=False) as f:
+                f.write(self.upload.value)
+            try:
+                return Hyetograph.from_csv(f.name, step_s=60.0)
+            finally:
+                Path(f.name).unlink(missing_ok=True)
+        return design_storm(self.preset.value, return_period=float(self.period.value),
+                            duration_s=float(self.duration.value) * 60)
+
+    def start(self) -> None:
+        """Validate the scenario, then run it in the background (progress via a periodic callback)."""
+        if self._run is not None and not self._run.done:
+            show(self.alert, "A forecast is already running.", "info")
+            return
+        show(self.alert, "")
+        rain = self._rainfall()
+        scenario = forecasts.Scenario(rain=rain, cell_m=float(self.cell.value),
+                                      duration_s=rain.duration_s + 60.0 * self.extra.value,
+                                      drainage_mm_h=float(self.drain.value))
+        with db() as s:
+            grids = mapdata.admin_units(s, level=4)
+            roads = mapdata.roads(s)
+        self.run_btn.disabled = True
+        self.issue_btn.disabled = True
+        self.issue_result.object = ""
+        self.progress.visible = True
+        self.progress.value = 0
+        self._run = forecasts.BackgroundRun(scenario, grids=grids, roads=roads).start()
+        self._cb = pn.state.add_periodic_callback(self._poll, period=300)
+
+    def _poll(self) -> None:
+        run = self._run
+        if run is None:
+            return
+        self.progress.value = int(100 * min(max(run.fraction, 0.0), 1.0))
+        self.prog_text.object = f"{run.message} ({time.perf_counter() - run.started:.1f} s)"
+        if not run.done:
+            return
+        if self._cb is not None:
+            self._cb.stop()
+            self._cb = None
+        self.run_btn.disabled = False
+        self.progress.visible = False
+        if run.error is not None:
+            msg = getattr(run.error, "message", None) or str(run.error)
+            show(self.alert, f"Forecast failed: {msg}", "danger")
+            self.prog_text.object = ""
+            return
+        guarded(self.alert)(self._show_result)(run.outcome)
+
+    def _show_result(self, out: forecasts.ForecastOutcome) -> None:
+        self.run_id = out.run_id
+        self.warnings = out.warnings
+        layers = {"flood": bitmap_layer(out.overlay_url, bounds=out.corners, layer_id="flood"),
+                  "warnings": warning_features(self.warnings) if self.warnings is not None else None}
+        self.map.set_layers(layers, order=ORDER)
+        sm = out.summary
+        self.summary.object = (
+            f"<b>Run {out.run_id}</b> ({sm['cols']}x{sm['rows']} cells): finished in <b>{sm['wall_s']:.1f} s</b><br/>"
+            f"max depth {sm['max_depth_m']:.2f} m; {sm['wet_ha']:,.1f} ha deeper than {forecasts.WET_M} m<br/>"
+            f"water balance error {sm['balance_error']:.2e}<br/>"
+            f"<b>{sm['roads_at_risk']}</b> roads and <b>{sm['grids_at_risk']}</b> grids at risk")
+        self.prog_text.object = ""
+        self.warn_table.value = forecasts.warning_table(self.warnings)
+        self.issue_btn.disabled = self.warnings is None
+
+    def issue(self) -> None:
+        """Publish the warnings (alerts, messages, tickets for orange/red) in one transaction."""
+        if self.warnings is None or self.run_id is None:
+            show(self.alert, "Run a forecast with warnings first.", "info")
+            return
+        with db() as s:
+            out = publish_forecast_warnings(s, self.warnings, run_id=self.run_id, actor=ACTOR,
+                                            issue_tickets=True)
+        self.issue_btn.disabled = True
+        buf = io.StringIO()
+        for k, v in (out or {}).items():
+            buf.write(f"{k}: {v if not isinstance(v, list) else len(v)}<br/>")
+        self.issue_result.object = f"<b>Warnings issued</b><br/>{buf.getvalue()}"
