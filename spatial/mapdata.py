@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import geopandas as gpd
 import numpy as np
@@ -25,20 +25,19 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from spatial.clock import utc_now
 from spatial.errors import ValidationError
+from spatial.tickets.lifecycle import FINAL_STATES, QUEUE_STATES, UNFINISHED_STATES, sql_list
 
-#: States in which a ticket is still open (counts as backlog, can be overdue).
-OPEN_STATES = ("reported", "accepted", "dispatched", "in_progress", "resolved", "verified", "reopened")
-#: States a dispatcher still has to act on (sorted by deadline in the queue).
-QUEUE_STATES = ("reported", "accepted", "reopened")
-#: Final states.
-DONE_STATES = ("closed", "rejected", "merged")
+#: Ticket state sets (owned by ``spatial.tickets.lifecycle``): backlog, dispatch queue, final.
+OPEN_STATES = UNFINISHED_STATES
+DONE_STATES = FINAL_STATES
 
 #: Metres per degree of latitude (spherical, good to 0.5 % for binning).
 M_PER_DEG = 111_320.0
 
-_OPEN_SQL = "('" + "','".join(OPEN_STATES) + "')"
-_QUEUE_SQL = "('" + "','".join(QUEUE_STATES) + "')"
+_OPEN_SQL = sql_list(OPEN_STATES)
+_QUEUE_SQL = sql_list(QUEUE_STATES)
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ class Window:
         """The last ``days`` days up to ``now`` (default: the current time)."""
         if days <= 0 or days > 3660:
             raise ValidationError(f"window must be 1-3660 days, got {days}")
-        now = (now or datetime.now(UTC)).astimezone(UTC)
+        now = utc_now(now)
         return cls(since=now - timedelta(days=days), until=now, now=now)
 
 
@@ -470,7 +469,7 @@ def dispatch_queue(session: Session, *, now: datetime | None = None, limit: int 
     resolve deadline otherwise; ``due_in_min`` is minutes left (negative =
     overdue). Geometry EPSG:4326 points.
     """
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = utc_now(now)
     p: dict = {"now": now, "lim": int(limit), "dept": department_id}
     cat = ""
     if categories:

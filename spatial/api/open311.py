@@ -30,26 +30,27 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from spatial.api.deps import db_session
+from spatial.api.deps import db_session, parse_bbox
 from spatial.api.open311_xml import XML_MEDIA_TYPE, render
-from spatial.api.tickets import _bbox
 from spatial.auth import INTAKE_ROLES, principal_for_token
 from spatial.errors import Forbidden, NotFound, OneMapError, Unauthorized, ValidationError
 from spatial.models import TICKET_STATES, Category, Ticket
 from spatial.tickets import intake as tickets
 from spatial.tickets import queries as ticket_views
+from spatial.tickets.lifecycle import FINAL_STATES
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
-CLOSED_STATES = ("closed", "rejected", "merged")
+CLOSED_STATES = FINAL_STATES
 MAX_RESULTS = 1000
 DEFAULT_DAYS = 90
 PRIORITY_VALUES = [{"key": str(k), "name": n} for k, n in
                    ((1, "urgent"), (2, "high"), (3, "normal"), (4, "low"), (5, "lowest"))]
 
 
-def _status(state: str) -> str:
+def open311_status(state: str) -> str:
+    """Open311 status of an internal ticket state: ``closed`` for final states, otherwise ``open``."""
     return "closed" if state in CLOSED_STATES else "open"
 
 
@@ -116,7 +117,7 @@ def _request_view(row: sa.Row) -> dict:
         notice = f"duplicate of request {m['merged_into_id']}"
     photos = list(m["photo_urls"] or [])
     return {
-        "service_request_id": str(m["id"]), "status": _status(m["status"]), "status_notes": m["status"],
+        "service_request_id": str(m["id"]), "status": open311_status(m["status"]), "status_notes": m["status"],
         "service_name": m["category_name"], "service_code": m["category"], "description": m["description"],
         "agency_responsible": m["department_name"], "service_notice": notice,
         "requested_datetime": _iso(m["created_at"]),
@@ -251,7 +252,7 @@ def get_requests(fmt: str, request: Request, session: Session = Depends(db_sessi
             f = ticket_views.TicketFilter(
                 category=[c.strip() for c in (_param(request, "service_code") or "").split(",") if c.strip()],
                 status=sorted(set(states)), since=start, until=end + timedelta(microseconds=1) if end else None,
-                bbox=_bbox(bbox))
+                bbox=parse_bbox(bbox))
         rows = _page(session, f, size, page)
         return _respond(fmt, "service_requests", [_request_view(r) for r in rows])
     return _guard(fmt, session, run)

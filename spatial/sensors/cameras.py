@@ -20,17 +20,21 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from spatial.clock import utc_now
 from spatial.errors import NotFound, OutsideDistrict, ValidationError
+from spatial.locate import grid_at, grid_sql
 from spatial.models import Camera, CameraDetection, Category, DetectionClass, Ticket
 from spatial.sensors.readings import MAX_FUTURE_S, parse_time
 from spatial.settings import get_settings
+from spatial.tickets.intake import TicketCreate, intake
+from spatial.tickets.lifecycle import FINAL_STATES
 
 #: Road snapping distance for the frequent-location report, metres.
 ROAD_SNAP_M = 50.0
@@ -58,7 +62,6 @@ DEFAULT_CLASSES: dict[str, ClassConfig] = {c.code: c for c in (
     ClassConfig("road_damage", "道路破损 / Road damage", "pothole", 0.6),
 )}
 
-_OPEN_TICKET = ("closed", "rejected")
 
 
 def class_configs(session: Session) -> dict[str, ClassConfig]:
@@ -103,9 +106,7 @@ def register_camera(session: Session, code: str, *, name: str, lon: float, lat: 
         heading_deg = heading_deg % 360.0
     if not (0 < fov_deg <= 360) or not (0 < range_m <= 5000):
         raise ValidationError("fov_deg must be in (0, 360] and range_m in (0, 5000].")
-    grid = session.scalar(sa.text(
-        "SELECT id FROM admin_unit WHERE level = 4 AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) "
-        "ORDER BY id LIMIT 1"), {"x": lon, "y": lat})
+    grid = grid_at(session, lon, lat)
     cam = session.scalars(sa.select(Camera).where(Camera.code == code).with_for_update()).one_or_none()
     if cam is None:
         cam = Camera(code=code)
@@ -126,8 +127,7 @@ _VIEW_SQL = """
 _PLACE = sa.text(f"""
     WITH v AS (SELECT c.id, {_VIEW_SQL} AS vp FROM camera c WHERE c.id = :cid)
     SELECT ST_X(v.vp) AS lon, ST_Y(v.vp) AS lat,
-           (SELECT a.id FROM admin_unit a WHERE a.level = 4 AND ST_Intersects(a.geom, v.vp)
-             ORDER BY a.id LIMIT 1) AS grid_id,
+           {grid_sql("v.vp")} AS grid_id,
            (SELECT r.id FROM (SELECT r.id, r.geom FROM road r ORDER BY r.geom <-> v.vp LIMIT 5) r
              WHERE ST_DWithin(r.geom::geography, v.vp::geography, :snap)
              ORDER BY ST_Distance(r.geom::geography, v.vp::geography) LIMIT 1) AS road_id
@@ -174,7 +174,7 @@ def _existing_ticket(session: Session, camera_id: int, cls: str, t: datetime, wi
         .join(Ticket, Ticket.id == CameraDetection.ticket_id)
         .where(CameraDetection.camera_id == camera_id, CameraDetection.cls == cls,
                CameraDetection.ticket_id.is_not(None),
-               CameraDetection.detected_at.between(t - w, t + w), Ticket.status.not_in(_OPEN_TICKET))
+               CameraDetection.detected_at.between(t - w, t + w), Ticket.status.not_in(FINAL_STATES))
         .order_by(sa.func.abs(sa.extract("epoch", CameraDetection.detected_at - t)))
         .limit(1))
 
@@ -195,7 +195,7 @@ def ingest_detection(session: Session, det: Mapping, *, now: datetime | None = N
     dict
         {detection_id, status, ticket_id}.
     """
-    now = now or datetime.now(UTC)
+    now = utc_now(now)
     cam_key = det.get("camera", det.get("camera_code", det.get("camera_id")))
     if cam_key is None:
         raise ValidationError("A detection needs camera (code) or camera_id.")
@@ -246,8 +246,6 @@ def ingest_detection(session: Session, det: Mapping, *, now: datetime | None = N
         if ticket_id is not None:
             status = "deduplicated"
         else:
-            from spatial.tickets.intake import TicketCreate, intake
-
             data = TicketCreate(
                 category=cfg.category_code, lon=place["lon"], lat=place["lat"], channel="video_ai",
                 external_id=f"det:{det_id}", description=f"{cfg.name}: camera {cam.name} ({cam.code}), "
@@ -306,7 +304,7 @@ def frequent_locations(session: Session, *, cls: str, days: float = 30.0, by: Li
         raise ValidationError("by must be 'road' or 'grid'.")
     if days <= 0 or days > 3660:
         raise ValidationError("days must be between 0 and 3660.")
-    now = now or datetime.now(UTC)
+    now = utc_now(now)
     key, table = ("road_id", "road") if by == "road" else ("grid_id", "admin_unit")
     rows = session.execute(sa.text(f"""
         SELECT u.id, u.code, u.name,

@@ -33,17 +33,23 @@ Assignment
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from psycopg.rows import namedtuple_row
 from sqlalchemy.orm import Session
 
+from spatial.clock import utc_now
+from spatial.db.copy import driver_connection
 from spatial.errors import Conflict, NotFound, ValidationError
 from spatial.models import Ticket, TicketEvent, Worker
 from spatial.settings import get_settings
+from spatial.tickets import lifecycle
+from spatial.tickets.lifecycle import QUEUE_STATES
+from spatial.workers import routing
 
 #: Ticket states from which a ticket can be dispatched ("reported" is accepted first).
-DISPATCHABLE = ("reported", "accepted", "reopened")
+DISPATCHABLE = QUEUE_STATES
 #: States in which a ticket holds a worker.
 ACTIVE = ("dispatched", "in_progress")
 #: Largest K a caller may ask for.
@@ -112,9 +118,7 @@ _KNN_SKILL_SQL = _KNN.format(skill="AND w.skills @> ARRAY[CAST(%(skill)s AS text
 
 def _fetch(session: Session, sql: str, params: dict, *, named: bool = False) -> list:
     """Run ``sql`` (psycopg ``%(name)s`` style) on the session's own connection and transaction."""
-    from psycopg.rows import namedtuple_row
-
-    raw = session.connection().connection.driver_connection
+    raw = driver_connection(session)
     with raw.cursor(row_factory=namedtuple_row) if named else raw.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
@@ -183,12 +187,10 @@ def candidates(
     max_age = get_settings().position_max_age_s if max_age_s is None else max_age_s
     if max_age <= 0:
         raise ValidationError("max_age_s must be positive")
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = utc_now(now)
     t = _ticket_row(session, ticket_id)
     router = None
     if use_routing and t.has_roads:
-        from spatial.workers import routing
-
         router = routing.network_for(session)
     fetch = max(4 * k, 20) if router is not None else k
     params = {"lon": t.lon, "lat": t.lat, "dept": t.dept, "since": now - timedelta(seconds=max_age),
@@ -229,7 +231,7 @@ def availability(
     in several of stale/at_cap/lacking_skill.
     """
     max_age = get_settings().position_max_age_s if max_age_s is None else max_age_s
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = utc_now(now)
     t = _ticket_row(session, ticket_id)
     r = session.execute(sa.text(
         "SELECT count(*), count(*) FILTER (WHERE on_duty), "
@@ -303,9 +305,7 @@ def assign(
     Forbidden
         ``role`` may not dispatch (from the lifecycle table).
     """
-    from spatial.tickets import lifecycle
-
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = utc_now(now)
     with session.begin_nested():
         ticket = lifecycle.lock_ticket(session, ticket_id)
         if ticket.status in ACTIVE:
@@ -357,7 +357,7 @@ def auto_dispatch(
     dispatcher is skipped). Returns the dispatched ticket, or ``None`` when
     nobody is available; the event's note and data then say why.
     """
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = utc_now(now)
     for c in candidates(session, ticket_id, k=5, now=now):
         if not c.skill_match:
             break

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial.tickets.lifecycle import OPEN_STATES
+from spatial.tickets.lifecycle import OPEN_STATES, sql_list
 
 _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON_EQ = 111_320.0
@@ -35,7 +35,7 @@ _LOCK_NAMESPACE = 0x0E11  # first int4 of the advisory lock key: "OneMap duplica
 
 #: The open states spelled exactly as the predicate of the partial index ``ix_ticket_geom_open``
 #: (migration 0002), so the planner can prove it applies even for a prepared (generic) plan.
-_OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in OPEN_STATES) + ")"
+_OPEN_SQL = sql_list(OPEN_STATES)
 
 #: The search as a scalar subquery (parameters :cat, :since, :lon, :lat, :deg, :radius).
 DUPLICATE_SUBQUERY = """

@@ -17,13 +17,14 @@ tickets) are checked at the API edge (``spatial.api.tickets``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from spatial.clock import utc_now
 from spatial.errors import Conflict, Forbidden, NotFound, ValidationError
-from spatial.models import Ticket, TicketEvent, Worker
+from spatial.models import TICKET_STATES, Ticket, TicketEvent, Worker
 
 _DISPATCH = frozenset({"dispatcher", "handler", "admin", "system"})
 _DESK = frozenset({"dispatcher", "admin", "system"})
@@ -57,8 +58,22 @@ TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
     ("reopened", "merged"): _DESK,
 }
 
-#: States that count as open (deadlines run, duplicates merge into them).
+# --- the one owner of ticket state sets (every other module imports these) ---
+#: Final states: the ticket is done with (Open311 "closed").
+FINAL_STATES = ("closed", "rejected", "merged")
+#: Every state that is not final: backlog on the map, can be overdue, Open311 "open".
+UNFINISHED_STATES = tuple(s for s in TICKET_STATES if s not in FINAL_STATES)
+#: States that count as open for work (deadlines run, duplicates merge into them): not yet resolved.
 OPEN_STATES = ("reported", "accepted", "dispatched", "in_progress", "reopened")
+#: States a dispatcher still has to act on: the dispatch queue; only these can be dispatched.
+QUEUE_STATES = ("reported", "accepted", "reopened")
+
+
+def sql_list(states: tuple[str, ...]) -> str:
+    """A state set as an SQL literal list, ``('reported','accepted')``, for static SQL text."""
+    return "(" + ",".join(f"'{s}'" for s in states) + ")"
+
+
 #: States where the assigned worker carries the ticket in ``worker.workload``.
 WORKING_STATES = frozenset({"dispatched", "in_progress"})
 #: Transitions whose note is mandatory (the reason must be recorded).
@@ -72,13 +87,6 @@ def allowed_targets(status: str, role: str) -> list[str]:
     """The states ``role`` may move a ticket in ``status`` to (for UIs)."""
     return [to for (frm, to), roles in TRANSITIONS.items() if frm == status and (role in roles)]
 
-
-def _utc(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    if now.tzinfo is None:
-        raise ValidationError("now must be timezone-aware")
-    return now.astimezone(UTC)
 
 
 def lock_ticket(session: Session, ticket_id: int) -> Ticket:
@@ -154,7 +162,7 @@ def transition(
     ------
     NotFound, Conflict, Forbidden, ValidationError
     """
-    at = _utc(now)
+    at = utc_now(now)
     data = dict(data or {})
     ticket = lock_ticket(session, ticket_id)
     frm = ticket.status
@@ -245,7 +253,7 @@ def rate(
         raise ValidationError("comment must be at most 2000 characters")
     if role not in ("citizen", "channel", "dispatcher", "admin"):
         raise Forbidden(f"role {role!r} may not rate tickets")
-    at = _utc(now)
+    at = utc_now(now)
     ticket = lock_ticket(session, ticket_id)
     if ticket.status != "closed":
         raise Conflict(f"ticket {ticket_id} is {ticket.status}; only closed tickets can be rated")

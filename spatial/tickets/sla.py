@@ -31,11 +31,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from spatial.errors import ValidationError
-from spatial.tickets.lifecycle import OPEN_STATES
+from spatial.tickets.lifecycle import OPEN_STATES, sql_list
 
 ACTOR = "system:sla-sweep"
 _LOCK = (0x0E11, 0x5A5A)
-_OPEN = "(" + ",".join(f"'{s}'" for s in OPEN_STATES) + ")"
+_OPEN = sql_list(OPEN_STATES)
 
 _MARK = """
 WITH up AS (
