@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,8 +72,6 @@ class Settings(BaseSettings):
                     url = "postgresql+psycopg://" + url[len(prefix):]
                     break
             if db_name:
-                from sqlalchemy.engine import make_url
-
                 url = make_url(url).set(database=db_name).render_as_string(hide_password=False)
             return url
         return (

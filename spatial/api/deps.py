@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from fastapi import Depends, Request
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from spatial.auth import Principal, principal_for_token
 from spatial.db.engine import session_scope
-from spatial.errors import DatabaseUnavailable, Forbidden, OneMapError, Unauthorized
+from spatial.errors import DatabaseUnavailable, Forbidden, OneMapError, Unauthorized, ValidationError
 
 
 def db_session() -> Iterator[Session]:
@@ -22,6 +23,19 @@ def db_session() -> Iterator[Session]:
     """
     with session_scope() as session:
         yield session
+
+
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    """``min_lon,min_lat,max_lon,max_lat`` (EPSG:4326 degrees) from a query parameter; None when absent."""
+    if not value:
+        return None
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4 or not all(math.isfinite(p) for p in parts):
+        raise ValidationError("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat (EPSG:4326)")
+    return parts  # type: ignore[return-value]
 
 
 def _bearer(request: Request) -> str | None:

@@ -21,6 +21,7 @@ from spatial.api.deps import db_session, require_roles
 from spatial.auth import Principal
 from spatial.errors import Forbidden, NotFound, ValidationError
 from spatial.tickets import dispatch
+from spatial.tickets import queries as ticket_views
 from spatial.workers import positions
 
 router = APIRouter(prefix="/api", tags=["dispatch"])
@@ -142,8 +143,6 @@ def get_candidates(
 def post_assign(ticket_id: int, body: AssignIn,
                 principal: Principal = Depends(require_roles(*DESK_ROLES)),
                 session: Session = Depends(db_session)) -> dict:
-    from spatial.tickets import queries as ticket_views
-
     _check_department(principal, _ticket_department(session, ticket_id))
     dispatch.assign(session, ticket_id, body.worker_id, actor=principal.actor, role=principal.role,
                     note=body.note)

@@ -16,14 +16,13 @@ from fastapi import APIRouter, Body, Depends, Query
 from sqlalchemy.orm import Session
 
 from spatial.api.deps import db_session, optional_principal, require_roles
-from spatial.auth import Principal
+from spatial.auth import STAFF_ROLES, Principal
 from spatial.errors import ValidationError
 from spatial.sensors import alerts, cameras, hotspots, readings, rules
 
 router = APIRouter(prefix="/api", tags=["sensors"])
 
 WRITE_ROLES = ("channel",)
-STAFF_ROLES = ("leadership", "dispatcher", "handler", "grid_worker")
 MAX_BATCH = 50_000
 
 
@@ -92,7 +91,7 @@ def post_detections(
 def get_cameras(session: Session = Depends(db_session),
                 principal: Principal | None = Depends(optional_principal)) -> list[dict]:
     rows = cameras.list_cameras(session)
-    if principal is None or principal.role not in (*STAFF_ROLES, "admin", "channel"):
+    if principal is None or not (principal.is_staff or principal.role == "channel"):
         for r in rows:
             r["stream_url"] = None
     return rows

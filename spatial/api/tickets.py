@@ -10,23 +10,26 @@ writes nothing (one transaction per request, see ``spatial.api.deps``).
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date, datetime
 from typing import Any, Literal
 
+import pandas as pd
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from spatial.api.deps import current_principal, db_session, optional_principal, require_roles
+from spatial.api.deps import current_principal, db_session, optional_principal, parse_bbox, require_roles
 from spatial.auth import INTAKE_ROLES, Principal
 from spatial.errors import Forbidden, ValidationError
 from spatial.models import Category, Department, Ticket
+from spatial.tickets import dispatch, lifecycle, scoring
 from spatial.tickets import intake as tickets
-from spatial.tickets import lifecycle
 from spatial.tickets import queries as ticket_views
+from spatial.tickets.bulk import bulk_intake
 
 router = APIRouter(prefix="/api", tags=["tickets"])
 
@@ -48,18 +51,6 @@ class RatingIn(BaseModel):
 
 def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
-def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
-    if not value:
-        return None
-    try:
-        parts = tuple(float(v) for v in value.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 4:
-        raise ValidationError("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat (EPSG:4326)")
-    return parts  # type: ignore[return-value]
 
 
 def _is_owner(session: Session, principal: Principal | None, ticket_id: int) -> bool:
@@ -134,12 +125,6 @@ async def import_tickets(
     """Body: ``text/csv`` with a header, or JSON ``[{...}, ...]``; columns as
     ``spatial.tickets.bulk.BULK_COLUMNS``. No duplicate merge; idempotent on external ids.
     Without ``skip_invalid`` one bad row rejects the whole import (422 listing the reasons)."""
-    import io
-
-    import pandas as pd
-
-    from spatial.tickets.bulk import bulk_intake
-
     raw = await request.body()
     ctype = request.headers.get("content-type", "")
     if len(raw) > MAX_IMPORT_BYTES:
@@ -182,7 +167,7 @@ def list_tickets(
         raise ValidationError("mine=true needs a token")
     f = ticket_views.TicketFilter(
         status=_csv(status), category=_csv(category), grid=_csv(grid), street=_csv(street),
-        department=_csv(department), bbox=_bbox(bbox), since=since, until=until, overdue=overdue,
+        department=_csv(department), bbox=parse_bbox(bbox), since=since, until=until, overdue=overdue,
         owner=principal.actor if mine and principal else None,
     )
     rows, more = ticket_views.list_tickets(session, f, limit=page_size, offset=(page - 1) * page_size,
@@ -227,8 +212,6 @@ def post_transition(ticket_id: int, body: TransitionIn, principal: Principal = D
         if body.expected_version is not None and body.expected_version != ticket.version:
             lifecycle.transition(session, ticket_id, body.to, actor=principal.actor, role=principal.role,
                                  expected_version=body.expected_version)  # raises the 409
-        from spatial.tickets import dispatch
-
         dispatch.assign(session, ticket_id, worker_id, actor=principal.actor, role=principal.role)
     else:
         lifecycle.transition(session, ticket_id, body.to, actor=principal.actor, role=principal.role,
@@ -264,8 +247,6 @@ def get_scores(
     principal: Principal = Depends(require_roles(*READ_SCORE_ROLES)),
     session: Session = Depends(db_session),
 ) -> dict:
-    from spatial.tickets import scoring
-
     try:
         first = date(int(month[:4]), int(month[5:]), 1)
     except ValueError as exc:

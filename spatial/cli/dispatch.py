@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 
+from spatial.db.engine import session_scope
+from spatial.settings import get_settings
+from spatial.tickets import dispatch
+from spatial.workers import positions
+
 
 def _candidates(args: argparse.Namespace) -> int:
-    from spatial.db.engine import session_scope
-    from spatial.tickets import dispatch
-
     with session_scope() as s:
         found = dispatch.candidates(s, args.ticket_id, k=args.k, max_age_s=args.max_age)
         info = None if found else dispatch.availability(s, args.ticket_id, max_age_s=args.max_age)
@@ -41,9 +43,6 @@ def _candidates(args: argparse.Namespace) -> int:
 
 
 def _assign(args: argparse.Namespace) -> int:
-    from spatial.db.engine import session_scope
-    from spatial.tickets import dispatch
-
     with session_scope() as s:
         t = dispatch.assign(s, args.ticket_id, args.worker_id, actor=args.actor, role="dispatcher", note=args.note)
         print(f"ticket {t.id} {t.status} to worker {t.assigned_worker_id}")
@@ -51,9 +50,6 @@ def _assign(args: argparse.Namespace) -> int:
 
 
 def _auto(args: argparse.Namespace) -> int:
-    from spatial.db.engine import session_scope
-    from spatial.tickets import dispatch
-
     with session_scope() as s:
         t = dispatch.auto_dispatch(s, args.ticket_id, actor=args.actor)
         if t is None:
@@ -64,10 +60,6 @@ def _auto(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from spatial.db.engine import session_scope
-    from spatial.settings import get_settings
-    from spatial.workers import positions
-
     days = get_settings().position_retention_days if args.days is None else args.days
     with session_scope() as s:
         n = positions.prune_positions(s, older_than_days=days)

@@ -12,14 +12,14 @@ import json
 import logging
 import time
 
+import pandas as pd
+
+from spatial.db.engine import session_scope
+from spatial.errors import ImportDataError
+from spatial.sensors import cameras, hotspots, mqtt, readings, rules
+
 
 def _import(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from spatial.db.engine import session_scope
-    from spatial.errors import ImportDataError
-    from spatial.sensors import readings
-
     t0 = time.perf_counter()
     try:
         df = pd.read_csv(args.path, dtype={"sensor": str, "sensor_code": str, "unit": str})
@@ -42,17 +42,12 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _check_offline(args: argparse.Namespace) -> int:
-    from spatial.db.engine import session_scope
-    from spatial.sensors import rules
-
     with session_scope() as session:
         print(json.dumps(rules.check_offline(session)))
     return 0
 
 
 def _listen(args: argparse.Namespace) -> int:
-    from spatial.sensors import mqtt
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     sub = mqtt.Subscriber(host=args.host, port=args.port, batch_ms=args.batch_ms, batch_max=args.batch_max,
                           client_id=args.client_id, clean_session=False)
@@ -65,8 +60,6 @@ def _listen(args: argparse.Namespace) -> int:
 
 
 def _broker(args: argparse.Namespace) -> int:
-    from spatial.sensors import mqtt
-
     b = mqtt.start_broker(port=args.port)
     print(f"mosquitto on {b.host}:{b.port} (log {b.log_path}); Ctrl-C to stop")
     try:
@@ -80,9 +73,6 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _hotspots(args: argparse.Namespace) -> int:
-    from spatial.db.engine import session_scope
-    from spatial.sensors import hotspots
-
     with session_scope() as session:
         df = hotspots.hotspots(session, weeks=args.weeks, baseline_weeks=args.baseline_weeks, alpha=args.alpha,
                                min_count=args.min_count, category=args.category)
@@ -97,9 +87,6 @@ def _hotspots(args: argparse.Namespace) -> int:
 
 
 def _frequent(args: argparse.Namespace) -> int:
-    from spatial.db.engine import session_scope
-    from spatial.sensors import cameras
-
     with session_scope() as session:
         rows = cameras.frequent_locations(session, cls=args.cls, days=args.days, by=args.by,
                                           min_count=args.min_count, limit=args.limit)

@@ -18,12 +18,21 @@ import json
 import time
 from datetime import date, datetime
 
+import pandas as pd
+import sqlalchemy as sa
+
+from spatial.auth import create_token, revoke_token
+from spatial.db.engine import session_scope
+from spatial.errors import NotFound, ValidationError
+from spatial.models import ApiToken, Department, Worker
+from spatial.tickets import queries as ticket_views
+from spatial.tickets import scoring, sla
+from spatial.tickets.bulk import bulk_intake
+
 
 def _parse_now(value: str | None) -> datetime | None:
     if not value:
         return None
-    from spatial.errors import ValidationError
-
     try:
         t = datetime.fromisoformat(value)
     except ValueError as exc:
@@ -34,9 +43,6 @@ def _parse_now(value: str | None) -> datetime | None:
 
 
 def _sla_sweep(args: argparse.Namespace) -> int:
-    from spatial.db.engine import session_scope
-    from spatial.tickets import sla
-
     with session_scope() as session:
         out = sla.sweep(session, now=_parse_now(args.now))
     print(json.dumps(out, indent=2))
@@ -44,10 +50,6 @@ def _sla_sweep(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from spatial.db.engine import session_scope
-    from spatial.errors import ValidationError
-    from spatial.tickets import scoring
-
     try:
         year, month = (int(p) for p in args.month.split("-"))
         first = date(year, month, 1)
@@ -73,13 +75,6 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _token_create(args: argparse.Namespace) -> int:
-    import sqlalchemy as sa
-
-    from spatial.auth import create_token
-    from spatial.db.engine import session_scope
-    from spatial.errors import NotFound
-    from spatial.models import Department, Worker
-
     with session_scope() as session:
         dept_id = worker_id = None
         if args.department:
@@ -99,11 +94,6 @@ def _token_create(args: argparse.Namespace) -> int:
 
 
 def _token_list(args: argparse.Namespace) -> int:
-    import sqlalchemy as sa
-
-    from spatial.db.engine import session_scope
-    from spatial.models import ApiToken
-
     with session_scope() as session:
         rows = session.scalars(sa.select(ApiToken).order_by(ApiToken.id)).all()
         for t in rows:
@@ -114,9 +104,6 @@ def _token_list(args: argparse.Namespace) -> int:
 
 
 def _token_revoke(args: argparse.Namespace) -> int:
-    from spatial.auth import revoke_token
-    from spatial.db.engine import session_scope
-
     with session_scope() as session:
         revoke_token(session, args.id)
     print(f"token {args.id} revoked")
@@ -124,9 +111,6 @@ def _token_revoke(args: argparse.Namespace) -> int:
 
 
 def _ticket_show(args: argparse.Namespace) -> int:
-    from spatial.db.engine import session_scope
-    from spatial.tickets import queries as ticket_views
-
     with session_scope() as session:
         row = ticket_views.ticket_row(session, args.id)
         view = ticket_views.ticket_view(row, staff=True, pii=True)
@@ -150,11 +134,6 @@ def _ticket_show(args: argparse.Namespace) -> int:
 
 
 def _ticket_import(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from spatial.db.engine import session_scope
-    from spatial.tickets.bulk import bulk_intake
-
     df = pd.read_csv(args.path, dtype=str, keep_default_na=False)
     t0 = time.perf_counter()
     with session_scope() as session:

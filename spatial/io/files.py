@@ -40,15 +40,20 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from spatial.db.copy import copy_frame, hex_ewkb, json_text, pg_array
+from spatial.db.engine import session_scope
 from spatial.errors import DatabaseUnavailable, ImportDataError, OutsideDistrict
 from spatial.io.read import _rows, prepare_frame, read_source
 from spatial.io.spec import PG_TYPES, SPECS, TableSpec, shp_name, spec_for
+from spatial.locate import inside_sql
+from spatial.settings import get_settings
+from spatial.tickets.bulk import vector_due
 
 log = logging.getLogger(__name__)
 MODES = ("append", "replace", "upsert")
@@ -61,8 +66,6 @@ def _session(session: Session | None, url: str | None) -> Iterator[Session]:
     if session is not None:
         yield session
         return
-    from spatial.db.engine import session_scope
-
     with session_scope(url) as s:
         yield s
 
@@ -131,9 +134,6 @@ def _stage_value_frame(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
 
 def _ticket_derived(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
     """Department and deadlines of imported tickets from their category (catalog rules)."""
-    from spatial.settings import get_settings
-    from spatial.tickets.bulk import vector_due  # vectorised spatial.tickets.deadlines.due_at (helper B)
-
     rows = session.execute(sa.text(
         "SELECT code, department_id, accept_limit, accept_unit, resolve_limit, resolve_unit FROM category")).all()
     cats = {r[0]: r[1:] for r in rows}
@@ -251,8 +251,7 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
         located = f" AND NOT EXISTS (SELECT 1 FROM {loc} l WHERE l._row = s._row)" if spec.locate else ""
         _fail_if(session, f"SELECT s._row, round(ST_X(ST_PointOnSurface(s.geom))::numeric, 5) || ' ' || "
                  f"round(ST_Y(ST_PointOnSurface(s.geom))::numeric, 5) FROM {stage} s WHERE s.geom IS NOT NULL"
-                 f"{located} AND NOT EXISTS (SELECT 1 FROM admin_unit d WHERE d.level = 1 "
-                 f"AND ST_Intersects(d.geom, s.geom)) ORDER BY s._row",
+                 f"{located} AND NOT {inside_sql('s.geom')} ORDER BY s._row",
                  "{rows}: outside the district boundary (lon lat{values}); check the coordinates and CRS.",
                  exc=OutsideDistrict)
     log.debug("import %s: checks done %.2f s", table, time.perf_counter() - t0)
@@ -409,8 +408,6 @@ def export_table(table: str, path: str | Path, *, session: Session | None = None
         pd.DataFrame(out.drop(columns=["geometry"], errors="ignore")).to_csv(path, index=False,
                                                                             float_format="%.17g")
         return len(out)
-    import pyogrio
-
     if ext == ".shp":
         out = out.rename(columns={c: shp_name(c) for c in out.columns if c != "geometry"})
     kwargs: dict = {"layer": table} if ext == ".gpkg" else {}

@@ -15,6 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 from pyproj import CRS
 
@@ -30,6 +31,7 @@ from spatial.io.spec import (
     spec_for,
 )
 from spatial.models import CHANNELS, TICKET_STATES
+from spatial.settings import get_settings
 
 _MAX_LISTED = 10
 _FAMILY = {"point": ("Point", "MultiPoint"), "line": ("LineString", "MultiLineString"),
@@ -142,8 +144,6 @@ def read_source(path: str | Path, *, table: str, layer: str | None = None, lon: 
     crs = _crs_of(src_crs)
     if path.suffix.lower() in (".csv", ".txt"):
         return _read_csv(path, lon=lon, lat=lat, src_crs=crs, spec=spec)
-    import pyogrio
-
     try:
         layers = [str(name) for name, _ in pyogrio.list_layers(path)]
         if layer is None and len(layers) > 1:
@@ -306,8 +306,6 @@ def _coerce(s: pd.Series, kind: str, name: str) -> pd.Series:
             raise ImportDataError(f"{_rows(bad)}: column {name!r} must be true/false (or yes/no, 1/0).")
         return out.astype(object).where(present, None)
     if kind == "datetime":
-        from spatial.settings import get_settings
-
         vals = s.where(present, None)
         tz = get_settings().timezone
         try:  # fast path: one format, one offset

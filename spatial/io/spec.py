@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from spatial.errors import ImportDataError
+
 #: value kinds -> PostgreSQL staging types
 PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision", "bool": "boolean",
             "datetime": "timestamptz", "json": "jsonb", "list": "text[]", "code": "text"}
@@ -129,8 +131,6 @@ def short_names(spec: TableSpec) -> dict[str, str]:
 
 
 def spec_for(table: str) -> TableSpec:
-    from spatial.errors import ImportDataError
-
     try:
         return SPECS[table]
     except KeyError:

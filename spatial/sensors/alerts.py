@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from spatial.errors import NotFound, OutsideDistrict, ValidationError
 from spatial.models import ALERT_LEVELS, SOURCE_KINDS, Alert, PublishedMessage
+from spatial.tickets.intake import TicketCreate, intake
 
 #: Severity order; ``offline`` ranks with yellow (it needs attention, not evacuation).
 RANK: dict[str | None, int] = {None: 0, "yellow": 1, "offline": 1, "orange": 2, "red": 3}
@@ -198,8 +199,6 @@ def issue_ticket(
     """
     if alert.ticket_id is not None:
         return alert.ticket_id
-    from spatial.tickets.intake import TicketCreate, intake
-
     data = TicketCreate(category=category, lon=lon, lat=lat, channel=channel, description=description,
                         external_id=f"alert:{alert.id}", address=address, photo_urls=list(photo_urls),
                         reported_at=now, attrs={"alert_id": alert.id, **(attrs or {})})

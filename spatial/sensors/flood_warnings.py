@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from spatial.clock import utc_now
 from spatial.errors import ValidationError
+from spatial.locate import grid_at
 from spatial.models import Alert
 from spatial.sensors import alerts
 
@@ -48,9 +50,7 @@ def _grid_for(session: Session, kind: str, feature_id: Any, x: float, y: float) 
             {"c": str(feature_id)})
         if gid is not None:
             return gid
-    return session.scalar(sa.text(
-        "SELECT id FROM admin_unit WHERE level = 4 AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) "
-        "ORDER BY id LIMIT 1"), {"x": x, "y": y})
+    return grid_at(session, x, y)
 
 
 def publish_forecast_warnings(
@@ -96,7 +96,7 @@ def publish_forecast_warnings(
     missing = [c for c in REQUIRED if c not in getattr(warnings, "columns", [])]
     if missing:
         raise ValidationError(f"warnings lack columns {missing}; expected flood_model warnings.")
-    now = now or datetime.now(UTC)
+    now = utc_now(now)
     gdf = warnings
     if len(gdf) and getattr(gdf, "crs", None) is not None and gdf.crs.to_epsg() != 4326:
         gdf = gdf.to_crs(4326)

@@ -17,7 +17,7 @@ The Poisson tail is computed exactly (log-space series, no SciPy needed).
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -25,6 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from spatial.clock import utc_now
 from spatial.errors import ValidationError
 from spatial.settings import get_settings
 
@@ -112,7 +113,7 @@ def weekly_table(session: Session, *, weeks: int = 1, baseline_weeks: int = 8, a
         raise ValidationError("weeks must be in 1..104 and baseline_weeks in 2..104.")
     if not 0 < alpha < 1 or min_count < 1:
         raise ValidationError("alpha must be in (0, 1) and min_count >= 1.")
-    now = now or datetime.now(UTC)
+    now = utc_now(now)
     tz = get_settings().timezone
     current = _week_start(now, tz)
     first_eval = current - timedelta(weeks=weeks - 1)

@@ -35,7 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spatial.errors import ConfigError
+import paho.mqtt.client as mqtt
+import paho.mqtt.publish as pub
+
+from spatial.db.engine import session_scope
+from spatial.errors import ConfigError, OneMapError
+from spatial.sensors import cameras, readings
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +184,6 @@ class Subscriber:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 1883, url: str | None = None,
                  batch_ms: float = 200.0, batch_max: int = 500, client_id: str = "onemap-ingest",
                  clean_session: bool = True, retries: int = 3) -> None:
-        import paho.mqtt.client as mqtt
-
         self.host, self.port, self.url = host, port, url
         self.batch_s, self.batch_max, self.retries = batch_ms / 1000.0, batch_max, retries
         self.counters = Counters()
@@ -240,10 +243,6 @@ class Subscriber:
         return batch
 
     def _ingest(self, batch: list) -> None:
-        from spatial.db.engine import session_scope
-        from spatial.errors import OneMapError
-        from spatial.sensors import cameras, readings
-
         rows = [r for kind, rs, _ in batch if kind == "readings" for r in rs]
         dets = [r for kind, rs, _ in batch if kind == "detections" for r in rs]
         with session_scope(self.url) as session:
@@ -336,7 +335,5 @@ class Subscriber:
 
 def publish(host: str, port: int, topic: str, payload: Any, *, qos: int = 1) -> None:
     """Publish one JSON payload and wait for the broker's acknowledgement (tests, demos)."""
-    import paho.mqtt.publish as pub
-
     body = payload if isinstance(payload, bytes | str) else json.dumps(payload, default=str)
     pub.single(topic, body, qos=qos, hostname=host, port=port)

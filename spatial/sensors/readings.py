@@ -27,7 +27,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from spatial.clock import utc_now
 from spatial.errors import ValidationError
+from spatial.models import Sensor
 from spatial.sensors import rules
 from spatial.settings import get_settings
 
@@ -129,7 +131,7 @@ def ingest_readings(
         rejected (list of {index, error}), sensors, alerts_raised,
         alerts_escalated, alerts_cleared, tickets.
     """
-    now = now or datetime.now(UTC)
+    now = utc_now(now)
     rows = _records(readings)
     rejected: list[dict] = []
 
@@ -181,8 +183,6 @@ def ingest_readings(
 
     infos: list[rules.SensorInfo] = []
     if codes or ids:
-        from spatial.models import Sensor
-
         stmt_ids = set(ids)
         if codes:
             stmt_ids |= set(session.scalars(sa.select(Sensor.id).where(Sensor.code.in_(sorted(codes)))).all())

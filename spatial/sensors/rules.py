@@ -35,11 +35,13 @@ import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
+from spatial.clock import utc_now
 from spatial.errors import ValidationError
 from spatial.models import SEVERITIES, Alert, Category, Sensor, SensorReading
 from spatial.sensors import alerts
@@ -427,7 +429,7 @@ def evaluate(session: Session, infos: Sequence[SensorInfo],
     if rate_infos:
         all_t = [t for s in rate_infos for t, _ in readings[s.sensor.id]]
         hist = _rate_history(session, rate_infos, min(all_t), max(all_t))
-    stamp = now or datetime.now(UTC)
+    stamp = utc_now(now)
     for sid in active:
         info = by_id[sid]
         cfg = info.cfg
@@ -496,8 +498,6 @@ def back_online(session: Session, info: SensorInfo, t: datetime, out: Outcome) -
 
 def expire_sensors(session: Session, ids: Iterable[int]) -> None:
     """Expire ORM copies of sensors updated with SQL, so the session reads the new values."""
-    from sqlalchemy.orm.util import identity_key
-
     for sid in ids:
         obj = session.identity_map.get(identity_key(Sensor, sid))
         if obj is not None:
@@ -554,7 +554,7 @@ def check_offline(session: Session, *, now: datetime | None = None) -> dict:
     (sensors that never reported are left alone). Sensors locked by a running
     ingest are skipped (they are evidently reporting). Returns counts.
     """
-    now = now or datetime.now(UTC)
+    now = utc_now(now)
     if now.tzinfo is None:
         raise ValidationError("now must carry a time zone.")
     out = Outcome()

@@ -26,10 +26,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from spatial.clock import utc_now
+from spatial.db.copy import driver_connection
 from spatial.errors import Conflict, ValidationError
+from spatial.locate import locate_points
 from spatial.models import CHANNELS
 from spatial.settings import get_settings
-from spatial.tickets.intake import MAX_BACKDATE, MAX_DESCRIPTION, _now
+from spatial.tickets.intake import MAX_BACKDATE, MAX_DESCRIPTION
 
 BULK_COLUMNS = ("category", "lon", "lat", "external_id", "channel", "description", "address", "reporter_name",
                 "reporter_phone", "reporter_account", "priority", "reported_at")
@@ -68,54 +71,6 @@ def vector_due(start: pd.Series, amount: pd.Series, unit: pd.Series, tz: str) ->
     return out
 
 
-def _first_hit(tree_ids: np.ndarray, tree: shapely.STRtree, pts: np.ndarray) -> np.ndarray:
-    """Per point, the smallest admin-unit id whose polygon intersects it (-1 if none)."""
-    out = np.full(len(pts), -1, dtype=np.int64)
-    if len(tree_ids) == 0 or len(pts) == 0:
-        return out
-    p_idx, g_idx = tree.query(pts, predicate="intersects")
-    if p_idx.size == 0:
-        return out
-    ids = tree_ids[g_idx]
-    order = np.lexsort((ids, p_idx))
-    p_sorted, ids_sorted = p_idx[order], ids[order]
-    first = np.r_[True, p_sorted[1:] != p_sorted[:-1]]
-    out[p_sorted[first]] = ids_sorted[first]
-    return out
-
-
-def locate_many(session: Session, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
-    """Vectorised locate: ``inside``, ``grid_id``, ``community_id``, ``street_id`` per point (EPSG:4326).
-
-    Same rules as :func:`spatial.tickets.intake.locate`: community and street follow
-    the grid's parents, with a direct lookup where the point is in no grid.
-    """
-    rows = session.execute(sa.text(
-        "SELECT id, level, parent_id, ST_AsBinary(geom) AS wkb FROM admin_unit ORDER BY id")).all()
-    units = pd.DataFrame(rows, columns=["id", "level", "parent_id", "wkb"])
-    pts = shapely.points(np.c_[lon, lat])
-    hits = {}
-    for level in (1, 2, 3, 4):
-        sub = units[units["level"] == level]
-        geoms = shapely.from_wkb([bytes(w) for w in sub["wkb"]])
-        shapely.prepare(geoms)
-        hits[level] = _first_hit(sub["id"].to_numpy(np.int64), shapely.STRtree(geoms), pts)
-    parent = pd.Series(units["parent_id"].to_numpy(), index=units["id"].to_numpy())
-    level_of = pd.Series(units["level"].to_numpy(), index=units["id"].to_numpy())
-
-    def up(child: np.ndarray, want: int, fallback: np.ndarray) -> np.ndarray:
-        par = pd.Series(child).map(parent)
-        ok = (par.map(level_of) == want).to_numpy()
-        return np.where(ok, par.fillna(-1).to_numpy(np.int64), fallback)
-
-    community = up(hits[4], 3, hits[3])
-    street = up(community, 2, hits[2])
-    out = pd.DataFrame({"inside": hits[1] >= 0, "grid_id": hits[4], "community_id": community, "street_id": street})
-    for col in ("grid_id", "community_id", "street_id"):
-        out[col] = out[col].astype("Int64").where(out[col] >= 0)
-    return out
-
-
 def _text(df: pd.DataFrame, col: str) -> pd.Series:
     s = df[col].astype("string").str.strip()
     return s.where(s.notna() & (s != ""))
@@ -149,7 +104,7 @@ def bulk_intake(
         ``rows``, ``created``, ``existing`` (external id seen before),
         ``rejected`` (list of ``{"row", "reason"}``, at most 100).
     """
-    at = _now(now)
+    at = utc_now(now)
     df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     missing = {"category", "lon", "lat"} - set(df.columns)
     if missing:
@@ -195,7 +150,7 @@ def bulk_intake(
     reject(rep > at + timedelta(minutes=5), "reported_at is in the future")
     reject(rep < at - MAX_BACKDATE, "reported_at is more than a year ago")
     ok = (reasons == "").to_numpy()
-    loc = locate_many(session, np.where(ok, lon, 0.0), np.where(ok, lat, 0.0))
+    loc = locate_points(session, np.where(ok, lon, 0.0), np.where(ok, lat, 0.0))
     reject(ok & ~loc["inside"].to_numpy(), "outside the district")
 
     bad = reasons != ""
@@ -304,7 +259,7 @@ def _copy_in(session: Session, good: pd.DataFrame, cats: pd.DataFrame, *, at: da
         frame[list(cols)].to_csv(buf, index=False, header=False, na_rep="\\N")
         buffers.append(buf.getvalue())
     fast = _checked_references(session, good)
-    cur = session.connection().connection.driver_connection.cursor()
+    cur = driver_connection(session).cursor()
     try:
         for table, cols, text in (("ticket", _TICKET_COLS, buffers[0]), ("ticket_event", _EVENT_COLS, buffers[1]),
                                   ("ticket_reporter", _REPORTER_COLS, buffers[2])):

@@ -42,10 +42,13 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.util import identity_key
 
+from spatial.clock import utc_now
+from spatial.db.copy import driver_connection
 from spatial.errors import NotFound, OutsideDistrict, ValidationError
+from spatial.locate import COMMUNITY, STREET, grid_sql, inside_sql, unit_sql
 from spatial.models import CHANNELS, Category, Ticket
 from spatial.settings import get_settings
-from spatial.tickets import duplicates, lifecycle
+from spatial.tickets import dispatch, duplicates, lifecycle
 from spatial.tickets.deadlines import due_at
 
 MAX_DESCRIPTION = 4000
@@ -110,8 +113,6 @@ class TicketCreate(BaseModel):
     @field_validator("attrs")
     @classmethod
     def _small(cls, v: dict) -> dict:
-        import json
-
         try:
             if len(json.dumps(v, default=str)) > MAX_ATTRS_BYTES:
                 raise ValueError(f"attrs must be at most {MAX_ATTRS_BYTES} bytes of JSON")
@@ -148,21 +149,18 @@ class IntakeResult:
 _LOCATE = """
     WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g)
     SELECT
-      EXISTS (SELECT 1 FROM admin_unit a, pt WHERE a.level = 1 AND ST_Intersects(a.geom, pt.g)) AS inside,
+      """ + inside_sql("pt.g") + """ AS inside,
       g.id AS grid_id,
       CASE WHEN c.level = 3 THEN c.id END AS community_id,
       CASE WHEN s.level = 2 THEN s.id END AS street_id,
-      CASE WHEN g.id IS NULL THEN (SELECT a.id FROM admin_unit a, pt WHERE a.level = 3
-                                   AND ST_Intersects(a.geom, pt.g) ORDER BY a.id + 0 LIMIT 1) END AS community_pip,
-      CASE WHEN g.id IS NULL THEN (SELECT a.id FROM admin_unit a, pt WHERE a.level = 2
-                                   AND ST_Intersects(a.geom, pt.g) ORDER BY a.id + 0 LIMIT 1) END AS street_pip,
+      CASE WHEN g.id IS NULL THEN """ + unit_sql("pt.g", COMMUNITY) + """ END AS community_pip,
+      CASE WHEN g.id IS NULL THEN """ + unit_sql("pt.g", STREET) + """ END AS street_pip,
       (SELECT t.id FROM ticket t WHERE t.channel = :channel AND t.external_id = :ext) AS existing_id,
       (SELECT r.ticket_id FROM ticket_reporter r WHERE r.channel = :channel AND r.external_id = :ext
         ORDER BY r.id LIMIT 1) AS existing_merged_id,
       {dup} AS duplicate_id
     FROM pt
-    LEFT JOIN LATERAL (SELECT a.id, a.parent_id FROM admin_unit a WHERE a.level = 4
-                       AND ST_Intersects(a.geom, pt.g) ORDER BY a.id + 0 LIMIT 1) g ON true
+    LEFT JOIN admin_unit g ON g.id = """ + grid_sql("pt.g") + """
     LEFT JOIN admin_unit c ON c.id = g.parent_id
     LEFT JOIN admin_unit s ON s.id = c.parent_id
 """
@@ -215,13 +213,6 @@ _CATEGORY_CACHE: dict[tuple, Any] = {}
 _CATEGORY_CACHE_MAX = 4096
 
 
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    if now.tzinfo is None:
-        raise ValidationError("now must be timezone-aware")
-    return now.astimezone(UTC)
-
 
 def deadlines(cat: Category | sa.Row, start: datetime) -> tuple[datetime, datetime]:
     """(accept_due_at, resolve_due_at) in UTC for a ticket of ``cat`` reported at ``start``.
@@ -238,7 +229,7 @@ def _raw(session: Session):
     """The psycopg connection of the session's transaction (pending ORM changes flushed first)."""
     if session.autoflush:
         session.flush()
-    return session.connection().connection.driver_connection
+    return driver_connection(session)
 
 
 def _category(session: Session, raw, code: str, *, fresh: bool = False):
@@ -333,7 +324,7 @@ def intake(
     ValidationError
         ``reported_at`` in the future or too old.
     """
-    at = _now(now)
+    at = utc_now(now)
     reported = at
     if data.reported_at is not None:
         reported = data.reported_at.astimezone(UTC)
@@ -397,16 +388,10 @@ def _get(session: Session, ticket_id: int) -> Ticket:
 
 
 def _auto_dispatch(session: Session, ticket: Ticket, *, now: datetime) -> None:
-    """Accept as the system and hand the ticket to the dispatcher service (if installed)."""
+    """Accept as the system and hand the ticket to the dispatcher service."""
     actor = "system:auto-dispatch"
     lifecycle.transition(session, ticket.id, "accepted", actor=actor, role="system", now=now,
                          note="auto-dispatch category")
-    try:
-        from spatial.tickets import dispatch
-    except ModuleNotFoundError as exc:  # dispatch not installed: the ticket waits, accepted
-        if exc.name != "spatial.tickets.dispatch":
-            raise
-        return
     dispatch.auto_dispatch(session, ticket.id, actor=actor, now=now)
 
 

@@ -37,7 +37,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial.errors import ValidationError
+from spatial.clock import utc_now
+from spatial.errors import NotFound, ValidationError
+from spatial.locate import inside_sql
 from spatial.settings import get_settings
 
 #: Mean Earth radius in metres (IUGG; PostGIS uses the same sphere for geography ``<->``).
@@ -172,8 +174,7 @@ def _lit(values: Iterable[Any]) -> str:
 def _inside_district(session: Session, xs: str, ys: str, n: int) -> list[bool]:
     """Whether each point is covered by a level-1 admin unit (all True when none is loaded)."""
     rows = session.execute(sa.text(
-        "SELECT u.i, EXISTS (SELECT 1 FROM admin_unit a WHERE a.level = 1 AND "
-        "ST_Covers(a.geom, ST_SetSRID(ST_MakePoint(u.x, u.y), 4326))) "
+        f"SELECT u.i, {inside_sql('ST_SetSRID(ST_MakePoint(u.x, u.y), 4326)')} "
         "FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[])) WITH ORDINALITY AS u(x, y, i) "
         "WHERE EXISTS (SELECT 1 FROM admin_unit WHERE level = 1)"
     ), {"xs": xs, "ys": ys}).all()
@@ -236,7 +237,7 @@ def ingest_fixes(
     ValidationError
         Malformed fix or unknown worker id; nothing is written then.
     """
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = utc_now(now)
     max_age = get_settings().position_max_age_s if max_age_s is None else max_age_s
     if max_speed_kmh <= 0:
         raise ValidationError("max_speed_kmh must be positive")
@@ -316,7 +317,7 @@ def prune_positions(session: Session, *, older_than_days: float | None = None,
     days = get_settings().position_retention_days if older_than_days is None else older_than_days
     if days < 0:
         raise ValidationError("retention must be zero or more days")
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    cutoff = (utc_now(now)) - timedelta(days=days)
     res = session.execute(sa.text("DELETE FROM worker_position WHERE fixed_at < :cutoff"), {"cutoff": cutoff})
     session.flush()
     return res.rowcount
@@ -330,8 +331,6 @@ def set_duty(session: Session, worker_id: int, *, on_duty: bool) -> dict:
     NotFound
         No such worker.
     """
-    from spatial.errors import NotFound
-
     row = session.execute(sa.text("UPDATE worker SET on_duty = :d WHERE id = :w RETURNING id, on_duty"),
                           {"d": bool(on_duty), "w": worker_id}).first()
     if row is None:
@@ -358,7 +357,7 @@ def latest_positions(
     (seconds, None without a fix), ``accuracy_m``, ``workload`` and
     ``max_workload``; ordered by code.
     """
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = utc_now(now)
     rows = session.execute(sa.text(
         "SELECT w.id, w.code, w.name, w.department_id, d.code AS department, w.on_duty, "
         "ST_X(w.geom) AS lon, ST_Y(w.geom) AS lat, "

@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from spatial.cli import main as cli
 from spatial.db.engine import session_scope
 from spatial.errors import ValidationError
+from spatial.locate import locate_points as locate_many
 from spatial.models import Ticket, TicketEvent
-from spatial.tickets.bulk import bulk_intake, locate_many, vector_due
+from spatial.tickets.bulk import bulk_intake, vector_due
 from spatial.tickets.deadlines import due_at
 from spatial.tickets.intake import locate
 from tests.district import seed_small_district
