@@ -31,10 +31,10 @@ from panel.io.fastapi import add_applications
 
 from data import load as demo_load
 from data import simulate
+from spatial.api.jobs import Job
 from spatial.api.main import create_api
 from spatial.cli import main as core_cli
 from spatial.db import migrate
-from spatial.jobs import Job
 from spatial.settings import get_settings
 from views.common import CSS
 from views.dispatcher import DispatcherView

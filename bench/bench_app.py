@@ -45,9 +45,10 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from spatial import mapdata, migrate  # noqa: E402
+from spatial.db import migrate  # noqa: E402
 from spatial.db.copy import copy_frame, hex_ewkb  # noqa: E402
 from spatial.db.engine import drop_database, ensure_database, get_engine, session_scope  # noqa: E402
+from spatial.maps import mapdata  # noqa: E402
 from spatial.settings import get_settings  # noqa: E402
 from tests.app.conftest import ARGS, CHROMIUM, FIND_DECK, LAYERS_LOADED, block_external  # noqa: E402
 

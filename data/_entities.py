@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import shapely
 
-from data._tickets import Places, _in_grids, _on_roads
+from data._tickets import Places, in_grids, on_roads
 from data.catalog import DEPARTMENT_SKILLS, DEPARTMENT_WORKERS
 
 SURNAMES = [("王", "Wang"), ("李", "Li"), ("张", "Zhang"), ("刘", "Liu"), ("陈", "Chen"), ("杨", "Yang"),
@@ -132,9 +132,9 @@ def assets(rng: np.random.Generator, pl: Places, *, n: int = 1000) -> list[dict]
     out: list[dict] = []
     for (atype, _, dept, where, label), cnt in zip(ASSET_TYPES, counts, strict=True):
         if where == "grids":
-            xy = _in_grids(rng, pl, cnt)
+            xy = in_grids(rng, pl, cnt)
         else:
-            xy = _on_roads(rng, pl, cnt, "arterial" if where == "arterial" else None)
+            xy = on_roads(rng, pl, cnt, "arterial" if where == "arterial" else None)
         for i in range(cnt):
             status = str(rng.choice(["ok", "damaged", "missing"], p=[0.95, 0.04, 0.01]))
             out.append({"code": f"{atype[:2].upper()}{len(out) + 1:05d}", "asset_type": atype,
@@ -211,11 +211,11 @@ def sensors(rng: np.random.Generator, pl: Places, *, n: int = 50, now: datetime,
                     xy = np.array([sx, sy])
                 sink = 1.0 if i < len(spots) else 0.5
             elif stype in ("rain_gauge", "air_quality"):
-                xy, sink = _in_grids(rng, pl, 1)[0], 0.0
+                xy, sink = in_grids(rng, pl, 1)[0], 0.0
             else:
-                xy, sink = _on_roads(rng, pl, 1)[0], 0.0
+                xy, sink = on_roads(rng, pl, 1)[0], 0.0
                 if not shapely.contains_xy(pl.district, *xy):
-                    xy = _in_grids(rng, pl, 1)[0]
+                    xy = in_grids(rng, pl, 1)[0]
             code = f"{stype[:2].upper()}{len(out) + 1:03d}"
             out.append({"code": code, "sensor_type": stype, "unit": unit, "thresholds": dict(thr), "xy": xy,
                         "name": f"{stype.replace('_', ' ').title()} sensor {i + 1}", "sink": sink,

@@ -84,7 +84,7 @@ class Places:
     centres: list[dict]
 
 
-def _in_grids(rng: np.random.Generator, pl: Places, n: int) -> np.ndarray:
+def in_grids(rng: np.random.Generator, pl: Places, n: int) -> np.ndarray:
     """``n`` points, grid chosen by population, uniform inside it."""
     p = pl.grid_pop / pl.grid_pop.sum()
     pick = rng.choice(len(pl.grid_geoms), size=n, p=p)
@@ -105,7 +105,7 @@ def _in_grids(rng: np.random.Generator, pl: Places, n: int) -> np.ndarray:
     return out
 
 
-def _on_roads(rng: np.random.Generator, pl: Places, n: int, cls: str | None = None) -> np.ndarray:
+def on_roads(rng: np.random.Generator, pl: Places, n: int, cls: str | None = None) -> np.ndarray:
     sel = [i for i, c in enumerate(pl.road_class) if cls is None or c == cls]
     lengths = np.array([pl.road_lines[i].length for i in sel])
     pick = np.array(sel)[rng.choice(len(sel), size=n, p=lengths / lengths.sum())]
@@ -134,9 +134,9 @@ def sample_locations(rng: np.random.Generator, pl: Places, codes: np.ndarray) ->
             if not len(sub):
                 continue
             if model == "residential":
-                xy[sub] = _in_grids(rng, pl, len(sub))
+                xy[sub] = in_grids(rng, pl, len(sub))
             elif model.startswith("roads"):
-                xy[sub] = _on_roads(rng, pl, len(sub), model.split(":")[1] if ":" in model else None)
+                xy[sub] = on_roads(rng, pl, len(sub), model.split(":")[1] if ":" in model else None)
             elif model.startswith("centres"):
                 kind = model.split(":")[1]
                 cs = [(c["x"], c["y"], 140.0) for c in pl.centres if c["kind"] == kind]
@@ -149,7 +149,7 @@ def sample_locations(rng: np.random.Generator, pl: Places, codes: np.ndarray) ->
     shapely.prepare(pl.district)
     out = ~shapely.contains_xy(pl.district, xy[:, 0], xy[:, 1])
     if out.any():
-        xy[out] = _in_grids(rng, pl, int(out.sum()))
+        xy[out] = in_grids(rng, pl, int(out.sum()))
     return xy
 
 

@@ -1,6 +1,6 @@
 """Ticket density: client-side hexagons/heatmap for small sets, server-side bins for large ones.
 
-For more than ~100k tickets aggregate in PostGIS (``spatial.mapdata``) and
+For more than ~100k tickets aggregate in PostGIS (``spatial.maps.mapdata``) and
 draw the bins with :func:`bin_columns`.
 """
 

@@ -7,7 +7,7 @@ import time
 from fastapi.testclient import TestClient
 
 from app import create_server, demo_jobs
-from spatial import jobs
+from spatial.api import jobs
 from spatial.settings import get_settings
 
 

@@ -18,14 +18,16 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from spatial import clock, locate, mapdata
+from spatial import clock, locate
 from spatial.api import deps
 from spatial.api import open311 as open311_api
 from spatial.errors import ValidationError
 from spatial.io import files as io_files
+from spatial.maps import mapdata
 from spatial.models import TICKET_STATES
 from spatial.sensors import cameras, flood_warnings
-from spatial.tickets import dispatch, lifecycle
+from spatial.tickets import bulk as bulk_module
+from spatial.tickets import deadlines, dispatch, lifecycle
 from spatial.tickets.bulk import bulk_intake
 from spatial.tickets.intake import TicketCreate, intake
 from spatial.tickets.intake import locate as locate_one
@@ -94,8 +96,8 @@ def test_cameras_and_flood_warnings_locate_like_intake(session, district):
             for i, (x, y) in enumerate(INSIDE)]
     assert _grid_codes(session, [c.grid_id for c in cams]) == want
     warnings = gpd.GeoDataFrame(
-        {"kind": "road", "feature_id": range(len(INSIDE)), "name": [f"r{i}" for i in range(len(INSIDE))], "level": "red",
-         "max_depth_m": 0.6, "first_exceed_s": 600.0}, geometry=shapely.points(INSIDE), crs=4326)
+        {"kind": "road", "feature_id": range(len(INSIDE)), "name": [f"r{i}" for i in range(len(INSIDE))],
+         "level": "red", "max_depth_m": 0.6, "first_exceed_s": 600.0}, geometry=shapely.points(INSIDE), crs=4326)
     flood_warnings.publish_forecast_warnings(session, warnings, run_id="rule-test", actor="t", issue_tickets=False)
     ids = [session.scalar(sa.text("SELECT grid_id FROM alert WHERE source_kind = 'flood' AND data->>'name' = :n"),
                           {"n": f"r{i}"}) for i in range(len(INSIDE))]
@@ -131,3 +133,16 @@ def test_bbox_parsing_has_one_owner(raw):
     assert deps.parse_bbox(None) is None
     with pytest.raises(ValidationError):
         deps.parse_bbox(raw)
+
+
+def test_deadlines_have_one_owner_for_one_and_many_start_times():
+    rng = np.random.default_rng(11)
+    starts = pd.Series(pd.to_datetime(rng.integers(1_790_000_000, 1_800_000_000, 300), unit="s", utc=True))
+    amount = pd.Series(rng.choice([0.5, 1, 2, 3, 5, 2.5], 300))
+    unit = pd.Series(rng.choice(["hours", "calendar_days", "working_days"], 300))
+    hol = [datetime(2026, 10, d).date() for d in range(1, 8)] + [datetime(2027, 1, 1).date()]
+    got = deadlines.due_at_many(starts, amount, unit, "Asia/Shanghai", holidays=hol)
+    for s, a, u, g in zip(starts, amount, unit, got, strict=True):
+        want = deadlines.due_at(s.to_pydatetime(), float(a), u, tz="Asia/Shanghai", holidays=hol)
+        assert g.to_pydatetime() == want, (s, a, u)
+    assert bulk_module.due_at_many is deadlines.due_at_many and io_files.due_at_many is deadlines.due_at_many

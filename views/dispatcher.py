@@ -23,7 +23,7 @@ from layers.tickets import ticket_points
 from layers.tickets import tooltip as ticket_tooltip
 from layers.workers import candidate_links, worker_points
 from layers.workers import tooltip as worker_tooltip
-from spatial import mapdata
+from spatial.maps import mapdata
 from views.common import MAP_H, MAP_W, MapPane, Timer, db, guarded, new_alert, show
 
 QUEUE_LIMIT = 500

@@ -1,6 +1,6 @@
 """Leadership overview: the whole district on one map, KPIs, trends, hotspots, rankings.
 
-Everything is aggregated in PostGIS (``spatial.mapdata``); the browser gets
+Everything is aggregated in PostGIS (``spatial.maps.mapdata``); the browser gets
 a few hundred grid polygons, at most a few thousand hex bins and small
 tables, whatever the number of tickets. Clicking a grid drills down to its
 street (map) and the grid (KPIs, trend); "Whole district" goes back.
@@ -30,7 +30,7 @@ from layers.sensors import sensor_points
 from layers.sensors import tooltip as sensor_tooltip
 from layers.tickets import ticket_points
 from layers.tickets import tooltip as ticket_tooltip
-from spatial import mapdata
+from spatial.maps import mapdata
 from views.common import MAP_H, MAP_W, MapPane, Timer, db, guarded, new_alert, show
 
 WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last 365 days": 365}

@@ -27,8 +27,9 @@ from layers.legend import depth_legend_html
 from layers.raster import bitmap_layer
 from layers.warnings import tooltip as warning_tooltip
 from layers.warnings import warning_features
-from spatial import forecasts, mapdata
+from spatial import forecasts
 from spatial.errors import ValidationError
+from spatial.maps import mapdata
 from spatial.sensors.flood_warnings import publish_forecast_warnings
 from views.common import MAP_H, MAP_W, MapPane, db, guarded, new_alert, show
 

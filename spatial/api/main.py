@@ -1,7 +1,7 @@
 """The HTTP API of the one server (FastAPI): every router, listed explicitly.
 
 :func:`create_api` builds the API with its routers and, when ``background``,
-the periodic jobs (``spatial.jobs``). The Panel one-map app is mounted on it
+the periodic jobs (``spatial.api.jobs``). The Panel one-map app is mounted on it
 by the composition root, ``app.create_server()`` (``onemap serve``); the core
 never imports the app.
 """
@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
 
-from spatial import jobs
-from spatial.api import dispatch, open311, sensors, tickets
+from spatial.api import dispatch, jobs, open311, sensors, tickets
 from spatial.api import map as map_routes
 from spatial.api.deps import install_error_handlers
 

@@ -7,7 +7,7 @@
 ``GET /api/map/flood/{run_id}.json``
     Its placement: four ``[lon, lat]`` corners (EPSG:4326) and metadata.
 ``GET /api/map/kpis?days=30&category=pothole``
-    :func:`spatial.mapdata.kpis` for the last ``days`` days.
+    :func:`spatial.maps.mapdata.kpis` for the last ``days`` days.
 ``GET /api/map/grids?days=30``
     Per-grid counts as GeoJSON (EPSG:4326) for other clients.
 """
@@ -21,8 +21,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.orm import Session
 
-from spatial import forecasts, mapdata
+from spatial import forecasts
 from spatial.api.deps import db_session
+from spatial.maps import mapdata
 
 router = APIRouter(prefix="/api/map", tags=["map"])
 

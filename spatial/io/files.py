@@ -49,11 +49,11 @@ from sqlalchemy.orm import Session
 from spatial.db.copy import copy_frame, hex_ewkb, json_text, pg_array
 from spatial.db.engine import session_scope
 from spatial.errors import DatabaseUnavailable, ImportDataError, OutsideDistrict
-from spatial.io.read import _rows, prepare_frame, read_source
+from spatial.io.read import prepare_frame, read_source, row_list
 from spatial.io.spec import PG_TYPES, SPECS, TableSpec, shp_name, spec_for
 from spatial.locate import inside_sql
 from spatial.settings import get_settings
-from spatial.tickets.bulk import vector_due
+from spatial.tickets.deadlines import due_at_many
 
 log = logging.getLogger(__name__)
 MODES = ("append", "replace", "upsert")
@@ -140,15 +140,15 @@ def _ticket_derived(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
     unknown = ~frame["category"].isin(list(cats)).to_numpy()
     if unknown.any():
         codes = sorted(set(frame.loc[unknown, "category"]))[:_LISTED]
-        raise ImportDataError(f"{_rows(unknown)}: unknown category code(s) {', '.join(map(repr, codes))}.")
+        raise ImportDataError(f"{row_list(unknown)}: unknown category code(s) {', '.join(map(repr, codes))}.")
     tz = get_settings().timezone
     info = pd.DataFrame([cats[c] for c in frame["category"]],
                         columns=["department_id", "al", "au", "rl", "ru"])
     start = pd.Series(pd.to_datetime(frame["created_at"], utc=True) if "created_at" in frame
                       else pd.NaT, index=info.index, dtype="datetime64[us, UTC]")
     start = start.fillna(pd.Timestamp.now(tz="UTC"))
-    acc = vector_due(start, info["al"].astype(float), info["au"], tz)
-    res = vector_due(start, info["rl"].astype(float), info["ru"], tz)
+    acc = due_at_many(start, info["al"].astype(float), info["au"], tz)
+    res = due_at_many(start, info["rl"].astype(float), info["ru"], tz)
     dept = info["department_id"]
     frame = frame.copy()
     frame["department_id"] = pd.array(dept, dtype="Int64")

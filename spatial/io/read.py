@@ -38,7 +38,7 @@ _FAMILY = {"point": ("Point", "MultiPoint"), "line": ("LineString", "MultiLineSt
            "polygon": ("Polygon", "MultiPolygon")}
 
 
-def _rows(mask_or_idx, *, total: int | None = None) -> str:
+def row_list(mask_or_idx, *, total: int | None = None) -> str:
     """'rows 2, 5, 9 (and 12 more)' from a boolean mask or 0-based indices (printed 1-based)."""
     idx = np.flatnonzero(mask_or_idx) if np.asarray(mask_or_idx).dtype == bool else np.asarray(mask_or_idx)
     n = total if total is not None else len(idx)
@@ -94,7 +94,7 @@ def _read_csv(path: Path, *, lon: str | None, lat: str | None, src_crs: CRS | No
         y = pd.to_numeric(df[ycol], errors="coerce")
         bad = (x.isna() != df[xcol].isna()) | (y.isna() != df[ycol].isna())
         if bad.any():
-            raise ImportDataError(f"{_rows(bad.to_numpy())}: {xcol}/{ycol} are not numbers.")
+            raise ImportDataError(f"{row_list(bad.to_numpy())}: {xcol}/{ycol} are not numbers.")
         has = x.notna() & y.notna()
         geom = np.full(len(df), None, dtype=object)
         geom[has.to_numpy()] = shapely.points(x[has].to_numpy(), y[has].to_numpy())
@@ -111,7 +111,7 @@ def _read_csv(path: Path, *, lon: str | None, lat: str | None, src_crs: CRS | No
         except Exception:
             parsed = shapely.from_wkt(body.replace("", None).to_numpy(), on_invalid="ignore")
             bad = pd.isna(parsed) & (body != "").to_numpy()
-            raise ImportDataError(f"{_rows(bad)}: column {wcol!r} is not valid WKT.") from None
+            raise ImportDataError(f"{row_list(bad)}: column {wcol!r} is not valid WKT.") from None
         found = srids.dropna().unique()
         if len(found) > 1:
             raise ImportDataError(f"Column {wcol!r} mixes SRIDs {', '.join(found)}.")
@@ -183,7 +183,7 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: TableSpec, *, fix_invalid: bool
     geom = np.asarray(gdf.geometry.to_numpy(), dtype=object)
     missing = np.array([g is None or shapely.is_empty(g) for g in geom], dtype=bool)
     if spec.geom_required and missing.any():
-        raise ImportDataError(f"{_rows(missing)}: geometry is missing or empty.")
+        raise ImportDataError(f"{row_list(missing)}: geometry is missing or empty.")
     ok = ~missing
     types = shapely.get_type_id(geom[ok]) if ok.any() else np.array([], dtype=int)
     allowed = {shapely.GeometryType[t.upper()].value for t in
@@ -195,14 +195,14 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: TableSpec, *, fix_invalid: bool
     if wrong.any():
         kinds = sorted({shapely.get_type_id(g) for g in geom[wrong]})
         names = ", ".join(shapely.GeometryType(k).name.title() for k in kinds)
-        raise ImportDataError(f"{_rows(wrong)}: geometry type {names} where {spec.table} needs {spec.geom}s.")
+        raise ImportDataError(f"{row_list(wrong)}: geometry type {names} where {spec.table} needs {spec.geom}s.")
     if spec.geom == "point":
         multi = np.zeros(n, dtype=bool)
         multi[ok] = types == shapely.GeometryType.MULTIPOINT.value
         if multi.any():
             several = multi & np.array([g is not None and shapely.get_num_geometries(g) != 1 for g in geom])
             if several.any():
-                raise ImportDataError(f"{_rows(several)}: a MultiPoint with several points; one point per row.")
+                raise ImportDataError(f"{row_list(several)}: a MultiPoint with several points; one point per row.")
             geom[multi] = shapely.get_geometry(geom[multi], 0)
     if not ok.any():  # no geometry at all (allowed only where it is optional, e.g. workers)
         return np.full(n, None, dtype=object)
@@ -213,7 +213,7 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: TableSpec, *, fix_invalid: bool
         bounds[ok] = shapely.bounds(geom[ok])
         coords_ok[ok] = np.isfinite(bounds[ok]).all(axis=1)
     if (ok & ~coords_ok).any():
-        raise ImportDataError(f"{_rows(ok & ~coords_ok)}: coordinates are not finite numbers.")
+        raise ImportDataError(f"{row_list(ok & ~coords_ok)}: coordinates are not finite numbers.")
     lonlat_like = ok & (np.abs(bounds[:, [0, 2]]) <= 180).all(axis=1) & (np.abs(bounds[:, [1, 3]]) <= 90).all(axis=1)
     if crs is None:
         hint = ("they look like lon/lat degrees: add --crs EPSG:4326" if lonlat_like[ok].all()
@@ -225,7 +225,7 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: TableSpec, *, fix_invalid: bool
         bad = ok & ~lonlat_like
         ex = bounds[np.flatnonzero(bad)[0]]
         raise ImportDataError(
-            f"{_rows(bad)}: coordinates ({ex[0]:.6g}, {ex[1]:.6g}) are out of range for {crs.to_string()} "
+            f"{row_list(bad)}: coordinates ({ex[0]:.6g}, {ex[1]:.6g}) are out of range for {crs.to_string()} "
             "(longitude/latitude degrees); the data look projected, so the CRS is wrong: fix the file's CRS "
             "or, if it has none, give the right one with --crs.")
     valid = np.ones(n, dtype=bool)
@@ -234,12 +234,12 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: TableSpec, *, fix_invalid: bool
         if not fix_invalid:
             first = np.flatnonzero(~valid)[0]
             reason = shapely.is_valid_reason(geom[first])
-            raise ImportDataError(f"{_rows(~valid)}: invalid geometry (row {first + 1}: {reason}); fix the "
+            raise ImportDataError(f"{row_list(~valid)}: invalid geometry (row {first + 1}: {reason}); fix the "
                                   "geometry in the source, or repair it with --fix-invalid (fix_invalid=True).")
         fixed = shapely.make_valid(geom[~valid])
         geom[~valid] = [_keep_family(g, spec.geom) for g in fixed]
         if any(g is None for g in geom[~valid]):
-            raise ImportDataError(f"{_rows(~valid)}: invalid geometry that cannot be repaired.")
+            raise ImportDataError(f"{row_list(~valid)}: invalid geometry that cannot be repaired.")
     if not crs.equals(CRS.from_epsg(4326)):
         try:
             geom[ok] = np.asarray(gpd.GeoSeries(geom[ok], crs=crs).to_crs(4326).to_numpy(), dtype=object)
@@ -292,7 +292,7 @@ def _coerce(s: pd.Series, kind: str, name: str) -> pd.Series:
             bad |= present & ~num.isna().to_numpy() & (num.fillna(0) % 1 != 0).to_numpy()
         if bad.any():
             what = "an integer" if kind == "int" else "a number"
-            raise ImportDataError(f"{_rows(bad)}: column {name!r} must be {what}.")
+            raise ImportDataError(f"{row_list(bad)}: column {name!r} must be {what}.")
         return num.round().astype("Int64") if kind == "int" else num.astype(float)
     if kind == "bool":
         def conv(v):
@@ -303,7 +303,7 @@ def _coerce(s: pd.Series, kind: str, name: str) -> pd.Series:
         out = s.where(present, None).map(conv, na_action="ignore")
         bad = (out == "?").to_numpy()
         if bad.any():
-            raise ImportDataError(f"{_rows(bad)}: column {name!r} must be true/false (or yes/no, 1/0).")
+            raise ImportDataError(f"{row_list(bad)}: column {name!r} must be true/false (or yes/no, 1/0).")
         return out.astype(object).where(present, None)
     if kind == "datetime":
         vals = s.where(present, None)
@@ -334,7 +334,7 @@ def _coerce(s: pd.Series, kind: str, name: str) -> pd.Series:
             ts = ts.tz_localize(tz) if ts.tzinfo is None else ts  # naive times are local district time
             out.append(ts.tz_convert(UTC).to_pydatetime())
         if bad.any():
-            raise ImportDataError(f"{_rows(bad)}: column {name!r} is not a date/time (use ISO 8601).")
+            raise ImportDataError(f"{row_list(bad)}: column {name!r} is not a date/time (use ISO 8601).")
         return pd.Series(out, index=s.index, dtype=object)
     if kind == "json":
         def conv_json(v):
@@ -348,7 +348,7 @@ def _coerce(s: pd.Series, kind: str, name: str) -> pd.Series:
         out = s.where(present, None).map(conv_json, na_action="ignore")
         bad = np.array([isinstance(v, str) for v in out], dtype=bool)
         if bad.any():
-            raise ImportDataError(f"{_rows(bad)}: column {name!r} must be a JSON object.")
+            raise ImportDataError(f"{row_list(bad)}: column {name!r} must be a JSON object.")
         return out
     if kind == "list":
         def conv_list(v):
@@ -364,7 +364,7 @@ def _coerce(s: pd.Series, kind: str, name: str) -> pd.Series:
         out = s.where(present, None).map(conv_list, na_action="ignore")
         bad = np.array([isinstance(v, str) for v in out], dtype=bool)
         if bad.any():
-            raise ImportDataError(f"{_rows(bad)}: column {name!r} must be a list (a;b;c or a JSON array).")
+            raise ImportDataError(f"{row_list(bad)}: column {name!r} must be a list (a;b;c or a JSON array).")
         return out
     raise AssertionError(kind)
 
@@ -385,7 +385,7 @@ def prepare_frame(gdf: gpd.GeoDataFrame, table: str, *, fix_invalid: bool = Fals
             if c.required:
                 empty = pd.isna(out[c.name]).to_numpy()
                 if empty.any():
-                    raise ImportDataError(f"{_rows(empty)}: required column {c.name!r} is empty.")
+                    raise ImportDataError(f"{row_list(empty)}: required column {c.name!r} is empty.")
     known = {c.name for c in spec.cols} | EXPORT_ONLY
     extra = [c for c in df.columns if c.lower() not in known]
     if extra and spec.has_attrs:
@@ -398,19 +398,19 @@ def prepare_frame(gdf: gpd.GeoDataFrame, table: str, *, fix_invalid: bool = Fals
     if table == "admin_unit":
         bad = ~out["level"].isin([1, 2, 3, 4]).to_numpy()
         if bad.any():
-            raise ImportDataError(f"{_rows(bad)}: level must be 1-4 or district/street/community/grid.")
+            raise ImportDataError(f"{row_list(bad)}: level must be 1-4 or district/street/community/grid.")
         orphan = (out["level"] > 1).to_numpy() & (pd.isna(out["parent"]).to_numpy() if "parent" in out
                                                   else np.ones(len(out), dtype=bool))
         if orphan.any():
-            raise ImportDataError(f"{_rows(orphan)}: a street, community or grid needs a parent code.")
+            raise ImportDataError(f"{row_list(orphan)}: a street, community or grid needs a parent code.")
     if table == "ticket":
         bad = ~out["channel"].isin(CHANNELS).to_numpy()
         if bad.any():
-            raise ImportDataError(f"{_rows(bad)}: channel must be one of {', '.join(CHANNELS)}.")
+            raise ImportDataError(f"{row_list(bad)}: channel must be one of {', '.join(CHANNELS)}.")
         if "status" in out:
             bad = out["status"].notna().to_numpy() & ~out["status"].isin(TICKET_STATES).to_numpy()
             if bad.any():
-                raise ImportDataError(f"{_rows(bad)}: status must be one of {', '.join(TICKET_STATES)}.")
+                raise ImportDataError(f"{row_list(bad)}: status must be one of {', '.join(TICKET_STATES)}.")
     return out
 
 

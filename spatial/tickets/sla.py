@@ -19,7 +19,7 @@ Rules (times in UTC; the due times were computed at intake from the catalog):
 The sweep is idempotent (flags and levels only move forward, conditions are
 re-checked row by row under the update's row locks) and a transaction-level
 advisory lock makes concurrent sweeps skip rather than queue. It only
-flushes; ``onemap sla sweep`` and the in-server job (``spatial.jobs``)
+flushes; ``onemap sla sweep`` and the in-server job (``spatial.api.jobs``)
 commit.
 """
 

@@ -1,4 +1,4 @@
-"""spatial.mapdata against real PostGIS (rolled-back session, small district)."""
+"""spatial.maps.mapdata against real PostGIS (rolled-back session, small district)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from spatial import mapdata
 from spatial.errors import ValidationError
+from spatial.maps import mapdata
 from tests.app._seed import add_ticket, add_worker, grid_centre
 
 NOW = datetime(2026, 7, 1, 4, 0, tzinfo=UTC)

@@ -1,6 +1,6 @@
 """One-map aggregates (issue 5)
 
-Partial indexes behind the map's live aggregates (spatial.mapdata):
+Partial indexes behind the map's live aggregates (spatial.maps.mapdata):
 open-ticket counts per grid, the dispatch queue ordered by its deadline, and
 tickets closed in a time window. Measured at 1M tickets the per-grid counts
 from raw rows stay in the tens of milliseconds with these, so no rollup table
