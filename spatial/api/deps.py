@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from flood_model.errors import FloodModelError
+from layers.errors import LayerError
 from spatial.auth import Principal, principal_for_token
 from spatial.db.engine import session_scope
 from spatial.errors import DatabaseUnavailable, Forbidden, OneMapError, Unauthorized, ValidationError
@@ -84,6 +86,15 @@ async def db_down_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(err.to_dict(), status_code=err.status_code)
 
 
+async def model_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Errors of the pure packages (flood_model, layers) carry a user message: 422 in the API's format."""
+    err = ValidationError(str(exc))
+    return JSONResponse(err.to_dict(), status_code=err.status_code)
+
+
 def install_error_handlers(app) -> None:
+    """Map every error root to the documented ``{"error", "message"}`` body."""
     app.add_exception_handler(OneMapError, onemap_error_handler)
+    app.add_exception_handler(FloodModelError, model_error_handler)
+    app.add_exception_handler(LayerError, model_error_handler)
     app.add_exception_handler(OperationalError, db_down_handler)

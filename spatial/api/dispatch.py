@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
-from spatial.api.deps import db_session, require_roles
+from spatial.api.deps import db_session, parse_bbox, require_roles
 from spatial.auth import Principal
-from spatial.errors import Forbidden, NotFound, ValidationError
+from spatial.errors import Forbidden
 from spatial.tickets import dispatch
 from spatial.tickets import queries as ticket_views
 from spatial.workers import positions
@@ -49,15 +48,6 @@ class AssignIn(BaseModel):
 
 class DutyIn(BaseModel):
     on_duty: bool
-
-
-def _ticket_department(session: Session, ticket_id: int) -> int:
-    dept = session.execute(sa.text(
-        "SELECT COALESCE(t.department_id, c.department_id) FROM ticket t JOIN category c ON c.id = t.category_id "
-        "WHERE t.id = :t"), {"t": ticket_id}).scalar()
-    if dept is None:
-        raise NotFound(f"ticket {ticket_id} does not exist")
-    return dept
 
 
 def _check_department(principal: Principal, department_id: int) -> None:
@@ -91,15 +81,7 @@ def get_workers(
 ) -> list[dict]:
     if principal.role == "handler":
         department = principal.department_id
-    box = None
-    if bbox:
-        try:
-            box = tuple(float(v) for v in bbox.split(","))
-        except ValueError:
-            box = ()
-        if len(box) != 4:
-            raise ValidationError("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat (EPSG:4326)")
-    return positions.latest_positions(session, department_id=department, on_duty=on_duty, bbox=box)
+    return positions.latest_positions(session, department_id=department, on_duty=on_duty, bbox=parse_bbox(bbox))
 
 
 @router.post("/workers/{worker_id}/duty", summary="Put a worker on or off duty")
@@ -109,7 +91,7 @@ def post_duty(worker_id: int, body: DutyIn,
     if principal.role == "grid_worker" and worker_id != principal.worker_id:
         raise Forbidden("a grid worker may only change their own duty status")
     if principal.role == "handler":
-        dept = session.execute(sa.text("SELECT department_id FROM worker WHERE id = :w"), {"w": worker_id}).scalar()
+        dept = positions.worker_department(session, worker_id)
         if dept is not None and dept != principal.department_id:
             raise Forbidden("this worker belongs to another department")
     return positions.set_duty(session, worker_id, on_duty=body.on_duty)
@@ -123,7 +105,7 @@ def get_candidates(
     principal: Principal = Depends(require_roles(*DESK_ROLES, "leadership")),
     session: Session = Depends(db_session),
 ) -> dict:
-    _check_department(principal, _ticket_department(session, ticket_id))
+    _check_department(principal, ticket_views.ticket_department(session, ticket_id))
     now = datetime.now(UTC)
     found = dispatch.candidates(session, ticket_id, k=k, max_age_s=max_age_s, now=now)
     out: dict = {"ticket_id": ticket_id, "candidates": [c.to_dict() for c in found]}
@@ -143,7 +125,7 @@ def get_candidates(
 def post_assign(ticket_id: int, body: AssignIn,
                 principal: Principal = Depends(require_roles(*DESK_ROLES)),
                 session: Session = Depends(db_session)) -> dict:
-    _check_department(principal, _ticket_department(session, ticket_id))
+    _check_department(principal, ticket_views.ticket_department(session, ticket_id))
     dispatch.assign(session, ticket_id, body.worker_id, actor=principal.actor, role=principal.role,
                     note=body.note)
     return ticket_views.ticket_view(ticket_views.ticket_row(session, ticket_id), staff=True,

@@ -34,7 +34,7 @@ from spatial.api.deps import db_session, parse_bbox
 from spatial.api.open311_xml import XML_MEDIA_TYPE, render
 from spatial.auth import INTAKE_ROLES, principal_for_token
 from spatial.errors import Forbidden, NotFound, OneMapError, Unauthorized, ValidationError
-from spatial.models import TICKET_STATES, Category, Ticket
+from spatial.models import TICKET_STATES, Category
 from spatial.tickets import intake as tickets
 from spatial.tickets import queries as ticket_views
 from spatial.tickets.lifecycle import FINAL_STATES
@@ -142,7 +142,7 @@ def discovery(fmt: str, request: Request, session: Session = Depends(db_session)
 @router.get("/services.{fmt}", name="services", summary="Open311 service list")
 def services(fmt: str, session: Session = Depends(db_session)) -> Response:
     def run() -> Response:
-        cats = session.scalars(sa.select(Category).where(Category.active).order_by(Category.code)).all()
+        cats = ticket_views.active_categories(session)
         return _respond(fmt, "services", [_service(c) for c in cats])
     return _guard(fmt, session, run)
 
@@ -253,16 +253,9 @@ def get_requests(fmt: str, request: Request, session: Session = Depends(db_sessi
                 category=[c.strip() for c in (_param(request, "service_code") or "").split(",") if c.strip()],
                 status=sorted(set(states)), since=start, until=end + timedelta(microseconds=1) if end else None,
                 bbox=parse_bbox(bbox))
-        rows = _page(session, f, size, page)
+        rows = ticket_views.page(session, f, size, page)
         return _respond(fmt, "service_requests", [_request_view(r) for r in rows])
     return _guard(fmt, session, run)
-
-
-def _page(session: Session, f: ticket_views.TicketFilter, size: int, page: int) -> list[sa.Row]:
-    """One page of matching requests, newest first (Open311 allows up to 1000 per page)."""
-    q = ticket_views.apply_filter(ticket_views.base_query(), f.validate())
-    return session.execute(q.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(size)
-                           .offset((page - 1) * size)).all()
 
 
 @router.get("/requests/{request_id}.{fmt}", summary="Open311: one request")

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from spatial.api.deps import current_principal, db_session, optional_principal, parse_bbox, require_roles
 from spatial.auth import INTAKE_ROLES, Principal
 from spatial.errors import Forbidden, ValidationError
-from spatial.models import Category, Department, Ticket
+from spatial.models import Ticket
 from spatial.tickets import dispatch, lifecycle, scoring
 from spatial.tickets import intake as tickets
 from spatial.tickets import queries as ticket_views
@@ -56,9 +56,7 @@ def _csv(value: str | None) -> list[str]:
 def _is_owner(session: Session, principal: Principal | None, ticket_id: int) -> bool:
     if principal is None:
         return False
-    f = ticket_views.TicketFilter(ids=[ticket_id], owner=principal.actor)
-    q = ticket_views.apply_filter(sa.select(Ticket.id), f)
-    return session.execute(q).first() is not None
+    return ticket_views.is_reported_by(session, ticket_id, principal.actor)
 
 
 def _view(session: Session, row: sa.Row, principal: Principal | None) -> dict:
@@ -72,18 +70,7 @@ def _view(session: Session, row: sa.Row, principal: Principal | None) -> dict:
 
 @router.get("/catalog", summary="The category catalog (codes double as Open311 service codes)")
 def catalog(session: Session = Depends(db_session)) -> list[dict]:
-    rows = session.execute(
-        sa.select(Category, Department.code).join(Department, Department.id == Category.department_id)
-        .where(Category.active).order_by(Category.major_code, Category.code)
-    ).all()
-    return [{
-        "code": c.code, "name": c.name, "major_code": c.major_code, "major_name": c.major_name,
-        "description": c.description, "department": dept, "accept_limit": c.accept_limit,
-        "accept_unit": c.accept_unit, "resolve_limit": c.resolve_limit, "resolve_unit": c.resolve_unit,
-        "closing_standard": c.closing_standard, "on_the_spot": c.on_the_spot, "auto_dispatch": c.auto_dispatch,
-        "duplicate_radius_m": c.duplicate_radius_m, "duplicate_window_h": c.duplicate_window_h,
-        "priority": c.priority, "keywords": list(c.keywords or []),
-    } for c, dept in rows]
+    return ticket_views.catalog(session)
 
 
 @router.post("/tickets", status_code=201, summary="Report an event (any channel)")

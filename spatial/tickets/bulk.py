@@ -32,6 +32,7 @@ from spatial.errors import Conflict, ValidationError
 from spatial.locate import locate_points
 from spatial.models import CHANNELS
 from spatial.settings import get_settings
+from spatial.tickets.deadlines import due_at_many
 from spatial.tickets.intake import MAX_BACKDATE, MAX_DESCRIPTION
 
 BULK_COLUMNS = ("category", "lon", "lat", "external_id", "channel", "description", "address", "reporter_name",
@@ -46,29 +47,6 @@ _REPORTER_COLS = ("ticket_id", "channel", "external_id", "name", "phone", "accou
 _TEXT_LIMITS = (("description", MAX_DESCRIPTION), ("address", 500), ("reporter_name", 200), ("reporter_phone", 40),
                 ("reporter_account", 128))
 _TS = "%Y-%m-%dT%H:%M:%S.%f+00:00"
-
-
-def vector_due(start: pd.Series, amount: pd.Series, unit: pd.Series, tz: str) -> pd.Series:
-    """Vectorised :func:`spatial.tickets.deadlines.due_at` (no holidays) for a column of UTC start times."""
-    out = pd.Series(pd.NaT, index=start.index, dtype="datetime64[us, UTC]")
-    hours = unit == "hours"
-    cal = unit == "calendar_days"
-    work = unit == "working_days"
-    out[hours] = start[hours] + pd.to_timedelta(amount[hours], unit="h")
-    out[cal] = start[cal] + pd.to_timedelta(amount[cal], unit="D")
-    if work.any():
-        local = start[work].dt.tz_convert(tz).dt.tz_localize(None)
-        day = local.dt.normalize()
-        tod = local - day
-        d = day.to_numpy().astype("datetime64[D]")
-        tod = tod.where(np.is_busday(d), pd.Timedelta(hours=9))  # a non-working start counts from 09:00
-        whole = np.floor(amount[work].to_numpy()).astype(int)
-        frac = amount[work].to_numpy() - whole
-        due_day = np.busday_offset(np.busday_offset(d, 0, roll="forward"), whole, roll="forward")
-        due_local = (pd.Series(due_day.astype("datetime64[us]"), index=local.index) + tod
-                     + pd.to_timedelta(24 * frac, unit="h"))
-        out[work] = due_local.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward").dt.tz_convert(UTC)
-    return out
 
 
 def _text(df: pd.DataFrame, col: str) -> pd.Series:
@@ -225,8 +203,8 @@ def _copy_in(session: Session, good: pd.DataFrame, cats: pd.DataFrame, *, at: da
              tz: str) -> None:
     good = good.merge(cats, left_on="category", right_on="code", how="left", sort=False)
     good["priority"] = good["priority"].fillna(good["cat_priority"]).astype(int)
-    good["accept_due_at"] = vector_due(good["created_at"], good["accept_limit"].astype(float), good["accept_unit"], tz)
-    good["resolve_due_at"] = vector_due(good["created_at"], good["resolve_limit"].astype(float),
+    good["accept_due_at"] = due_at_many(good["created_at"], good["accept_limit"].astype(float), good["accept_unit"], tz)
+    good["resolve_due_at"] = due_at_many(good["created_at"], good["resolve_limit"].astype(float),
                                         good["resolve_unit"], tz)
     n = len(good)
     good["id"] = session.execute(sa.text(

@@ -5,7 +5,8 @@ A limit is ``(amount, unit)`` with unit ``hours`` (wall-clock hours),
 district's local time zone, minus configured holidays; the due time keeps the
 local time of day of the start, and a start on a non-working day counts from
 the next working day's start at 09:00). Times are timezone-aware; results are
-in UTC.
+in UTC. :func:`due_at` is the rule for one start time, :func:`due_at_many`
+the same rule for columns (bulk and file imports); a test keeps them equal.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
 
 from spatial.errors import ValidationError
 
@@ -67,3 +71,29 @@ def due_at(
     if frac:
         due += timedelta(hours=24 * frac)
     return due.astimezone(UTC)
+
+
+def due_at_many(start: pd.Series, amount: pd.Series, unit: pd.Series, tz: str,
+                holidays: Iterable[date] = ()) -> pd.Series:
+    """:func:`due_at` for columns: UTC start times, amounts and units; same rule, same results."""
+    out = pd.Series(pd.NaT, index=start.index, dtype="datetime64[us, UTC]")
+    hours = unit == "hours"
+    cal = unit == "calendar_days"
+    work = unit == "working_days"
+    out[hours] = start[hours] + pd.to_timedelta(amount[hours], unit="h")
+    out[cal] = start[cal] + pd.to_timedelta(amount[cal], unit="D")
+    if work.any():
+        hol = np.array(sorted(set(holidays)), dtype="datetime64[D]")
+        local = start[work].dt.tz_convert(tz).dt.tz_localize(None)
+        day = local.dt.normalize()
+        tod = local - day
+        d = day.to_numpy().astype("datetime64[D]")
+        tod = tod.where(np.is_busday(d, holidays=hol), pd.Timedelta(hours=9))  # a non-working start counts from 09:00
+        whole = np.floor(amount[work].to_numpy()).astype(int)
+        frac = amount[work].to_numpy() - whole
+        due_day = np.busday_offset(np.busday_offset(d, 0, roll="forward", holidays=hol), whole,
+                                   roll="forward", holidays=hol)
+        due_local = (pd.Series(due_day.astype("datetime64[us]"), index=local.index) + tod
+                     + pd.to_timedelta(24 * frac, unit="h"))
+        out[work] = due_local.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward").dt.tz_convert(UTC)
+    return out

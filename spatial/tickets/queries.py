@@ -196,3 +196,47 @@ def reporters(session: Session, ticket_id: int) -> list[dict]:
     return [{"id": r.id, "channel": r.channel, "external_id": r.external_id, "name": r.name, "phone": r.phone,
              "account": r.account, "reported_at": r.reported_at.isoformat(), "description": r.description}
             for r in rows]
+
+
+def catalog(session: Session) -> list[dict]:
+    """The active category catalog with each category's department code, by major group then code."""
+    rows = session.execute(
+        sa.select(Category, Department.code).join(Department, Department.id == Category.department_id)
+        .where(Category.active).order_by(Category.major_code, Category.code)
+    ).all()
+    return [{
+        "code": c.code, "name": c.name, "major_code": c.major_code, "major_name": c.major_name,
+        "description": c.description, "department": dept, "accept_limit": c.accept_limit,
+        "accept_unit": c.accept_unit, "resolve_limit": c.resolve_limit, "resolve_unit": c.resolve_unit,
+        "closing_standard": c.closing_standard, "on_the_spot": c.on_the_spot, "auto_dispatch": c.auto_dispatch,
+        "duplicate_radius_m": c.duplicate_radius_m, "duplicate_window_h": c.duplicate_window_h,
+        "priority": c.priority, "keywords": list(c.keywords or []),
+    } for c, dept in rows]
+
+
+def active_categories(session: Session) -> list[Category]:
+    """Active categories ordered by code (the Open311 service list)."""
+    return list(session.scalars(sa.select(Category).where(Category.active).order_by(Category.code)).all())
+
+
+def ticket_department(session: Session, ticket_id: int) -> int:
+    """The department responsible for a ticket (its own, else its category's); NotFound if no such ticket."""
+    dept = session.execute(sa.text(
+        "SELECT COALESCE(t.department_id, c.department_id) FROM ticket t JOIN category c ON c.id = t.category_id "
+        "WHERE t.id = :t"), {"t": ticket_id}).scalar()
+    if dept is None:
+        raise NotFound(f"ticket {ticket_id} does not exist")
+    return dept
+
+
+def is_reported_by(session: Session, ticket_id: int, actor: str) -> bool:
+    """Whether ``actor`` reported the ticket (or a report merged into it)."""
+    q = apply_filter(sa.select(Ticket.id), TicketFilter(ids=[ticket_id], owner=actor))
+    return session.execute(q).first() is not None
+
+
+def page(session: Session, f: TicketFilter, size: int, page_no: int) -> list[sa.Row]:
+    """One page (1-based ``page_no``) of matching tickets, newest first."""
+    q = apply_filter(base_query(), f.validate())
+    return list(session.execute(q.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(size)
+                                .offset((page_no - 1) * size)).all())

@@ -377,3 +377,8 @@ def latest_positions(
             d["fix_age_s"] = round(float(d["fix_age_s"]), 1)
         out.append(d)
     return out
+
+
+def worker_department(session: Session, worker_id: int) -> int | None:
+    """The department id of a worker (None when the worker does not exist)."""
+    return session.execute(sa.text("SELECT department_id FROM worker WHERE id = :w"), {"w": worker_id}).scalar()

@@ -15,8 +15,8 @@ from spatial.db.engine import session_scope
 from spatial.errors import ValidationError
 from spatial.locate import locate_points as locate_many
 from spatial.models import Ticket, TicketEvent
-from spatial.tickets.bulk import bulk_intake, vector_due
-from spatial.tickets.deadlines import due_at
+from spatial.tickets.bulk import bulk_intake
+from spatial.tickets.deadlines import due_at, due_at_many
 from spatial.tickets.intake import locate
 from tests.district import seed_small_district
 from tests.tickets.conftest import T0
@@ -39,7 +39,7 @@ def test_vectorised_deadlines_match_due_at():
     starts = pd.Series(pd.to_datetime(T0 + offsets), dtype="datetime64[us, UTC]")
     amount = pd.Series(rng.choice([0.5, 1, 2, 3, 5, 2.5], 400))
     unit = pd.Series(rng.choice(["hours", "calendar_days", "working_days"], 400))
-    got = vector_due(starts, amount, unit, "Asia/Shanghai")
+    got = due_at_many(starts, amount, unit, "Asia/Shanghai")
     for s, a, u, g in zip(starts, amount, unit, got, strict=True):
         assert g.to_pydatetime() == due_at(s.to_pydatetime(), float(a), u, tz="Asia/Shanghai"), (s, a, u)
 
