@@ -10,14 +10,13 @@ nothing (one transaction per request).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
 from spatial.api.deps import db_session, parse_bbox, require_roles
 from spatial.auth import Principal
+from spatial.clock import utc_now
 from spatial.errors import Forbidden
 from spatial.tickets import dispatch
 from spatial.tickets import queries as ticket_views
@@ -106,7 +105,7 @@ def get_candidates(
     session: Session = Depends(db_session),
 ) -> dict:
     _check_department(principal, ticket_views.ticket_department(session, ticket_id))
-    now = datetime.now(UTC)
+    now = utc_now()
     found = dispatch.candidates(session, ticket_id, k=k, max_age_s=max_age_s, now=now)
     out: dict = {"ticket_id": ticket_id, "candidates": [c.to_dict() for c in found]}
     if found:

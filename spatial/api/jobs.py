@@ -4,13 +4,13 @@
 job in :func:`scheduled_jobs` runs every ``period`` seconds in a worker
 thread, each run in its own committed transaction:
 
-=================  ===========================================  ==============================
-job                what                                         period (setting, 0 = off)
-=================  ===========================================  ==============================
+=================  ===================================================  =================================
+job                what                                                 period (setting, 0 = off)
+=================  ===================================================  =================================
 ``sla``            deadline sweep and escalation (spatial.tickets.sla)  ``ONEMAP_SLA_SWEEP_SECONDS``
 ``sensors``        offline / inactivity alerts (spatial.sensors.rules)  ``ONEMAP_SENSOR_CHECK_SECONDS``
 ``retention``      prune GPS history (spatial.workers.positions)        ``ONEMAP_RETENTION_SWEEP_SECONDS``
-=================  ===========================================  ==============================
+=================  ===================================================  =================================
 
 The composition root adds jobs of its own (``app.create_server`` adds
 ``demo_positions``, moving on-duty demo workers every
@@ -52,25 +52,13 @@ class Job:
     run: Callable[[Session], object]
 
 
-def _sla(session: Session) -> dict:
-    return sla.sweep(session)
-
-
-def _sensors(session: Session) -> dict:
-    return rules.check_offline(session)
-
-
-def _retention(session: Session) -> int:
-    return positions.prune_positions(session)
-
-
 def scheduled_jobs(extra: Sequence[Job] = ()) -> list[Job]:
     """The jobs enabled by the current settings (period > 0), plus ``extra`` ones."""
     s = get_settings()
     jobs = [
-        Job("sla", s.sla_sweep_seconds, _sla),
-        Job("sensors", s.sensor_check_seconds, _sensors),
-        Job("retention", s.retention_sweep_seconds, _retention),
+        Job("sla", s.sla_sweep_seconds, sla.sweep),
+        Job("sensors", s.sensor_check_seconds, rules.check_offline),
+        Job("retention", s.retention_sweep_seconds, positions.prune_positions),
         *extra,
     ]
     return [j for j in jobs if j.period_s > 0]
@@ -84,7 +72,7 @@ def run_once(job: Job) -> object:
 
 def run_sla_sweep_once() -> dict:
     """One SLA sweep in its own committed transaction."""
-    return run_once(Job("sla", 0, _sla))  # type: ignore[return-value]
+    return run_once(Job("sla", 0, sla.sweep))  # type: ignore[return-value]
 
 
 async def _loop(app: FastAPI, job: Job) -> None:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from spatial.api.deps import db_session, parse_bbox
 from spatial.api.open311_xml import XML_MEDIA_TYPE, render
 from spatial.auth import INTAKE_ROLES, principal_for_token
+from spatial.clock import utc_now
 from spatial.errors import Forbidden, NotFound, OneMapError, Unauthorized, ValidationError
 from spatial.models import TICKET_STATES, Category
 from spatial.tickets import intake as tickets
@@ -237,7 +238,7 @@ def get_requests(fmt: str, request: Request, session: Session = Depends(db_sessi
             if start and end and end - start > timedelta(days=DEFAULT_DAYS):
                 raise ValidationError("the date range may span at most 90 days")
             if start is None and end is None:
-                start = datetime.now(UTC) - timedelta(days=DEFAULT_DAYS)
+                start = utc_now() - timedelta(days=DEFAULT_DAYS)
             elif start is None:
                 start = end - timedelta(days=DEFAULT_DAYS)
             states: list[str] = []

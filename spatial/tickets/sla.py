@@ -25,12 +25,12 @@ commit.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial.errors import ValidationError
+from spatial.clock import utc_now
 from spatial.tickets.lifecycle import OPEN_STATES, sql_list
 
 ACTOR = "system:sla-sweep"
@@ -80,11 +80,7 @@ def sweep(session: Session, *, now: datetime | None = None) -> dict:
         ``escalated_street``, ``escalated_district``; ``skipped`` is True when
         another sweep held the lock.
     """
-    if now is None:
-        now = datetime.now(UTC)
-    elif now.tzinfo is None:
-        raise ValidationError("now must be timezone-aware")
-    now = now.astimezone(UTC)
+    now = utc_now(now)
     got = session.execute(sa.text("SELECT pg_try_advisory_xact_lock(:a, :b)"),
                           {"a": _LOCK[0], "b": _LOCK[1]}).scalar_one()
     out = {"accept_overdue": 0, "resolve_overdue": 0, "escalated_street": 0, "escalated_district": 0,
