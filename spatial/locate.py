@@ -5,9 +5,14 @@ polygon *intersects* it (boundary included); on a shared edge the lowest id
 wins. A point is inside the district when a level-1 unit intersects it.
 Community and street follow the grid's parents.
 
-* :func:`grid_sql` / :func:`inside_sql`: SQL fragments over any point
-  expression, for statements that locate rows in bulk (intake, imports,
-  cameras, flood warnings, GPS fixes);
+The rule lives once, in SQL functions (migration 0007: ``onemap_unit_at``,
+``onemap_in_district``, ``onemap_locate``) that ``onemap_intake()`` calls too;
+:func:`locate_points` is its batch form in Python for bulk imports, held to
+the same answers by ``tests/test_one_owner.py``.
+
+* :func:`grid_sql` / :func:`inside_sql` / :func:`locate_sql`: SQL over any
+  point expression, for statements that locate rows (intake, cameras, flood
+  warnings, GPS fixes);
 * :func:`grid_at` and :func:`inside_district`: one point;
 * :func:`locate_points`: many points at once in Python (shapely STRtree),
   for bulk imports.
@@ -25,22 +30,24 @@ from sqlalchemy.orm import Session
 DISTRICT, STREET, COMMUNITY, GRID = 1, 2, 3, 4
 
 
-def unit_sql(point: str, level: int, *, alias: str = "a") -> str:
-    """Scalar subquery: id of the level-``level`` unit containing ``point`` (an SQL geometry, EPSG:4326)."""
-    # "+ 0" keeps the planner on the GiST index instead of walking the primary key in id order
-    return (f"(SELECT {alias}.id FROM admin_unit {alias} WHERE {alias}.level = {int(level)} "
-            f"AND ST_Intersects({alias}.geom, {point}) ORDER BY {alias}.id + 0 LIMIT 1)")
+def unit_sql(point: str, level: int) -> str:
+    """SQL: id of the level-``level`` unit containing ``point`` (an SQL geometry, EPSG:4326), or NULL."""
+    return f"onemap_unit_at({point}, {int(level)})"
 
 
-def grid_sql(point: str, *, alias: str = "a") -> str:
-    """Scalar subquery: the grid id of ``point`` (NULL outside every grid)."""
-    return unit_sql(point, GRID, alias=alias)
+def grid_sql(point: str) -> str:
+    """SQL: the grid id of ``point`` (NULL outside every grid)."""
+    return unit_sql(point, GRID)
 
 
-def inside_sql(point: str, *, alias: str = "d") -> str:
+def inside_sql(point: str) -> str:
     """Boolean SQL: ``point`` lies in the district (a level-1 unit)."""
-    return (f"EXISTS (SELECT 1 FROM admin_unit {alias} WHERE {alias}.level = {DISTRICT} "
-            f"AND ST_Intersects({alias}.geom, {point}))")
+    return f"onemap_in_district({point})"
+
+
+def locate_sql(point: str) -> str:
+    """SQL row source ``(inside, grid_id, community_id, street_id)`` of ``point``; use in FROM."""
+    return f"onemap_locate({point})"
 
 
 _POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"

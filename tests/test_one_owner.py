@@ -146,3 +146,20 @@ def test_deadlines_have_one_owner_for_one_and_many_start_times():
         want = deadlines.due_at(s.to_pydatetime(), float(a), u, tz="Asia/Shanghai", holidays=hol)
         assert g.to_pydatetime() == want, (s, a, u)
     assert bulk_module.due_at_many is deadlines.due_at_many and io_files.due_at_many is deadlines.due_at_many
+
+
+def test_sql_paths_call_the_rule_functions_and_share_the_open_states(session, district):
+    """onemap_intake() (the single-ticket path) calls the rule functions instead of its own copies."""
+    intake_src = session.scalar(sa.text("SELECT prosrc FROM pg_proc WHERE proname = 'onemap_intake'"))
+    assert "onemap_locate(pt)" in intake_src and "onemap_duplicate_of(" in intake_src
+    assert "ST_Intersects" not in intake_src and "ST_DWithin" not in intake_src
+    dup_src = session.scalar(sa.text("SELECT prosrc FROM pg_proc WHERE proname = 'onemap_duplicate_of'"))
+    assert f"t.status IN {lifecycle.sql_list(lifecycle.OPEN_STATES)}".replace(",", ", ") in dup_src
+    # the SQL rule and its batch form agree on every test point, inside and outside
+    rows = session.execute(sa.text("SELECT l.* FROM unnest(CAST(:x AS float8[]), CAST(:y AS float8[])) AS p(x, y), "
+                                   "onemap_locate(ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)) l"),
+                           {"x": [p[0] for p in POINTS], "y": [p[1] for p in POINTS]}).all()
+    batch = locate.locate_points(session, np.array([p[0] for p in POINTS]), np.array([p[1] for p in POINTS]))
+    assert [bool(r.inside) for r in rows] == batch["inside"].tolist()
+    for col in ("grid_id", "community_id", "street_id"):
+        assert [getattr(r, col) for r in rows] == [None if pd.isna(v) else int(v) for v in batch[col]]

@@ -51,7 +51,7 @@ from spatial.db.engine import session_scope
 from spatial.errors import DatabaseUnavailable, ImportDataError, OutsideDistrict
 from spatial.io.read import prepare_frame, read_source, row_list
 from spatial.io.spec import PG_TYPES, SPECS, TableSpec, shp_name, spec_for
-from spatial.locate import inside_sql
+from spatial.locate import inside_sql, locate_points
 from spatial.settings import get_settings
 from spatial.tickets.deadlines import due_at_many
 
@@ -233,15 +233,19 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
     log.debug("import %s: refs + duplicates %.2f s", table, time.perf_counter() - t0)
     loc = f"{stage}_loc"
     if spec.locate:
-        # grid by point-in-polygon, driven from the grids through a GiST index on the staging table, so
-        # PostGIS reuses each grid's prepared polygon; lowest grid id wins on shared edges
-        session.execute(sa.text(f"CREATE INDEX ON {stage} USING gist (geom)"))
-        session.execute(sa.text(
-            f"CREATE TEMP TABLE {loc} ON COMMIT DROP AS SELECT DISTINCT ON (s._row) s._row, g.id, "
-            f"g.parent_id AS community_id, c.parent_id AS street_id FROM admin_unit g "
-            f"JOIN admin_unit c ON c.id = g.parent_id JOIN {stage} s ON ST_Intersects(g.geom, s.geom) "
-            f"WHERE g.level = 4 ORDER BY s._row, g.id"))
-        session.execute(sa.text(f"CREATE UNIQUE INDEX ON {loc} (_row)"))
+        # the one point-in-grid rule (spatial.locate), in batch form, over the staged points
+        pts = session.execute(sa.text(
+            f"SELECT _row, ST_X(geom), ST_Y(geom) FROM {stage} WHERE geom IS NOT NULL")).all()
+        rows = np.array([p[0] for p in pts], dtype=np.int64)
+        found = locate_points(session, np.array([p[1] for p in pts], dtype=float),
+                              np.array([p[2] for p in pts], dtype=float))
+        hit = found["inside"].to_numpy()
+        located = pd.DataFrame({"_row": rows[hit], "id": found["grid_id"][hit],
+                                "community_id": found["community_id"][hit],
+                                "street_id": found["street_id"][hit]})
+        session.execute(sa.text(f"CREATE TEMP TABLE {loc} (_row integer PRIMARY KEY, id bigint, "
+                                "community_id bigint, street_id bigint) ON COMMIT DROP"))
+        copy_frame(session, loc, located)
         log.debug("import %s: grid lookup %.2f s", table, time.perf_counter() - t0)
     # inside the district (a point in a grid is inside: only the others are tested)
     if spec.geom is not None and table != "admin_unit":

@@ -27,28 +27,15 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial.tickets.lifecycle import OPEN_STATES, sql_list
-
 _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON_EQ = 111_320.0
 _LOCK_NAMESPACE = 0x0E11  # first int4 of the advisory lock key: "OneMap duplicates"
 
-#: The open states spelled exactly as the predicate of the partial index ``ix_ticket_geom_open``
-#: (migration 0002), so the planner can prove it applies even for a prepared (generic) plan.
-_OPEN_SQL = sql_list(OPEN_STATES)
 
-#: The search as a scalar subquery (parameters :cat, :since, :lon, :lat, :deg, :radius).
-DUPLICATE_SUBQUERY = """
-    SELECT t.id
-    FROM ticket t
-    WHERE t.category_id = :cat
-      AND t.status IN """ + _OPEN_SQL + """
-      AND t.created_at >= :since
-      AND t.geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :deg)
-      AND ST_DWithin(t.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
-    ORDER BY t.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), t.created_at DESC
-    LIMIT 1
-"""
+#: The search as a scalar subquery (parameters :cat, :since, :lon, :lat, :deg, :radius); the rule itself
+#: is the SQL function ``onemap_duplicate_of`` (migration 0007), which ``onemap_intake()`` calls too.
+DUPLICATE_SUBQUERY = ("SELECT onemap_duplicate_of(:cat, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :since, "
+                      ":deg, :radius)")
 _FIND_SQL = sa.text(DUPLICATE_SUBQUERY)
 
 

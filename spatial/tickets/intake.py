@@ -45,7 +45,7 @@ from sqlalchemy.orm.util import identity_key
 from spatial.clock import utc_now
 from spatial.db.copy import driver_connection
 from spatial.errors import NotFound, OutsideDistrict, ValidationError
-from spatial.locate import COMMUNITY, STREET, grid_sql, inside_sql, unit_sql
+from spatial.locate import locate_sql
 from spatial.models import CHANNELS, Category, Ticket
 from spatial.settings import get_settings
 from spatial.tickets import dispatch, duplicates, lifecycle
@@ -148,21 +148,12 @@ class IntakeResult:
 
 _LOCATE = """
     WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g)
-    SELECT
-      """ + inside_sql("pt.g") + """ AS inside,
-      g.id AS grid_id,
-      CASE WHEN c.level = 3 THEN c.id END AS community_id,
-      CASE WHEN s.level = 2 THEN s.id END AS street_id,
-      CASE WHEN g.id IS NULL THEN """ + unit_sql("pt.g", COMMUNITY) + """ END AS community_pip,
-      CASE WHEN g.id IS NULL THEN """ + unit_sql("pt.g", STREET) + """ END AS street_pip,
+    SELECT l.inside, l.grid_id, l.community_id, l.street_id,
       (SELECT t.id FROM ticket t WHERE t.channel = :channel AND t.external_id = :ext) AS existing_id,
       (SELECT r.ticket_id FROM ticket_reporter r WHERE r.channel = :channel AND r.external_id = :ext
         ORDER BY r.id LIMIT 1) AS existing_merged_id,
       {dup} AS duplicate_id
-    FROM pt
-    LEFT JOIN admin_unit g ON g.id = """ + grid_sql("pt.g") + """
-    LEFT JOIN admin_unit c ON c.id = g.parent_id
-    LEFT JOIN admin_unit s ON s.id = c.parent_id
+    FROM pt, """ + locate_sql("pt.g") + """ l
 """
 _LOCATE_SQL = sa.text(_LOCATE.format(dup="NULL::bigint"))
 
@@ -188,8 +179,7 @@ def locate(session: Session, lon: float, lat: float) -> Location:
 
 
 def _location(row: sa.Row) -> Location:
-    return Location(bool(row.inside), row.grid_id, row.community_id or row.community_pip,
-                    row.street_id or row.street_pip)
+    return Location(bool(row.inside), row.grid_id, row.community_id, row.street_id)
 
 
 def category_by_code(session: Session, code: str, *, active_only: bool = True) -> Category:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from psycopg import ClientCursor
 from pydantic import ValidationError as PydanticError
 
+from spatial.db.copy import driver_connection
 from spatial.db.engine import new_session, session_scope
 from spatial.errors import NotFound, OutsideDistrict, ValidationError
 from spatial.models import Category, Ticket, TicketEvent, TicketReporter
@@ -223,11 +226,22 @@ def test_concurrent_transitions_no_lost_update(committed):
 
 
 def test_duplicate_search_uses_the_open_ticket_index(session, district):
+    """The rule's SQL function (onemap_duplicate_of) runs a generic plan: it must still use the partial index."""
     from spatial.tickets import duplicates
 
     intake(session, report(), actor="a", role="channel", now=T0)
     session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    session.execute(sa.text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    body = session.scalar(sa.text("SELECT prosrc FROM pg_proc WHERE proname = 'onemap_duplicate_of'"))
+    for i, name in enumerate(("p_cat", "pt", "p_since", "p_deg", "p_radius"), start=1):
+        body = re.sub(rf"\b{name}\b", f"${i}", body)
     params = duplicates.search_params(category_id=district["categories"]["pothole"], lon=113.415, lat=23.095,
                                       at=T0, radius_m=100, window_h=24)
-    plan = "\n".join(session.execute(sa.text("EXPLAIN " + duplicates.DUPLICATE_SUBQUERY), params).scalars())
+    with ClientCursor(driver_connection(session)) as cur:  # simple protocol: $n stay the statement's own
+        cur.execute("PREPARE dup_rule(bigint, geometry, timestamptz, float8, float8) AS " + body)
+        cur.execute("EXPLAIN EXECUTE dup_rule(%(cat)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), "
+                    "%(since)s, %(deg)s, %(radius)s)", params)
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        cur.execute("DEALLOCATE dup_rule")
     assert "ix_ticket_geom_open" in plan, plan
+    assert session.scalar(sa.text(duplicates.DUPLICATE_SUBQUERY), params) is not None
