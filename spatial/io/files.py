@@ -129,7 +129,26 @@ def _stage_value_frame(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
             out[extra] = frame[extra].array
     if "geom" in frame:
         out["geom"] = hex_ewkb(frame["geom"].to_numpy())
+    for extra in LOCATED:
+        if extra in frame:
+            out[extra] = frame[extra].array
     return out
+
+
+#: Columns :func:`_located` adds to a frame of points (the one point-in-grid rule, batch form).
+LOCATED = ("_inside", "_grid_id", "_community_id", "_street_id")
+
+
+def _located(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with :data:`LOCATED` columns from :func:`spatial.locate.locate_points` (rows without a point: NULL)."""
+    geoms = frame["geom"].to_numpy()
+    has = ~shapely.is_missing(geoms)
+    found = locate_points(session, np.where(has, shapely.get_x(geoms), 0.0), np.where(has, shapely.get_y(geoms), 0.0))
+    frame = frame.copy()
+    frame["_inside"] = pd.Series(found["inside"].to_numpy(), index=frame.index, dtype="boolean").where(has).array
+    for col in ("grid_id", "community_id", "street_id"):
+        frame["_" + col] = found[col].where(has).set_axis(frame.index).array
+    return frame
 
 
 def _ticket_derived(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
@@ -183,6 +202,8 @@ def load_frame(session: Session, frame: pd.DataFrame, table: str, *, mode: str =
     session.flush()
     if table == "ticket":
         frame = _ticket_derived(session, frame)
+    if spec.locate and "geom" in frame:
+        frame = _located(session, frame)
     stage = f"_import_{uuid.uuid4().hex[:12]}"
     values = _stage_value_frame(frame, spec)
     try:
@@ -202,7 +223,8 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
     present = [c for c in spec.cols if c.name in values.columns]
     types = {c.name: PG_TYPES[c.kind] for c in present}
     for extra, typ in (("department_id", "bigint"), ("accept_due_at", "timestamptz"),
-                       ("resolve_due_at", "timestamptz")):
+                       ("resolve_due_at", "timestamptz"), ("_inside", "boolean"), ("_grid_id", "bigint"),
+                       ("_community_id", "bigint"), ("_street_id", "bigint")):
         if extra in values:
             types[extra] = typ
     cols_sql = ", ".join([f'"{k}" {v}' for k, v in types.items()])
@@ -231,28 +253,12 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
         _fail_if(session, f"SELECT min(_row), {kcat} FROM {stage} WHERE {knn} GROUP BY {', '.join(key)} "
                  f"HAVING count(*) > 1 ORDER BY 1", f"{{rows}}: {'/'.join(key)} repeated in the file{{values}}.")
     log.debug("import %s: refs + duplicates %.2f s", table, time.perf_counter() - t0)
-    loc = f"{stage}_loc"
-    if spec.locate:
-        # the one point-in-grid rule (spatial.locate), in batch form, over the staged points
-        pts = session.execute(sa.text(
-            f"SELECT _row, ST_X(geom), ST_Y(geom) FROM {stage} WHERE geom IS NOT NULL")).all()
-        rows = np.array([p[0] for p in pts], dtype=np.int64)
-        found = locate_points(session, np.array([p[1] for p in pts], dtype=float),
-                              np.array([p[2] for p in pts], dtype=float))
-        hit = found["inside"].to_numpy()
-        located = pd.DataFrame({"_row": rows[hit], "id": found["grid_id"][hit],
-                                "community_id": found["community_id"][hit],
-                                "street_id": found["street_id"][hit]})
-        session.execute(sa.text(f"CREATE TEMP TABLE {loc} (_row integer PRIMARY KEY, id bigint, "
-                                "community_id bigint, street_id bigint) ON COMMIT DROP"))
-        copy_frame(session, loc, located)
-        log.debug("import %s: grid lookup %.2f s", table, time.perf_counter() - t0)
-    # inside the district (a point in a grid is inside: only the others are tested)
+    # inside the district (located rows know it already: only the others are tested)
     if spec.geom is not None and table != "admin_unit":
         if not session.scalar(sa.text("SELECT EXISTS (SELECT 1 FROM admin_unit WHERE level = 1)")):
             raise ImportDataError("No district boundary is loaded (admin_unit level 1): import the admin units "
                                   "first.")
-        located = f" AND NOT EXISTS (SELECT 1 FROM {loc} l WHERE l._row = s._row)" if spec.locate else ""
+        located = " AND s._inside IS NOT TRUE" if "_inside" in values else ""
         _fail_if(session, f"SELECT s._row, round(ST_X(ST_PointOnSurface(s.geom))::numeric, 5) || ' ' || "
                  f"round(ST_Y(ST_PointOnSurface(s.geom))::numeric, 5) FROM {stage} s WHERE s.geom IS NOT NULL"
                  f"{located} AND NOT {inside_sql('s.geom')} ORDER BY s._row",
@@ -283,12 +289,11 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
         cols.append("geom")
         exprs.append("ST_Multi(s.geom)" if spec.geom in ("line", "polygon") else "s.geom")
     if spec.locate:
-        joins += f" LEFT JOIN {loc} g ON g._row = s._row"
         cols.append("grid_id")
-        exprs.append("g.id")
+        exprs.append("s._grid_id" if "_grid_id" in values else "NULL")
         if spec.locate_hierarchy:
             cols += ["community_id", "street_id"]
-            exprs += ["g.community_id", "g.street_id"]
+            exprs += (["s._community_id", "s._street_id"] if "_grid_id" in values else ["NULL", "NULL"])
     if table == "admin_unit" and "area_m2" not in values:
         cols.append("area_m2")
         exprs.append("ST_Area(s.geom::geography)")

@@ -232,7 +232,8 @@ def test_duplicate_search_uses_the_open_ticket_index(session, district):
     intake(session, report(), actor="a", role="channel", now=T0)
     session.execute(sa.text("SET LOCAL enable_seqscan = off"))
     session.execute(sa.text("SET LOCAL plan_cache_mode = force_generic_plan"))
-    body = session.scalar(sa.text("SELECT prosrc FROM pg_proc WHERE proname = 'onemap_duplicate_of'"))
+    src = session.scalar(sa.text("SELECT prosrc FROM pg_proc WHERE proname = 'onemap_duplicate_of'"))
+    body = src[src.index("RETURN (") + len("RETURN ("): src.rindex(");")]
     for i, name in enumerate(("p_cat", "pt", "p_since", "p_deg", "p_radius"), start=1):
         body = re.sub(rf"\b{name}\b", f"${i}", body)
     params = duplicates.search_params(category_id=district["categories"]["pothole"], lon=113.415, lat=23.095,
