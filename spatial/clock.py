@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, tzinfo
+from typing import Any
 
+from spatial.bounds import MAX_TIME, MIN_TIME, time_in_range
 from spatial.errors import ValidationError
 
 
@@ -19,4 +22,50 @@ def utc_now(now: datetime | None = None) -> datetime:
         return datetime.now(UTC)
     if now.tzinfo is None:
         raise ValidationError("now must be timezone-aware")
-    return now.astimezone(UTC)
+    return _checked(now, "now")
+
+
+def _checked(t: datetime, what: str) -> datetime:
+    """``t`` (aware) in UTC if within the schema's time range (:mod:`spatial.bounds`), else ValidationError."""
+    try:
+        out = t.astimezone(UTC)
+    except (OverflowError, ValueError):
+        out = None
+    if out is None or not time_in_range(out):
+        raise ValidationError(f"{what} must lie between {MIN_TIME:%Y-%m-%d} and {MAX_TIME:%Y-%m-%d} (UTC)")
+    return out
+
+
+def as_utc(value: Any, *, what: str = "time", naive_zone: tzinfo | None = None) -> datetime:
+    """A timezone-aware UTC datetime from an ISO 8601 string (``Z`` allowed), epoch seconds or a datetime.
+
+    Naive values take ``naive_zone``; without one they are refused. Times
+    outside :data:`spatial.bounds.MIN_TIME` .. ``MAX_TIME`` are refused.
+
+    Raises
+    ------
+    ValidationError
+        Unreadable, naive without ``naive_zone``, or out of range; the message names ``what``.
+    """
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or not -2.3e9 <= value <= 7.3e9:
+            raise ValidationError(f"{what} must lie between {MIN_TIME:%Y-%m-%d} and {MAX_TIME:%Y-%m-%d} (UTC)")
+        return _checked(datetime.fromtimestamp(float(value), UTC), what)
+    elif isinstance(value, str) and value.strip():
+        s = value.strip()
+        if s.endswith(("Z", "z")):
+            s = s[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(s)
+        except ValueError:
+            raise ValidationError(f"{what}: unreadable time {value[:40]!r}; use ISO 8601, "
+                                  "e.g. 2026-07-01T08:00:00+08:00") from None
+    else:
+        raise ValidationError(f"{what}: missing or unreadable time")
+    if dt.tzinfo is None:
+        if naive_zone is None:
+            raise ValidationError(f"{what} must carry a time zone (e.g. 2026-01-01T08:00:00+08:00)")
+        dt = dt.replace(tzinfo=naive_zone)
+    return _checked(dt, what)

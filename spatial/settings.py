@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     pg_user: str = "onemap"
     host: str = "127.0.0.1"
     port: int = Field(default=5006, description="HTTP port of the one server (API + app).")
+    allowed_hosts: list[str] = Field(
+        default=["localhost", "127.0.0.1", "[::1]"],
+        description="Host header names the server answers (JSON list; add the public name; \"*\" = any).",
+    )
+    allowed_origins: list[str] = Field(
+        default=[], description="Extra websocket Origin hosts for the app (same origin as Host is always allowed).",
+    )
     metric_srid: int = Field(
         default=32649, description="Projected CRS for metric work (UTM 49N for the demo district)."
     )

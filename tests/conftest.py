@@ -25,6 +25,9 @@ from spatial.db.engine import drop_database, get_engine
 from spatial.settings import get_settings
 from tests.district import seed_small_district
 
+# FastAPI's TestClient sends "Host: testserver"; real servers in tests use 127.0.0.1
+os.environ.setdefault("ONEMAP_ALLOWED_HOSTS", '["localhost", "127.0.0.1", "[::1]", "testserver"]')
+
 
 def _pid_alive(pid: int) -> bool:
     try:

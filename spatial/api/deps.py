@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import uuid
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from flood_model.errors import FloodModelError
 from layers.errors import LayerError
 from spatial.auth import Principal, principal_for_token
+from spatial.bounds import INT4_MAX, INT8_MAX, MAX_PAGE, MAX_SECONDS
 from spatial.db.engine import session_scope
-from spatial.errors import DatabaseUnavailable, Forbidden, OneMapError, Unauthorized, ValidationError
+from spatial.errors import Conflict, DatabaseUnavailable, Forbidden, OneMapError, Unauthorized, ValidationError
+
+log = logging.getLogger(__name__)
+
+
+#: Typed path and query parameters, bounded by their columns (spatial.bounds): 422 beyond them.
+TicketIdPath = Annotated[int, Path(ge=1, le=INT8_MAX, description="ticket id")]
+WorkerIdPath = Annotated[int, Path(ge=1, le=INT4_MAX, description="worker id")]
+PageQuery = Annotated[int, Query(ge=1, le=MAX_PAGE, description="page number, from 1")]
+
+
+def seconds_query(default: float | None = None, description: str = "seconds") -> float | None:
+    """A duration query parameter in seconds, bounded by :data:`spatial.bounds.MAX_SECONDS`."""
+    return Query(default=default, gt=0, le=MAX_SECONDS, description=description)
 
 
 def db_session() -> Iterator[Session]:
@@ -92,9 +110,60 @@ async def model_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(err.to_dict(), status_code=err.status_code)
 
 
+#: Longest message of a 422 body (the input itself is never echoed).
+MAX_MESSAGE_CHARS = 600
+
+
+def _field(loc: tuple | list) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts)[:80] or "body"
+
+
+async def request_validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A request that does not fit its models: 422, one short line per field, no input echoed."""
+    assert isinstance(exc, RequestValidationError)
+    lines = [f"{_field(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors()[:10]]
+    message = "; ".join(lines)
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[: MAX_MESSAGE_CHARS - 3] + "..."
+    err = ValidationError(message or "invalid request")
+    return JSONResponse(err.to_dict(), status_code=err.status_code)
+
+
+def _first_line(exc: DBAPIError) -> str:
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    return text.splitlines()[0][:200] if text else ""
+
+
+async def data_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The database refused a value (out of its column's range, bad encoding): 422, nothing written."""
+    assert isinstance(exc, DataError)
+    err = ValidationError(f"a value does not fit its field: {_first_line(exc)}")
+    return JSONResponse(err.to_dict(), status_code=err.status_code)
+
+
+async def integrity_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A constraint refused the write (a concurrent duplicate, a vanished reference): 409, nothing written."""
+    assert isinstance(exc, IntegrityError)
+    err = Conflict(f"the change conflicts with the stored data: {_first_line(exc)}")
+    return JSONResponse(err.to_dict(), status_code=err.status_code)
+
+
+async def internal_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Anything else is a bug: logged with a reference, answered 500 in the API's format, no trace."""
+    ref = uuid.uuid4().hex[:12]
+    log.error("internal error %s on %s %s", ref, request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": "internal", "message": f"internal error (reference {ref}); it has been logged"},
+                        status_code=500)
+
+
 def install_error_handlers(app) -> None:
     """Map every error root to the documented ``{"error", "message"}`` body."""
     app.add_exception_handler(OneMapError, onemap_error_handler)
     app.add_exception_handler(FloodModelError, model_error_handler)
     app.add_exception_handler(LayerError, model_error_handler)
     app.add_exception_handler(OperationalError, db_down_handler)
+    app.add_exception_handler(RequestValidationError, request_validation_handler)
+    app.add_exception_handler(DataError, data_error_handler)
+    app.add_exception_handler(IntegrityError, integrity_error_handler)
+    app.add_exception_handler(Exception, internal_error_handler)

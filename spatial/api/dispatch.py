@@ -11,11 +11,12 @@ nothing (one transaction per request).
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from spatial.api.deps import db_session, parse_bbox, require_roles
+from spatial.api.deps import TicketIdPath, WorkerIdPath, db_session, parse_bbox, require_roles, seconds_query
 from spatial.auth import Principal
+from spatial.bounds import INT4_MAX, AwareTime, Int4Id
 from spatial.clock import utc_now
 from spatial.errors import Forbidden
 from spatial.tickets import dispatch
@@ -29,8 +30,8 @@ MAP_ROLES = ("dispatcher", "handler", "leadership")
 
 
 class FixIn(BaseModel):
-    worker_id: int | None = Field(default=None, description="default: the grid worker's own id")
-    fixed_at: AwareDatetime = Field(description="time of the fix, with a time zone")
+    worker_id: Int4Id | None = Field(default=None, description="default: the grid worker's own id")
+    fixed_at: AwareTime = Field(description="time of the fix, with a time zone")
     lon: float = Field(ge=-180, le=180, description="EPSG:4326 degrees")
     lat: float = Field(ge=-90, le=90, description="EPSG:4326 degrees")
     accuracy_m: float | None = Field(default=None, ge=0, description="horizontal accuracy, metres")
@@ -41,7 +42,7 @@ class FixBatch(BaseModel):
 
 
 class AssignIn(BaseModel):
-    worker_id: int
+    worker_id: Int4Id
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -72,7 +73,7 @@ def post_positions(body: FixBatch,
 
 @router.get("/workers", summary="Workers with their latest position and its age (for the map)")
 def get_workers(
-    department: int | None = Query(default=None, description="department id"),
+    department: int | None = Query(default=None, ge=1, le=INT4_MAX, description="department id"),
     on_duty: bool | None = Query(default=None),
     bbox: str | None = Query(default=None, description="min_lon,min_lat,max_lon,max_lat (EPSG:4326)"),
     principal: Principal = Depends(require_roles(*MAP_ROLES)),
@@ -84,7 +85,7 @@ def get_workers(
 
 
 @router.post("/workers/{worker_id}/duty", summary="Put a worker on or off duty")
-def post_duty(worker_id: int, body: DutyIn,
+def post_duty(worker_id: WorkerIdPath, body: DutyIn,
               principal: Principal = Depends(require_roles("grid_worker", *DESK_ROLES)),
               session: Session = Depends(db_session)) -> dict:
     if principal.role == "grid_worker" and worker_id != principal.worker_id:
@@ -98,9 +99,9 @@ def post_duty(worker_id: int, body: DutyIn,
 
 @router.get("/tickets/{ticket_id}/candidates", summary="The K best available workers for a ticket")
 def get_candidates(
-    ticket_id: int,
+    ticket_id: TicketIdPath,
     k: int = Query(default=5, ge=1, le=dispatch.MAX_K),
-    max_age_s: float | None = Query(default=None, gt=0, description="GPS freshness limit, seconds"),
+    max_age_s: float | None = seconds_query(description="GPS freshness limit, seconds"),
     principal: Principal = Depends(require_roles(*DESK_ROLES, "leadership")),
     session: Session = Depends(db_session),
 ) -> dict:
@@ -121,7 +122,7 @@ def get_candidates(
 
 
 @router.post("/tickets/{ticket_id}/assign", summary="Dispatch a ticket to a worker (atomic; 409 if taken)")
-def post_assign(ticket_id: int, body: AssignIn,
+def post_assign(ticket_id: TicketIdPath, body: AssignIn,
                 principal: Principal = Depends(require_roles(*DESK_ROLES)),
                 session: Session = Depends(db_session)) -> dict:
     _check_department(principal, ticket_views.ticket_department(session, ticket_id))

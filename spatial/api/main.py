@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 
 from spatial.api import dispatch, jobs, open311, sensors, tickets
 from spatial.api import map as map_routes
+from spatial.api.boundary import InputBoundary
 from spatial.api.deps import install_error_handlers
 
 #: Every router of the API, in the order they are mounted.
@@ -26,6 +27,7 @@ def create_api(*, background: bool = True, extra_jobs: Sequence[jobs.Job] = ()) 
     api = FastAPI(title="OneMap", version="0.1.0",
                   description="City district operations: tickets (Open311 GeoReport v2), dispatch, sensors.")
     install_error_handlers(api)
+    api.add_middleware(InputBoundary)
 
     @api.get("/health", tags=["meta"])
     def health() -> dict:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from spatial.api.deps import db_session, parse_bbox
 from spatial.api.open311_xml import XML_MEDIA_TYPE, render
 from spatial.auth import INTAKE_ROLES, principal_for_token
+from spatial.bounds import INT8_MAX, MAX_PAGE, int_in
 from spatial.clock import utc_now
 from spatial.errors import Forbidden, NotFound, OneMapError, Unauthorized, ValidationError
 from spatial.models import TICKET_STATES, Category
@@ -224,13 +225,14 @@ def get_requests(fmt: str, request: Request, session: Session = Depends(db_sessi
         page_s, size_s = _param(request, "page") or "1", _param(request, "page_size") or str(MAX_RESULTS)
         page = int(page_s) if page_s.isdigit() else 0
         size = int(size_s) if size_s.isdigit() else 0
-        if page < 1 or not 1 <= size <= MAX_RESULTS:
-            raise ValidationError(f"page must be >= 1 and page_size 1-{MAX_RESULTS}")
+        if not 1 <= page <= MAX_PAGE or not 1 <= size <= MAX_RESULTS:
+            raise ValidationError(f"page must be 1-{MAX_PAGE} and page_size 1-{MAX_RESULTS}")
         if ids is not None:
             try:
                 id_list = [int(v) for v in ids.split(",") if v.strip()]
             except ValueError as exc:
                 raise ValidationError("service_request_id must be a comma list of ids") from exc
+            id_list = [i for i in id_list if int_in(i, 1, INT8_MAX)]  # others exist nowhere
             f = ticket_views.TicketFilter(ids=id_list)
         else:
             start, end = _dt(_param(request, "start_date"), "start_date"), _dt(_param(request, "end_date"),
@@ -262,7 +264,7 @@ def get_requests(fmt: str, request: Request, session: Session = Depends(db_sessi
 @router.get("/requests/{request_id}.{fmt}", summary="Open311: one request")
 def get_request(request_id: str, fmt: str, session: Session = Depends(db_session)) -> Response:
     def run() -> Response:
-        if not request_id.isdigit():
+        if not request_id.isdigit() or not int_in(int(request_id), 1, INT8_MAX):
             raise NotFound(f"request {request_id!r} does not exist")
         row = ticket_views.ticket_row(session, int(request_id))
         return _respond(fmt, "service_requests", [_request_view(row)])

@@ -9,7 +9,6 @@ request writes nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from spatial.api.deps import db_session, optional_principal, require_roles
 from spatial.auth import STAFF_ROLES, Principal
+from spatial.bounds import AwareTime
 from spatial.errors import ValidationError
 from spatial.sensors import alerts, cameras, hotspots, readings, rules
 
@@ -69,7 +69,7 @@ def get_alerts(state: Literal["active", "cleared", "all"] = "active",
 
 
 @router.get("/messages", summary="Published warning messages, newest first")
-def get_messages(since: datetime | None = None, channel: str | None = None,
+def get_messages(since: AwareTime | None = None, channel: str | None = None,
                  limit: int = Query(200, ge=1, le=10_000), session: Session = Depends(db_session)) -> list[dict]:
     if since is not None and since.tzinfo is None:
         raise ValidationError("since must carry a time zone, e.g. 2026-07-01T08:00:00+08:00.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
 
 import pandas as pd
@@ -22,8 +22,17 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from spatial.api.deps import current_principal, db_session, optional_principal, parse_bbox, require_roles
+from spatial.api.deps import (
+    PageQuery,
+    TicketIdPath,
+    current_principal,
+    db_session,
+    optional_principal,
+    parse_bbox,
+    require_roles,
+)
 from spatial.auth import INTAKE_ROLES, Principal
+from spatial.bounds import AwareTime
 from spatial.errors import Forbidden, ValidationError
 from spatial.models import Ticket
 from spatial.tickets import dispatch, lifecycle, scoring
@@ -140,11 +149,11 @@ def list_tickets(
     grid: str | None = Query(None, description="comma list of grid codes"),
     street: str | None = Query(None, description="comma list of street codes"),
     department: str | None = Query(None, description="comma list of department codes"),
-    since: datetime | None = Query(None, description="created at or after (ISO 8601 with zone)"),
-    until: datetime | None = Query(None, description="created before (ISO 8601 with zone)"),
+    since: AwareTime | None = Query(None, description="created at or after (ISO 8601 with zone)"),
+    until: AwareTime | None = Query(None, description="created before (ISO 8601 with zone)"),
     overdue: bool | None = None,
     mine: bool = Query(False, description="only tickets I reported (needs a token)"),
-    page: int = Query(1, ge=1),
+    page: PageQuery = 1,
     page_size: int = Query(50, ge=1, le=ticket_views.MAX_PAGE_SIZE),
     order: Literal["created_at", "-created_at", "updated_at", "-updated_at"] = "-created_at",
     principal: Principal | None = Depends(optional_principal),
@@ -166,7 +175,7 @@ def list_tickets(
 
 
 @router.get("/tickets/{ticket_id}", summary="One ticket")
-def get_ticket(ticket_id: int, principal: Principal | None = Depends(optional_principal),
+def get_ticket(ticket_id: TicketIdPath, principal: Principal | None = Depends(optional_principal),
                session: Session = Depends(db_session)) -> dict:
     out = _view(session, ticket_views.ticket_row(session, ticket_id), principal)
     if principal is not None:
@@ -188,7 +197,7 @@ def check_scope(principal: Principal, ticket: Ticket) -> None:
 
 
 @router.post("/tickets/{ticket_id}/transitions", summary="Move a ticket through the loop")
-def post_transition(ticket_id: int, body: TransitionIn, principal: Principal = Depends(current_principal),
+def post_transition(ticket_id: TicketIdPath, body: TransitionIn, principal: Principal = Depends(current_principal),
                     session: Session = Depends(db_session)) -> dict:
     ticket = lifecycle.lock_ticket(session, ticket_id)
     check_scope(principal, ticket)
@@ -207,7 +216,7 @@ def post_transition(ticket_id: int, body: TransitionIn, principal: Principal = D
 
 
 @router.post("/tickets/{ticket_id}/rating", summary="Rate a closed ticket (1-5, once)")
-def post_rating(ticket_id: int, body: RatingIn,
+def post_rating(ticket_id: TicketIdPath, body: RatingIn,
                 principal: Principal = Depends(require_roles("citizen", "channel", "dispatcher")),
                 session: Session = Depends(db_session)) -> dict:
     if principal.role in ("citizen", "channel") and not _is_owner(session, principal, ticket_id):
@@ -219,7 +228,7 @@ def post_rating(ticket_id: int, body: RatingIn,
 
 
 @router.get("/tickets/{ticket_id}/events", summary="The ticket's append-only history")
-def get_events(ticket_id: int, principal: Principal = Depends(current_principal),
+def get_events(ticket_id: TicketIdPath, principal: Principal = Depends(current_principal),
                session: Session = Depends(db_session)) -> list[dict]:
     ticket_views.ticket_row(session, ticket_id)
     if not principal.is_staff and not _is_owner(session, principal, ticket_id):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial.clock import utc_now
+from spatial.clock import as_utc, utc_now
 from spatial.errors import ValidationError
 from spatial.models import Sensor
 from spatial.sensors import rules
@@ -66,24 +66,7 @@ def parse_time(value: Any) -> datetime:
 
     Naive values are taken in ``Settings.timezone`` (Asia/Shanghai by default).
     """
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return datetime.fromtimestamp(float(value), UTC)
-    elif isinstance(value, str) and value.strip():
-        s = value.strip()
-        if s.endswith("Z"):
-            s = s[:-1] + "+00:00"
-        try:
-            dt = datetime.fromisoformat(s)
-        except ValueError as exc:
-            raise ValidationError(f"Unreadable time {value!r}; use ISO 8601, e.g. 2026-07-01T08:00:00+08:00.") \
-                from exc
-    else:
-        raise ValidationError(f"Missing or unreadable time {value!r}.")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=_zone(get_settings().timezone))
-    return dt.astimezone(UTC)
+    return as_utc(value, naive_zone=_zone(get_settings().timezone))
 
 
 def _first(row: Mapping, *keys: str) -> Any:

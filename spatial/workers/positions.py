@@ -37,7 +37,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial.clock import utc_now
+from spatial.bounds import INT4_MAX, int_in
+from spatial.clock import as_utc, utc_now
 from spatial.errors import NotFound, ValidationError
 from spatial.locate import inside_sql
 from spatial.settings import get_settings
@@ -72,18 +73,11 @@ def _hav(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 
 def _as_utc(value: Any, row: int) -> datetime:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ValidationError(f"fix {row}: fixed_at {value!r} is not an ISO 8601 time") from exc
-    elif isinstance(value, pd.Timestamp):
+    if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
-    if not isinstance(value, datetime):
+    if not isinstance(value, datetime | str):
         raise ValidationError(f"fix {row}: fixed_at must be a time, got {type(value).__name__}")
-    if value.tzinfo is None:
-        raise ValidationError(f"fix {row}: fixed_at must carry a time zone (e.g. 2026-01-01T08:00:00+08:00)")
-    return value.astimezone(UTC)
+    return as_utc(value, what=f"fix {row}: fixed_at")
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -109,8 +103,10 @@ def _frame_arrays(df: pd.DataFrame) -> dict[str, np.ndarray] | None:
         y = df["lat"].to_numpy(dtype=float)
         a = (df["accuracy_m"].to_numpy(dtype=float, na_value=np.nan) if "accuracy_m" in df.columns
              else np.full(len(df), np.nan))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationError("worker_id, lon, lat and accuracy_m must be numbers") from exc
+    if len(w) and (w.min() < 1 or w.max() > INT4_MAX):
+        raise ValidationError(f"worker_id must be 1-{INT4_MAX}")
     if ts.isna().any():
         raise ValidationError("fixed_at must not be empty")
     t = ts.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("us").to_numpy().astype(np.int64)
@@ -133,6 +129,8 @@ def _record_arrays(records: list[Mapping[str, Any]]) -> dict[str, np.ndarray]:
             a = math.nan if a is None else float(a)
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"fix {i}: accuracy_m must be a number of metres") from exc
+        if not int_in(w, 1, INT4_MAX):
+            raise ValidationError(f"fix {i}: worker_id must be 1-{INT4_MAX}")
         wid.append(w)
         ts.append(_us(_as_utc(t, i)))
         xs.append(x)

@@ -1,0 +1,55 @@
+"""Ranges of the schema's columns: the one place input numbers and times are checked against.
+
+A value outside these ranges is refused with a 4xx before any SQL runs
+(the database would refuse it too, but only after the transaction started).
+
+* integer ids: ``integer`` columns hold 1..2^31-1, ``bigint`` ones 1..2^63-1;
+* times: 1900-01-01 to 2200-01-01 UTC (PostgreSQL stores far more, but Python's
+  ``datetime`` overflows on UTC conversion near year 1 and 9999, and no city
+  record is older or that far in the future);
+* durations in seconds: at most :data:`MAX_SECONDS` (ten years).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, Field
+
+INT4_MAX = 2**31 - 1
+INT8_MAX = 2**63 - 1
+MIN_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+MAX_SECONDS = 10 * 366 * 86_400
+#: Deepest page of a list (page x page size stays far below bigint).
+MAX_PAGE = 1_000_000
+
+#: A row id in an ``integer`` column (workers, departments, cameras, sensors, categories).
+Int4Id = Annotated[int, Field(ge=1, le=INT4_MAX)]
+#: A row id in a ``bigint`` column (tickets, events, alerts).
+Int8Id = Annotated[int, Field(ge=1, le=INT8_MAX)]
+
+
+def _utc_in_range(t: datetime) -> datetime:
+    try:
+        out = t.astimezone(UTC)
+    except (OverflowError, ValueError):
+        out = None
+    if out is None or not time_in_range(out):
+        raise ValueError(f"must lie between {MIN_TIME:%Y-%m-%d} and {MAX_TIME:%Y-%m-%d} (UTC)")
+    return out
+
+
+#: A timezone-aware time within the schema's range, converted to UTC (request models).
+AwareTime = Annotated[AwareDatetime, AfterValidator(_utc_in_range)]
+
+
+def int_in(value: int, lo: int, hi: int) -> bool:
+    """Whether ``value`` lies in ``lo..hi`` (both included)."""
+    return lo <= value <= hi
+
+
+def time_in_range(t: datetime) -> bool:
+    """Whether the timezone-aware ``t`` lies in :data:`MIN_TIME` .. :data:`MAX_TIME`."""
+    return MIN_TIME <= t <= MAX_TIME
