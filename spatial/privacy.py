@@ -17,8 +17,9 @@ Open311 JSON and XML, map data, sensor and alert lists):
   them are staff-only.
 * **Reporter contact** (:data:`REPORTER_FIELDS` on tickets, name/phone/account
   on ``ticket_reporter`` rows, and :data:`REPORTER_ATTRS` in ``ticket.attrs``)
-  is seen by the reporter (own tickets), dispatchers, leadership, admin and the
-  internal system, and by handlers and grid workers of the ticket's own
+  is seen by the citizen who filed the ticket (their own report only; callers
+  pass ``owned``), dispatchers, leadership, admin and the internal system, and
+  by handlers and grid workers of the ticket's own
   department (``ticket.department_id`` equals the principal's department: the
   token's, or for a grid worker their worker's department).
 
@@ -33,7 +34,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
-from spatial.auth import STAFF_ROLES, Principal
+from spatial.auth import Principal
 from spatial.settings import get_settings
 
 #: Roles that see every ticket's reporter contact.
@@ -59,8 +60,8 @@ _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
 
 
 def is_staff(principal: Principal | None) -> bool:
-    """Whether the caller is staff (sees sensitive tickets and private sensors)."""
-    return principal is not None and principal.role in STAFF_ROLES
+    """Whether the caller is staff (:data:`spatial.auth.STAFF_ROLES`; anonymous is not)."""
+    return principal is not None and principal.is_staff
 
 
 def sees_sensitive(principal: Principal | None) -> bool:
