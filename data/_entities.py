@@ -219,7 +219,8 @@ def sensors(rng: np.random.Generator, pl: Places, *, n: int = 50, now: datetime,
             code = f"{stype[:2].upper()}{len(out) + 1:03d}"
             out.append({"code": code, "sensor_type": stype, "unit": unit, "thresholds": dict(thr), "xy": xy,
                         "name": f"{stype.replace('_', ' ').title()} sensor {i + 1}", "sink": sink,
-                        "status": "online", "attrs": {"vendor": "demo", "protocol": "mqtt"}})
+                        "status": "online", "attrs": {"vendor": "demo", "protocol": "mqtt"},
+                        "private": stype == "door"})  # at an elderly person's home: staff-only
     # readings
     end = now.astimezone(UTC).replace(second=0, microsecond=0)
     end -= timedelta(minutes=end.minute % step_min)

@@ -5,7 +5,8 @@ Modelled on Chinese "12345 + grid" catalogs (城市管理事部件分类): 9 dep
 responsible department, accept and resolve deadlines (amount, unit), the
 closing standard, the skill a handler needs, whether a grid worker may handle
 it on the spot, whether it is dispatched automatically, and the duplicate
-radius (m) and window (h). Codes of the test district's categories (pothole,
+radius (m) and window (h). ``elderly_help`` is *sensitive* (about a person
+living alone: never shown to the public, see ``spatial.privacy``). Codes of the test district's categories (pothole,
 manhole_missing, illegal_parking, noise, waterlogging) are kept.
 """
 
@@ -58,12 +59,13 @@ class CategorySpec:
     weight: float  # share of the demo ticket stream
     closing: str
     keywords: tuple[str, ...] = ()
+    sensitive: bool = False  # about a person (elderly help...): never public (spatial.privacy)
 
 
 def _c(code, major, name, dept, accept, resolve, skill, spot, auto, radius, window, prio, weight, closing,
-       keywords=()) -> CategorySpec:
+       keywords=(), sensitive=False) -> CategorySpec:
     return CategorySpec(code, major, name, dept, accept, resolve, skill, spot, auto, radius, window, prio,
-                        weight, closing, tuple(keywords))
+                        weight, closing, tuple(keywords), sensitive)
 
 
 H, WD, CD = "hours", "working_days", "calendar_days"
@@ -128,7 +130,7 @@ CATEGORIES: list[CategorySpec] = [
        False, False, 50, 168, 3, 2.0, "Structure removed or regularised"),
     # elderly care and livelihood
     _c("elderly_help", "care", "Elderly person needs help 独居老人求助", "civil", (1, H), (1, CD), "care", True,
-       True, 30, 24, 1, 1.5, "Visited, needs recorded and referred"),
+       True, 30, 24, 1, 1.5, "Visited, needs recorded and referred", sensitive=True),
     _c("stray_animals", "care", "Stray animals 流浪动物", "civil", (24, H), (3, WD), "care", False, False, 200,
        48, 4, 1.5, "Animal taken in"),
     _c("property_dispute", "care", "Property management complaint 物业纠纷", "housing", (24, H), (10, WD),

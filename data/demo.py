@@ -157,7 +157,7 @@ def generate(*, seed: int = 42, tickets: int = 20_000, now: datetime | None = No
         "resolve_limit": c.resolve[0], "resolve_unit": c.resolve[1], "closing_standard": c.closing,
         "skill": c.skill, "on_the_spot": c.on_the_spot, "auto_dispatch": c.auto_dispatch,
         "duplicate_radius_m": c.radius_m, "duplicate_window_h": c.window_h, "priority": c.priority,
-        "active": True, "keywords": list(c.keywords)} for c in CATEGORIES])
+        "active": True, "keywords": list(c.keywords), "sensitive": c.sensitive} for c in CATEGORIES])
 
     # ---- roads, buildings
     frames["road"] = pd.DataFrame({

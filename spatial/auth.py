@@ -13,9 +13,14 @@ Roles
 ``grid_worker``  create on patrol; handle the tickets dispatched to them; verify others' work.
 ``dispatcher``   accept, reject, merge, dispatch, verify, close, reopen; sees reporter details.
 ``handler``      a department's handler: accept/handle/resolve tickets of their department.
-``leadership``   read everything (dashboards, scores), write nothing.
+``leadership``   read everything (dashboards, scores, reporter details), write nothing.
 ``admin``        everything, including tokens.
 ``system``       internal jobs only (SLA sweep, auto-dispatch); never a token role.
+
+Who sees which personal data (reporter contact, sensitive tickets, private
+sensors) is decided by ``spatial.privacy`` from the principal's role and
+department: a token's ``department_id``, or for a grid worker their worker's
+department.
 """
 
 from __future__ import annotations
@@ -33,8 +38,6 @@ from spatial.models import ApiToken, Department, Worker
 
 #: Roles a token can carry.
 ROLES = ("citizen", "channel", "grid_worker", "dispatcher", "handler", "leadership", "admin")
-#: Roles that may see reporter name/phone/account.
-PII_ROLES = frozenset({"dispatcher", "handler", "admin"})
 #: Staff roles that read every ticket (not only their own).
 STAFF_ROLES = frozenset({"grid_worker", "dispatcher", "handler", "leadership", "admin", "system"})
 #: Roles that may create tickets.
@@ -43,21 +46,19 @@ INTAKE_ROLES = ("citizen", "channel", "grid_worker", "dispatcher", "handler", "a
 TOKEN_PREFIX = "om_"
 
 
-
-
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: ``actor`` is written on every event the call causes."""
+    """Who is calling: ``actor`` is written on every event the call causes.
+
+    ``department_id`` is the token's department, or the department of the
+    token's worker (grid workers).
+    """
 
     actor: str
     role: str
     department_id: int | None = None
     worker_id: int | None = None
     token_id: int | None = None
-
-    @property
-    def sees_pii(self) -> bool:
-        return self.role in PII_ROLES
 
     @property
     def is_staff(self) -> bool:
@@ -126,5 +127,6 @@ def principal_for_token(session: Session, token: str) -> Principal:
                      worker_id=row.worker_id, token_id=row.id)
 
 
-_LOOKUP = sa.text("SELECT id, name, role, department_id, worker_id FROM api_token "
-                  "WHERE token_hash = :h AND revoked_at IS NULL")
+_LOOKUP = sa.text("SELECT t.id, t.name, t.role, COALESCE(t.department_id, w.department_id) AS department_id, "
+                  "t.worker_id FROM api_token t LEFT JOIN worker w ON w.id = t.worker_id "
+                  "WHERE t.token_hash = :h AND t.revoked_at IS NULL")

@@ -123,6 +123,9 @@ class Category(Base):
     priority: Mapped[int] = mapped_column(sa.SmallInteger, server_default="3")
     active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
     keywords: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default=sa.text("'{}'"))
+    #: Tickets of this category concern a person (elderly help, personal safety): never public
+    #: (``spatial.privacy``; migration 0008).
+    sensitive: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
 
     department: Mapped[Department] = relationship()
 
@@ -171,7 +174,7 @@ class Camera(Base):
 
 
 class Sensor(Base):
-    """An IoT sensor. ``thresholds`` is per-type rule config (see spatial.sensor rules)."""
+    """An IoT sensor. ``thresholds`` is per-type rule config (see spatial.sensors.rules)."""
 
     __tablename__ = "sensor"
     __table_args__ = (sa.Index("ix_sensor_geom", "geom", postgresql_using="gist"),)
@@ -188,6 +191,9 @@ class Sensor(Base):
     last_value: Mapped[float | None] = mapped_column(sa.Float)
     last_reading_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    #: A sensor at a person's home (door sensors of elderly people living alone): it, its readings
+    #: and its alerts are staff-only (``spatial.privacy``; migration 0008).
+    private: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
 
 
 class SensorReading(Base):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,13 @@ class Settings(BaseSettings):
     flood_warmup: bool = Field(default=True, description="Compile the flood kernels in the background at start-up.")
     position_retention_days: int = Field(default=30, description="Worker GPS history kept this long.")
     position_max_age_s: int = Field(default=600, description="Fixes older than this are stale for dispatch.")
+    reporter_retention_days: int = Field(
+        default=365, ge=0,
+        description="Reporter name/phone/account of tickets final for longer than this are blanked.")
+    sensitive_public: Literal["omit", "redacted"] = Field(
+        default="omit",
+        description="Tickets of sensitive categories for the public: omitted, or without location, "
+                    "address, description and photos.")
     timezone: str = "Asia/Shanghai"
     pool_size: int = 10
 

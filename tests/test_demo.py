@@ -95,6 +95,10 @@ def test_small_demo_counts_and_hierarchy(demo_db):
     assert gap < 1e-6
     assert _q(url, "SELECT count(*) FROM admin_unit WHERE level > 1 AND parent_id IS NULL")[0][0] == 0
     assert _q(url, "SELECT count(*) FROM admin_unit WHERE NOT ST_IsValid(geom)")[0][0] == 0
+    # personal data (spatial.privacy): elderly help is sensitive, the door sensors at their homes private
+    assert _q(url, "SELECT code FROM category WHERE sensitive") == [("elderly_help",)]
+    private = _q(url, "SELECT DISTINCT sensor_type FROM sensor WHERE private")
+    assert private == [("door",)] and _q(url, "SELECT count(*) FROM sensor WHERE private")[0][0] > 0
 
 
 def test_small_demo_points_carry_their_grid(demo_db):

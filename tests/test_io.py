@@ -266,3 +266,25 @@ def test_concurrent_imports_of_the_same_codes_load_once(committed, tmp_path):
     assert "error" in outcome and "duplicate key" in outcome["error"]
     with Session(committed) as s:
         assert s.scalar(sa.text("SELECT count(*) FROM asset")) == 2
+
+
+def test_privacy_flags_import_with_their_defaults(session, district, tmp_path):
+    """``sensitive``/``private`` columns are imported as given; files without them get spatial.privacy's
+    defaults (elderly help and the like sensitive, door sensors private)."""
+    head = "code,major_code,major_name,name,department"
+    (tmp_path / "c.csv").write_text(f"{head}\nelderly_help,care,Care,Elderly help,urban\nbins,env,Env,Bins,urban\n")
+    assert io.import_file(tmp_path / "c.csv", "category", session=session) == 2
+    (tmp_path / "c2.csv").write_text(f"{head},sensitive\ndomestic_violence,care,Care,DV,urban,false\n"
+                                     "stalking,care,Care,Stalking,urban,true\n")
+    assert io.import_file(tmp_path / "c2.csv", "category", session=session) == 2
+    flags = dict(session.execute(sa.text("SELECT code, sensitive FROM category")).all())
+    assert (flags["elderly_help"], flags["bins"], flags["domestic_violence"], flags["stalking"],
+            flags["pothole"]) == (True, False, False, True, False)
+    (tmp_path / "s.csv").write_text("code,sensor_type,name,unit,lon,lat\nD1,door,Door,0/1,113.41,23.09\n"
+                                    "W1,water_level,Water,m,113.42,23.10\n")
+    assert io.import_file(tmp_path / "s.csv", "sensor", session=session) == 2
+    (tmp_path / "s2.csv").write_text("code,sensor_type,name,unit,lon,lat,private\nD2,door,Door,0/1,113.41,23.09,false\n"
+                                     "N1,noise,Noise,dB,113.42,23.10,true\n")
+    assert io.import_file(tmp_path / "s2.csv", "sensor", session=session) == 2
+    assert dict(session.execute(sa.text("SELECT code, private FROM sensor")).all()) == {
+        "D1": True, "W1": False, "D2": False, "N1": True}

@@ -128,5 +128,4 @@ def post_assign(ticket_id: TicketIdPath, body: AssignIn,
     _check_department(principal, ticket_views.ticket_department(session, ticket_id))
     dispatch.assign(session, ticket_id, body.worker_id, actor=principal.actor, role=principal.role,
                     note=body.note)
-    return ticket_views.ticket_view(ticket_views.ticket_row(session, ticket_id), staff=True,
-                                    pii=principal.sees_pii)
+    return ticket_views.views_for(session, [ticket_views.ticket_row(session, ticket_id)], principal)[0]

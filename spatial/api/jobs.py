@@ -4,13 +4,19 @@
 job in :func:`scheduled_jobs` runs every ``period`` seconds in a worker
 thread, each run in its own committed transaction:
 
-=================  ===================================================  =================================
-job                what                                                 period (setting, 0 = off)
-=================  ===================================================  =================================
-``sla``            deadline sweep and escalation (spatial.tickets.sla)  ``ONEMAP_SLA_SWEEP_SECONDS``
-``sensors``        offline / inactivity alerts (spatial.sensors.rules)  ``ONEMAP_SENSOR_CHECK_SECONDS``
-``retention``      prune GPS history (spatial.workers.positions)        ``ONEMAP_RETENTION_SWEEP_SECONDS``
-=================  ===================================================  =================================
+======================  ===================================================  =================================
+job                     what                                                 period (setting, 0 = off)
+======================  ===================================================  =================================
+``sla``                 deadline sweep and escalation (spatial.tickets.sla)  ``ONEMAP_SLA_SWEEP_SECONDS``
+``sensors``             offline / inactivity alerts (spatial.sensors.rules)  ``ONEMAP_SENSOR_CHECK_SECONDS``
+``retention``           prune GPS history (spatial.workers.positions)        ``ONEMAP_RETENTION_SWEEP_SECONDS``
+``reporter_retention``  blank old reporter contact                           ``ONEMAP_RETENTION_SWEEP_SECONDS``
+                        (spatial.tickets.retention)
+======================  ===================================================  =================================
+
+Jobs with ``at_start`` (both retention jobs) also run once as soon as the
+server starts, so personal data past its retention never outlives a restart
+by a whole period.
 
 The composition root adds jobs of its own (``app.create_server`` adds
 ``demo_positions``, moving on-duty demo workers every
@@ -39,7 +45,7 @@ import flood_model
 from spatial.db.engine import session_scope
 from spatial.sensors import rules
 from spatial.settings import get_settings
-from spatial.tickets import sla
+from spatial.tickets import retention, sla
 from spatial.workers import positions
 
 log = logging.getLogger("onemap.jobs")
@@ -47,9 +53,12 @@ log = logging.getLogger("onemap.jobs")
 
 @dataclass(frozen=True)
 class Job:
+    """``run`` every ``period_s`` seconds; first at start-up when ``at_start``, else after one period."""
+
     name: str
     period_s: float
     run: Callable[[Session], object]
+    at_start: bool = False
 
 
 def scheduled_jobs(extra: Sequence[Job] = ()) -> list[Job]:
@@ -58,7 +67,8 @@ def scheduled_jobs(extra: Sequence[Job] = ()) -> list[Job]:
     jobs = [
         Job("sla", s.sla_sweep_seconds, sla.sweep),
         Job("sensors", s.sensor_check_seconds, rules.check_offline),
-        Job("retention", s.retention_sweep_seconds, positions.prune_positions),
+        Job("retention", s.retention_sweep_seconds, positions.prune_positions, at_start=True),
+        Job("reporter_retention", s.retention_sweep_seconds, retention.prune_reporters, at_start=True),
         *extra,
     ]
     return [j for j in jobs if j.period_s > 0]
@@ -76,8 +86,11 @@ def run_sla_sweep_once() -> dict:
 
 
 async def _loop(app: FastAPI, job: Job) -> None:
+    first = True
     while True:
-        await asyncio.sleep(job.period_s)
+        if not (first and job.at_start):
+            await asyncio.sleep(job.period_s)
+        first = False
         try:
             result = await asyncio.to_thread(run_once, job)
             setattr(app.state, f"{job.name}_last", result)

@@ -1,7 +1,8 @@
 """The HTTP API of the one server (FastAPI): every router, listed explicitly.
 
 :func:`create_api` builds the API with its routers and, when ``background``,
-the periodic jobs (``spatial.api.jobs``). The Panel one-map app is mounted on it
+the periodic jobs (``spatial.api.jobs``), and keeps secrets out of the access
+log (``spatial.api.access_log``). The Panel one-map app is mounted on it
 by the composition root, ``app.create_server()`` (``onemap serve``); the core
 never imports the app.
 """
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
 
-from spatial.api import dispatch, jobs, open311, sensors, tickets
+from spatial.api import access_log, dispatch, jobs, open311, sensors, tickets
 from spatial.api import map as map_routes
 from spatial.api.boundary import InputBoundary
 from spatial.api.deps import install_error_handlers
@@ -28,6 +29,7 @@ def create_api(*, background: bool = True, extra_jobs: Sequence[jobs.Job] = ()) 
                   description="City district operations: tickets (Open311 GeoReport v2), dispatch, sensors.")
     install_error_handlers(api)
     api.add_middleware(InputBoundary)
+    access_log.install()  # no api_key or token in the access log
 
     @api.get("/health", tags=["meta"])
     def health() -> dict:

@@ -17,7 +17,8 @@ internal state is in ``status_notes``. ``jurisdiction_id`` is accepted and
 ignored (one district per endpoint). Errors follow the spec: a list of
 ``{code, description}`` with 404 (missing resource), 403 (bad or missing
 ``api_key``) or 400 (anything else). The reporter's name, phone and e-mail
-are stored but never returned.
+are stored but never returned; reads are anonymous, so tickets of sensitive
+categories are omitted or redacted (``spatial.privacy``, ``ONEMAP_SENSITIVE_PUBLIC``).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def _service(c: Category) -> dict:
 
 
 def _request_view(row: sa.Row) -> dict:
-    m = row._mapping
+    m = ticket_views.as_seen_by(row, None)  # Open311 reads are anonymous: the public view
     notice = None
     if m["status"] == "merged" and m["merged_into_id"]:
         notice = f"duplicate of request {m['merged_into_id']}"
@@ -256,7 +257,7 @@ def get_requests(fmt: str, request: Request, session: Session = Depends(db_sessi
                 category=[c.strip() for c in (_param(request, "service_code") or "").split(",") if c.strip()],
                 status=sorted(set(states)), since=start, until=end + timedelta(microseconds=1) if end else None,
                 bbox=parse_bbox(bbox))
-        rows = ticket_views.page(session, f, size, page)
+        rows = ticket_views.page(session, ticket_views.visible_to(f, None), size, page)
         return _respond(fmt, "service_requests", [_request_view(r) for r in rows])
     return _guard(fmt, session, run)
 
@@ -266,7 +267,7 @@ def get_request(request_id: str, fmt: str, session: Session = Depends(db_session
     def run() -> Response:
         if not request_id.isdigit() or not int_in(int(request_id), 1, INT8_MAX):
             raise NotFound(f"request {request_id!r} does not exist")
-        row = ticket_views.ticket_row(session, int(request_id))
+        row = ticket_views.visible_row(session, int(request_id), None)
         return _respond(fmt, "service_requests", [_request_view(row)])
     return _guard(fmt, session, run)
 

@@ -1,7 +1,9 @@
 """HTTP API of the perception loop: readings, sensors, alerts, cameras, hotspots, messages.
 
 Writes (readings, detections) need a ``channel`` or ``admin`` token; reads of
-sensors, alerts and messages are public (warnings are meant to be seen);
+sensors, alerts and messages are public (warnings are meant to be seen), except
+private sensors and their alerts and messages, which are staff-only
+(``spatial.privacy``);
 camera stream URLs, hotspots and the frequent-location report need a staff
 token. Errors are JSON ``{"error", "message"}`` with a 4xx status and a failed
 request writes nothing.
@@ -50,8 +52,9 @@ def post_readings(
 
 @router.get("/sensors", summary="Sensors with latest value and alarm state")
 def get_sensors(sensor_type: str | None = Query(None, alias="type"),
-                session: Session = Depends(db_session)) -> list[dict]:
-    return readings.sensor_status(session, sensor_type=sensor_type)
+                session: Session = Depends(db_session),
+                principal: Principal | None = Depends(optional_principal)) -> list[dict]:
+    return readings.sensor_status(session, sensor_type=sensor_type, viewer=principal)
 
 
 @router.post("/sensors/check-offline", summary="Raise offline / inactivity alerts now (admin)")
@@ -63,17 +66,19 @@ def post_check_offline(session: Session = Depends(db_session),
 @router.get("/alerts", summary="Alerts, newest first")
 def get_alerts(state: Literal["active", "cleared", "all"] = "active",
                source_kind: str | None = None, limit: int = Query(500, ge=1, le=10_000),
-               session: Session = Depends(db_session)) -> list[dict]:
+               session: Session = Depends(db_session),
+               principal: Principal | None = Depends(optional_principal)) -> list[dict]:
     return alerts.list_alerts(session, state=None if state == "all" else state, source_kind=source_kind,
-                              limit=limit)
+                              limit=limit, viewer=principal)
 
 
 @router.get("/messages", summary="Published warning messages, newest first")
 def get_messages(since: AwareTime | None = None, channel: str | None = None,
-                 limit: int = Query(200, ge=1, le=10_000), session: Session = Depends(db_session)) -> list[dict]:
+                 limit: int = Query(200, ge=1, le=10_000), session: Session = Depends(db_session),
+                 principal: Principal | None = Depends(optional_principal)) -> list[dict]:
     if since is not None and since.tzinfo is None:
         raise ValidationError("since must carry a time zone, e.g. 2026-07-01T08:00:00+08:00.")
-    return alerts.list_messages(session, since=since, channel=channel, limit=limit)
+    return alerts.list_messages(session, since=since, channel=channel, limit=limit, viewer=principal)
 
 
 @router.post("/cameras/detections", summary="Ingest camera AI detections")

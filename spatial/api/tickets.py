@@ -1,8 +1,8 @@
 """JSON API for tickets under ``/api``: intake, reads, transitions, ratings, history, scores, catalog.
 
 Authentication is ``Authorization: Bearer <token>`` (see ``spatial.auth``).
-Reads of tickets are public (anonymous callers and citizens get the public
-view: never the reporter's name, phone or account); writes need a token and
+Reads of tickets are public; what each caller sees (sensitive categories,
+reporter contact) is decided by ``spatial.privacy``; writes need a token and
 are attributed to it on the ticket's events. Errors are JSON
 ``{"error": code, "message": text}`` with a 4xx status; a failed request
 writes nothing (one transaction per request, see ``spatial.api.deps``).
@@ -69,12 +69,7 @@ def _is_owner(session: Session, principal: Principal | None, ticket_id: int) -> 
 
 
 def _view(session: Session, row: sa.Row, principal: Principal | None) -> dict:
-    staff = principal is not None and principal.is_staff
-    pii = principal is not None and principal.sees_pii
-    out = ticket_views.ticket_view(row, staff=staff, pii=pii)
-    if pii:
-        out["reporters"] = ticket_views.reporters(session, row.id)
-    return out
+    return ticket_views.views_for(session, [row], principal, with_reporters=True)[0]
 
 
 @router.get("/catalog", summary="The category catalog (codes double as Open311 service codes)")
@@ -166,18 +161,16 @@ def list_tickets(
         department=_csv(department), bbox=parse_bbox(bbox), since=since, until=until, overdue=overdue,
         owner=principal.actor if mine and principal else None,
     )
-    rows, more = ticket_views.list_tickets(session, f, limit=page_size, offset=(page - 1) * page_size,
-                                           order=order)
-    staff = principal is not None and principal.is_staff
-    pii = principal is not None and principal.sees_pii
-    return {"items": [ticket_views.ticket_view(r, staff=staff, pii=pii) for r in rows], "page": page,
+    rows, more = ticket_views.list_tickets(session, ticket_views.visible_to(f, principal), limit=page_size,
+                                           offset=(page - 1) * page_size, order=order)
+    return {"items": ticket_views.views_for(session, rows, principal), "page": page,
             "page_size": page_size, "has_more": more}
 
 
 @router.get("/tickets/{ticket_id}", summary="One ticket")
 def get_ticket(ticket_id: TicketIdPath, principal: Principal | None = Depends(optional_principal),
                session: Session = Depends(db_session)) -> dict:
-    out = _view(session, ticket_views.ticket_row(session, ticket_id), principal)
+    out = _view(session, ticket_views.visible_row(session, ticket_id, principal), principal)
     if principal is not None:
         out["allowed_transitions"] = lifecycle.allowed_targets(out["status"], principal.role)
     return out

@@ -9,6 +9,7 @@
     onemap token revoke ID
     onemap ticket show ID [--json]
     onemap ticket import FILE.csv [--channel hotline] [--skip-invalid]
+    onemap ticket prune-reporters [--days 365] [--now 2027-10-05T10:00:00+08:00]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from spatial.db.engine import session_scope
 from spatial.errors import NotFound, ValidationError
 from spatial.models import ApiToken, Department, Worker
 from spatial.tickets import queries as ticket_views
-from spatial.tickets import scoring, sla
+from spatial.tickets import retention, scoring, sla
 from spatial.tickets.bulk import bulk_intake
 
 
@@ -145,6 +146,13 @@ def _ticket_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prune_reporters(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        out = retention.prune_reporters(session, older_than_days=args.days, now=_parse_now(args.now))
+    print(json.dumps(out, indent=2))
+    return 0
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``sla``, ``score``, ``token`` and ``ticket`` on the ``onemap`` parser."""
     sla_p = subparsers.add_parser("sla", help="ticket deadlines").add_subparsers(dest="sla_command",
@@ -183,3 +191,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ti.add_argument("--actor", default="import")
     ti.add_argument("--skip-invalid", action="store_true", help="import the valid rows, report the others")
     ti.set_defaults(func=_ticket_import)
+    tp = tk.add_parser("prune-reporters",
+                       help="blank reporter name/phone/account of tickets final for longer than the retention")
+    tp.add_argument("--days", type=float, help="retention in days (default ONEMAP_REPORTER_RETENTION_DAYS)")
+    tp.add_argument("--now", help="evaluate at this ISO 8601 time (with zone) instead of now")
+    tp.set_defaults(func=_prune_reporters)

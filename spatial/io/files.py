@@ -52,6 +52,7 @@ from spatial.errors import DatabaseUnavailable, ImportDataError, OutsideDistrict
 from spatial.io.read import prepare_frame, read_source, row_list
 from spatial.io.spec import PG_TYPES, SPECS, TableSpec, shp_name, spec_for
 from spatial.locate import inside_sql, locate_points
+from spatial.privacy import PRIVATE_SENSOR_TYPES, SENSITIVE_CATEGORY_CODES
 from spatial.settings import get_settings
 from spatial.tickets.deadlines import due_at_many
 
@@ -324,6 +325,12 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
     else:
         n = session.execute(sa.text(insert)).rowcount
     log.debug("import %s: insert %.2f s", table, time.perf_counter() - t0)
+    privacy_default = {"category": ("sensitive", "code = ANY(:v)", list(SENSITIVE_CATEGORY_CODES)),
+                       "sensor": ("private", "sensor_type = ANY(:v)", list(PRIVATE_SENSOR_TYPES))}.get(table)
+    if privacy_default and privacy_default[0] not in values:  # files without the flag: spatial.privacy defaults
+        flag, cond, v = privacy_default
+        session.execute(sa.text(f"UPDATE {table} t SET {flag} = true FROM {stage} s "
+                                f"WHERE t.code = s.code AND t.{cond}"), {"v": v})
 
     if table == "admin_unit" and "parent" in values:
         session.execute(sa.text(f"UPDATE admin_unit a SET parent_id = p.id FROM {stage} s JOIN admin_unit p "

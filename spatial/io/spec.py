@@ -73,7 +73,7 @@ SPECS: dict[str, TableSpec] = {s.table: s for s in [
         _c("accept_limit", "float"), _c("accept_unit"), _c("resolve_limit", "float"), _c("resolve_unit"),
         _c("closing_standard"), _c("skill"), _c("on_the_spot", "bool"), _c("auto_dispatch", "bool"),
         _c("duplicate_radius_m", "float"), _c("duplicate_window_h", "float"), _c("priority", "int"),
-        _c("active", "bool"), _c("keywords", "list")), has_attrs=False),
+        _c("active", "bool"), _c("keywords", "list"), _c("sensitive", "bool")), has_attrs=False),
     TableSpec("asset", (
         _c("code", required=True), _c("asset_type", required=True), _c("name"),
         _c("department", "code", ref="department", db="department_id"), _c("status"), _ATTRS),
@@ -84,7 +84,8 @@ SPECS: dict[str, TableSpec] = {s.table: s for s in [
         geom="point", locate=True),
     TableSpec("sensor", (
         _c("code", required=True), _c("sensor_type", required=True), _c("name", required=True),
-        _c("unit", required=True), _c("thresholds", "json"), _c("status"), _ATTRS), geom="point", locate=True),
+        _c("unit", required=True), _c("thresholds", "json"), _c("status"), _c("private", "bool"), _ATTRS),
+        geom="point", locate=True),
     TableSpec("worker", (
         _c("code", required=True), _c("name", required=True), _c("phone"),
         _c("department", "code", required=True, ref="department", db="department_id"),

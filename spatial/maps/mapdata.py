@@ -9,6 +9,12 @@ ticket counts and the dispatch queue).
 
 All geometries come back in EPSG:4326; times are tz-aware UTC. Functions
 take a :class:`~sqlalchemy.orm.Session` and only read.
+
+Privacy (``spatial.privacy``): functions that return ticket locations
+(points, bins, the queue, the popup brief) or sensors take the ``viewer``
+(a :class:`~spatial.auth.Principal`, None = anonymous, the default). Without a
+staff viewer they leave out tickets of sensitive categories and private
+sensors; aggregates per grid, street or department count every ticket.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from spatial import privacy
+from spatial.auth import Principal
 from spatial.clock import utc_now
 from spatial.errors import ValidationError
 from spatial.tickets.lifecycle import FINAL_STATES, QUEUE_STATES, UNFINISHED_STATES, sql_list
@@ -65,6 +73,11 @@ def _params(window: Window, categories: Sequence[str] | None) -> tuple[dict, str
         p["cats"] = list(categories)
         clause = " AND t.category_id IN (SELECT id FROM category WHERE code = ANY(:cats))"
     return p, clause
+
+
+def _located(viewer: Principal | None) -> str:
+    """SQL filter on ticket ``t`` for data that shows where a ticket is: sensitive tickets for staff only."""
+    return "" if privacy.sees_sensitive(viewer) else f" AND {privacy.public_ticket_sql('t')}"
 
 
 def _overdue_sql(alias: str = "t") -> str:
@@ -133,9 +146,11 @@ def cameras(session: Session) -> gpd.GeoDataFrame:
     return _gdf(session, sql, {})
 
 
-def sensors(session: Session) -> gpd.GeoDataFrame:
-    """Sensors with the latest reading and the worst active alert level (``alarm``)."""
-    sql = """
+def sensors(session: Session, *, viewer: Principal | None = None) -> gpd.GeoDataFrame:
+    """Sensors with the latest reading and the worst active alert level (``alarm``); private sensors
+    only for a staff ``viewer``."""
+    where = "" if privacy.sees_private_sensors(viewer) else f"WHERE {privacy.public_sensor_sql('s')}"
+    sql = f"""
         SELECT s.id, s.code, s.name, s.sensor_type, s.unit, s.last_value, s.last_reading_at, s.status,
                CASE WHEN s.status = 'offline' THEN 'offline' ELSE (
                  SELECT a.level FROM alert a WHERE a.source_kind = 'sensor' AND a.source_id = s.code
@@ -143,7 +158,7 @@ def sensors(session: Session) -> gpd.GeoDataFrame:
                  ORDER BY CASE a.level WHEN 'red' THEN 3 WHEN 'orange' THEN 2 ELSE 1 END DESC LIMIT 1)
                END AS alarm,
                ST_AsBinary(s.geom) AS wkb
-        FROM sensor s ORDER BY s.id"""
+        FROM sensor s {where} ORDER BY s.id"""
     return _gdf(session, sql, {})
 
 
@@ -355,7 +370,8 @@ def department_stats(session: Session, window: Window, *, categories: Sequence[s
 
 def density_bins(session: Session, window: Window, *, cell_m: float = 500.0, hexagon: bool = True,
                  categories: Sequence[str] | None = None, bbox: Sequence[float] | None = None,
-                 open_only: bool = False, limit: int = 50_000) -> gpd.GeoDataFrame:
+                 open_only: bool = False, limit: int = 50_000,
+                 viewer: Principal | None = None) -> gpd.GeoDataFrame:
     """Tickets received in the window counted in hexagonal or square bins, computed arithmetically.
 
     Points are mapped to local metres (equirectangular at the district's
@@ -370,6 +386,8 @@ def density_bins(session: Session, window: Window, *, cell_m: float = 500.0, hex
         Bin size in metres: hexagon centre spacing, or square side.
     bbox : (W, S, E, N) degrees, optional
         Only tickets inside (uses the GiST index).
+    viewer : Principal, optional
+        Sensitive tickets are binned only for staff (``spatial.privacy``).
 
     Returns
     -------
@@ -383,7 +401,7 @@ def density_bins(session: Session, window: Window, *, cell_m: float = 500.0, hex
     lat0 = (s + n) / 2
     kx, ky = M_PER_DEG * math.cos(math.radians(lat0)), M_PER_DEG
     p.update({"lon0": w, "lat0": s, "kx": kx, "ky": ky, "lim": int(limit)})
-    where = f"t.created_at >= :since AND t.created_at < :until {cat}"
+    where = f"t.created_at >= :since AND t.created_at < :until {cat}{_located(viewer)}"
     if open_only:
         where += f" AND t.status IN {_OPEN_SQL}"
     if bbox is not None:
@@ -428,12 +446,14 @@ def density_bins(session: Session, window: Window, *, cell_m: float = 500.0, hex
 
 def tickets_in_view(session: Session, window: Window, *, bbox: Sequence[float], limit: int = 20_000,
                     categories: Sequence[str] | None = None, open_only: bool = False,
-                    statuses: Sequence[str] | None = None) -> tuple[gpd.GeoDataFrame, bool]:
+                    statuses: Sequence[str] | None = None,
+                    viewer: Principal | None = None) -> tuple[gpd.GeoDataFrame, bool]:
     """Ticket points inside ``bbox`` (W, S, E, N degrees) created in the window, newest first.
 
     Returns ``(gdf, truncated)``: at most ``limit`` rows; ``truncated`` is True
     when more matched (the app then shows bins instead, or asks to zoom in).
-    Columns: id, status, category, priority, overdue, created_at.
+    Columns: id, status, category, priority, overdue, created_at. Sensitive
+    tickets only for a staff ``viewer``.
     """
     if limit <= 0 or limit > 200_000:
         raise ValidationError("limit must be 1-200000")
@@ -442,7 +462,7 @@ def tickets_in_view(session: Session, window: Window, *, bbox: Sequence[float], 
         raise ValidationError("bbox must be (W, S, E, N) with W < E and S < N")
     p, cat = _params(window, categories)
     p.update({"w": w, "s": s, "e": e, "n": n, "lim": int(limit) + 1})
-    extra = ""
+    extra = _located(viewer)
     if open_only:
         extra += f" AND t.status IN {_OPEN_SQL}"
     if statuses:
@@ -461,20 +481,20 @@ def tickets_in_view(session: Session, window: Window, *, bbox: Sequence[float], 
 
 
 def dispatch_queue(session: Session, *, now: datetime | None = None, limit: int = 200,
-                   department_id: int | None = None, categories: Sequence[str] | None = None
-                   ) -> gpd.GeoDataFrame:
+                   department_id: int | None = None, categories: Sequence[str] | None = None,
+                   viewer: Principal | None = None) -> gpd.GeoDataFrame:
     """Tickets waiting for dispatch (reported/accepted/reopened), most urgent deadline first.
 
     ``due_at`` is the acceptance deadline for ``reported`` tickets and the
     resolve deadline otherwise; ``due_in_min`` is minutes left (negative =
-    overdue). Geometry EPSG:4326 points.
+    overdue). Geometry EPSG:4326 points. Sensitive tickets only for a staff ``viewer``.
     """
     now = utc_now(now)
     p: dict = {"now": now, "lim": int(limit), "dept": department_id}
-    cat = ""
+    cat = _located(viewer)
     if categories:
         p["cats"] = list(categories)
-        cat = " AND t.category_id IN (SELECT id FROM category WHERE code = ANY(:cats))"
+        cat += " AND t.category_id IN (SELECT id FROM category WHERE code = ANY(:cats))"
     sql = f"""
         SELECT t.id, t.status, k.code AS category, k.name AS category_name, t.priority, t.created_at,
                CASE WHEN t.status = 'reported' THEN t.accept_due_at ELSE t.resolve_due_at END AS due_at,
@@ -492,15 +512,17 @@ def dispatch_queue(session: Session, *, now: datetime | None = None, limit: int 
     return gdf
 
 
-def ticket_brief(session: Session, ticket_id: int) -> dict | None:
-    """A few fields of one ticket for the side panel (None when it does not exist)."""
-    row = session.execute(sa.text("""
+def ticket_brief(session: Session, ticket_id: int, *, viewer: Principal | None = None) -> dict | None:
+    """A few fields of one ticket for the side panel (None when it does not exist, or when it is
+    sensitive and ``viewer`` is not staff)."""
+    row = session.execute(sa.text(f"""
         SELECT t.id, t.status, k.code AS category, k.name AS category_name, t.priority, t.created_at,
                t.accept_due_at, t.resolve_due_at, t.assigned_worker_id, w.code AS worker, t.address,
                t.description, g.name AS grid, ST_X(t.geom) AS lon, ST_Y(t.geom) AS lat, t.version
         FROM ticket t JOIN category k ON k.id = t.category_id
         LEFT JOIN worker w ON w.id = t.assigned_worker_id
-        LEFT JOIN admin_unit g ON g.id = t.grid_id WHERE t.id = :id"""), {"id": ticket_id}).mappings().first()
+        LEFT JOIN admin_unit g ON g.id = t.grid_id WHERE t.id = :id{_located(viewer)}"""),
+        {"id": ticket_id}).mappings().first()
     return dict(row) if row else None
 
 

@@ -20,14 +20,18 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from spatial import privacy
+from spatial.auth import Principal
 from spatial.errors import NotFound, OutsideDistrict, ValidationError
-from spatial.models import ALERT_LEVELS, SOURCE_KINDS, Alert, PublishedMessage
+from spatial.models import ALERT_LEVELS, SOURCE_KINDS, Alert, PublishedMessage, Sensor
 from spatial.tickets.intake import TicketCreate, intake
 
 #: Severity order; ``offline`` ranks with yellow (it needs attention, not evacuation).
 RANK: dict[str | None, int] = {None: 0, "yellow": 1, "offline": 1, "orange": 2, "red": 3}
 LEVEL_ZH = {"yellow": "黄色", "orange": "橙色", "red": "红色", "offline": "离线"}
 DEFAULT_CHANNELS: tuple[str, ...] = ("public",)
+#: Where messages about private sensors (``sensor.private``) go: staff screens only, never public.
+STAFF_CHANNELS: tuple[str, ...] = ("staff",)
 
 Change = Literal["created", "escalated", "deescalated", "updated"]
 
@@ -215,9 +219,18 @@ def issue_ticket(
     return alert.ticket_id
 
 
+def _of_private_sensor() -> sa.ColumnElement[bool]:
+    """SQL: the alert comes from a private sensor."""
+    return sa.and_(Alert.source_kind == "sensor",
+                   Alert.source_id.in_(sa.select(Sensor.code).where(Sensor.private)))
+
+
 def list_alerts(session: Session, *, state: str | None = "active", source_kind: str | None = None,
-                limit: int = 500) -> list[dict]:
-    """Alerts newest first as plain dicts with lon/lat of the alert's representative point (EPSG:4326)."""
+                limit: int = 500, viewer: Principal | None = None) -> list[dict]:
+    """Alerts newest first as plain dicts with lon/lat of the alert's representative point (EPSG:4326).
+
+    Alerts of private sensors only for a staff ``viewer`` (``spatial.privacy``).
+    """
     if state is not None and state not in ("active", "cleared"):
         raise ValidationError("state must be 'active' or 'cleared'.")
     if source_kind is not None and source_kind not in SOURCE_KINDS:
@@ -229,6 +242,8 @@ def list_alerts(session: Session, *, state: str | None = "active", source_kind: 
         stmt = stmt.where(Alert.state == state)
     if source_kind:
         stmt = stmt.where(Alert.source_kind == source_kind)
+    if not privacy.sees_private_sensors(viewer):
+        stmt = stmt.where(sa.not_(_of_private_sensor()))
     out = []
     for a, lon, lat in session.execute(stmt):
         out.append({
@@ -241,14 +256,18 @@ def list_alerts(session: Session, *, state: str | None = "active", source_kind: 
 
 
 def list_messages(session: Session, *, since: datetime | None = None, channel: str | None = None,
-                  limit: int = 200) -> list[dict]:
-    """Published messages newest first (``since`` is tz-aware)."""
+                  limit: int = 200, viewer: Principal | None = None) -> list[dict]:
+    """Published messages newest first (``since`` is tz-aware); those about private sensors only for a
+    staff ``viewer``."""
     stmt = sa.select(PublishedMessage).order_by(PublishedMessage.created_at.desc(),
                                                 PublishedMessage.id.desc()).limit(max(1, min(limit, 10_000)))
     if since is not None:
         stmt = stmt.where(PublishedMessage.created_at >= _utc(since))
     if channel:
         stmt = stmt.where(PublishedMessage.channel == channel)
+    if not privacy.sees_private_sensors(viewer):
+        stmt = stmt.where(sa.or_(PublishedMessage.alert_id.is_(None), sa.not_(
+            PublishedMessage.alert_id.in_(sa.select(Alert.id).where(_of_private_sensor())))))
     return [{"id": m.id, "alert_id": m.alert_id, "channel": m.channel, "level": m.level, "text": m.text,
              "created_at": m.created_at, "delivered_at": m.delivered_at, "audience": m.audience}
             for m in session.scalars(stmt)]

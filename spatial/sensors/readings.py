@@ -27,6 +27,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from spatial import privacy
+from spatial.auth import Principal
 from spatial.clock import as_utc, utc_now
 from spatial.errors import ValidationError
 from spatial.models import Sensor
@@ -255,14 +257,16 @@ _STATUS = sa.text(
         FROM alert al
         WHERE al.source_kind = 'sensor' AND al.source_id = s.code AND al.state = 'active'
     ) a ON true
-    WHERE (CAST(:stype AS text) IS NULL OR s.sensor_type = :stype)
+    WHERE (CAST(:stype AS text) IS NULL OR s.sensor_type = :stype) AND (:private OR NOT s.private)
     ORDER BY s.code
     """
 )
 
 
-def sensor_status(session: Session, *, sensor_type: str | None = None) -> list[dict]:
-    """Every sensor with its latest value and alarm state (the map layer's data).
+def sensor_status(session: Session, *, sensor_type: str | None = None,
+                  viewer: Principal | None = None) -> list[dict]:
+    """Every sensor with its latest value and alarm state (the map layer's data); private sensors
+    (``sensor.private``) only for a staff ``viewer`` (``spatial.privacy``).
 
     Rows: id, code, sensor_type, name, unit, lon, lat (EPSG:4326), grid_id,
     status (online/offline), last_value (sensor unit), last_reading_at,
@@ -270,7 +274,8 @@ def sensor_status(session: Session, *, sensor_type: str | None = None) -> list[d
     alarm (alert_level, else "offline" or "ok": the ``alarm`` column of
     ``layers.sensors.sensor_points``).
     """
-    rows = session.execute(_STATUS, {"stype": sensor_type}).mappings()
+    rows = session.execute(_STATUS, {"stype": sensor_type,
+                                     "private": privacy.sees_private_sensors(viewer)}).mappings()
     out = []
     for r in rows:
         alarm = r["alert_level"] or ("offline" if r["status"] == "offline" else "ok")

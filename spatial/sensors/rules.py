@@ -219,6 +219,7 @@ class SensorRow:
     last_value: float | None
     last_reading_at: datetime | None
     thresholds: dict
+    private: bool = False  # staff-only sensor (spatial.privacy): its messages go to staff channels
 
 
 @dataclass
@@ -314,6 +315,11 @@ def _fmt(v: float | None, unit: str) -> str:
     return "" if v is None else f"{v:.2f} {unit}".strip()
 
 
+def _channels(s: SensorRow) -> tuple[str, ...]:
+    """Notification channels of a sensor's messages: staff only for private sensors (``spatial.privacy``)."""
+    return alerts.STAFF_CHANNELS if s.private else alerts.DEFAULT_CHANNELS
+
+
 def _sensor_alert(session: Session, info: SensorInfo, rule: str, level: str, t: datetime, value: float | None,
                   out: Outcome, catalog: _Catalog, *, what_zh: str, what_en: str) -> None:
     s = info.sensor
@@ -330,7 +336,7 @@ def _sensor_alert(session: Session, info: SensorInfo, rule: str, level: str, t: 
         out.escalated += 1
     if change in ("created", "escalated"):
         out.alert_ids.append(alert.id)
-        alerts.publish(session, alert, text, level=level, at=t,
+        alerts.publish(session, alert, text, level=level, at=t, channels=_channels(s),
                        audience={"sensor": s.code, "grid_id": s.grid_id})
         cat = info.cfg.category
         wants_ticket = (alert.ticket_id is None and level != "offline" and catalog.has(cat)
@@ -350,7 +356,7 @@ def _sensor_clear(session: Session, info: SensorInfo, rule: str, t: datetime, va
     alerts.clear_alert(session, alert, at=t, value=value)
     out.cleared += 1
     alerts.publish(session, alert, f"{s.name} {what_zh}预警解除 / {s.name} {what_en} warning cleared",
-                   level=alert.level, at=t, audience={"sensor": s.code, "grid_id": s.grid_id})
+                   level=alert.level, at=t, channels=_channels(s), audience={"sensor": s.code, "grid_id": s.grid_id})
 
 
 _TOUCH = sa.text(
@@ -512,7 +518,7 @@ def set_status(session: Session, info: SensorInfo, status: str) -> None:
 
 
 _LOCK = """
-    SELECT id, code, name, sensor_type, unit, grid_id, status, last_value, last_reading_at, thresholds,
+    SELECT id, code, name, sensor_type, unit, grid_id, status, last_value, last_reading_at, thresholds, private,
            ST_X(geom) AS lon, ST_Y(geom) AS lat
     FROM sensor WHERE id = ANY(:ids) ORDER BY id FOR UPDATE{skip}
 """

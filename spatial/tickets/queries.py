@@ -3,20 +3,26 @@
 One Core ``SELECT`` joins a ticket to its category, department and admin
 units (codes, not ids, are what users know) and returns ``lon``/``lat`` in
 EPSG:4326 degrees. :func:`ticket_view` turns a row into a dict; reporter name,
-phone and account appear only in the staff view (``pii=True``), never on a
-public endpoint.
+phone and account appear only with ``pii=True``. :func:`views_for` is what
+every endpoint serves: the rows as one caller may see them, by the rules of
+``spatial.privacy`` (sensitive tickets, reporter contact), and
+:func:`visible_to` adds those rules to a list filter.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
+from spatial import privacy
+from spatial.auth import Principal
 from spatial.errors import NotFound, ValidationError
 from spatial.models import TICKET_STATES, AdminUnit, Category, Department, Ticket, TicketEvent, TicketReporter
 
@@ -51,6 +57,7 @@ def base_query() -> sa.Select:
             t.resolve_overdue, t.escalation_level, t.merged_into_id, t.rating, t.rating_comment, t.version,
             t.external_id, t.assigned_worker_id, t.grid_id, t.street_id, t.created_by, t.attrs,
             t.reporter_name, t.reporter_phone, t.reporter_account, t.department_id, t.category_id,
+            Category.sensitive.label("sensitive"),
         )
         .join(Category, Category.id == t.category_id)
         .outerjoin(Department, Department.id == t.department_id)
@@ -64,13 +71,100 @@ def _iso(v):
     return v.isoformat() if isinstance(v, datetime) else v
 
 
-def ticket_view(row: sa.Row, *, staff: bool = False, pii: bool = False) -> dict:
-    """A ticket row as a JSON-ready dict; ``pii`` adds the reporter's name/phone/account."""
-    m = row._mapping
-    names = PUBLIC_FIELDS + (STAFF_FIELDS if staff or pii else ()) + (PII_FIELDS if pii else ())
+def ticket_view(row: sa.Row | Mapping[str, Any], *, staff: bool = False, pii: bool = False) -> dict:
+    """A ticket row (or its mapping) as a JSON-ready dict; ``staff`` adds internal fields, ``pii`` the
+    reporter's contact.
+
+    No privacy decision is taken here: :func:`views_for` decides ``staff``,
+    ``pii`` and redaction for a caller.
+    """
+    m = row._mapping if isinstance(row, sa.Row) else row
+    names = PUBLIC_FIELDS + (STAFF_FIELDS if staff else ()) + (PII_FIELDS if pii else ())
     out = {k: _iso(m[k]) for k in names}
     out["photo_urls"] = list(out["photo_urls"] or [])
+    if m.get("redacted"):
+        out["redacted"] = True
+    return out if pii else privacy.strip_reporter(out)
+
+
+def as_seen_by(row: sa.Row, principal: Principal | None, *, owned: bool = False) -> Mapping[str, Any]:
+    """The row's fields for ``principal``: redacted (``spatial.privacy.redact``) when the ticket is
+    sensitive and the caller neither is staff nor reported it (``owned``)."""
+    m = row._mapping
+    if m["sensitive"] and not owned and not privacy.sees_sensitive(principal):
+        return privacy.redact(m)
+    return m
+
+
+def primary_reporter(row: sa.Row, principal: Principal | None) -> bool:
+    """Whether the caller is the citizen who filed the ticket (its ``reporter_account``)."""
+    return (principal is not None and principal.role == "citizen"
+            and row._mapping["reporter_account"] == principal.actor)
+
+
+def views_for(session: Session, rows: Sequence[sa.Row], principal: Principal | None, *,
+              with_reporters: bool = False) -> list[dict]:
+    """The rows as ``principal`` may see them (``spatial.privacy``).
+
+    Staff get the internal fields; reporter contact follows
+    :func:`spatial.privacy.sees_reporter` (a citizen sees their own report's
+    contact only); sensitive tickets the caller may not see in full are
+    redacted (callers that omit them filter them out first, :func:`visible_to`).
+    ``with_reporters`` adds the ``reporters`` list where contact is visible.
+    """
+    staff = privacy.is_staff(principal)
+    owned = set() if privacy.sees_sensitive(principal) else owned_ids(
+        session, [r.id for r in rows if r._mapping["sensitive"]], principal)
+    out = []
+    for r in rows:
+        dept = r._mapping["department_id"]
+        by_role = privacy.sees_reporter(principal, department_id=dept)
+        pii = privacy.sees_reporter(principal, department_id=dept, owned=primary_reporter(r, principal))
+        view = ticket_view(as_seen_by(r, principal, owned=r.id in owned), staff=staff, pii=pii)
+        if pii and with_reporters:
+            reps = reporters(session, r.id)
+            view["reporters"] = reps if by_role else [p for p in reps if p["account"] == principal.actor]
+        out.append(view)
     return out
+
+
+def owner_clause(actor: str) -> sa.ColumnElement[bool]:
+    """SQL: ``actor`` reported the ticket (or a report merged into it)."""
+    return sa.or_(Ticket.created_by == actor,
+                  sa.exists().where(TicketReporter.ticket_id == Ticket.id, TicketReporter.account == actor))
+
+
+def owned_ids(session: Session, ids: Sequence[int], principal: Principal | None) -> set[int]:
+    """The ids among ``ids`` of tickets ``principal`` reported (or a report merged into them)."""
+    if principal is None or not ids:
+        return set()
+    q = sa.select(Ticket.id).where(Ticket.id.in_(list(ids)), owner_clause(principal.actor))
+    return set(session.scalars(q).all())
+
+
+def visible_to(f: TicketFilter, principal: Principal | None) -> TicketFilter:
+    """``f`` restricted to the tickets ``principal`` may find (``spatial.privacy.hides_sensitive_rows``).
+
+    Sensitive tickets are left out for the public when the setting omits them
+    or when ``f`` selects by location (bbox, grid, street), unless the caller
+    reported them.
+    """
+    located = f.bbox is not None or bool(f.grid) or bool(f.street)
+    if not privacy.hides_sensitive_rows(principal, located=located):
+        return f
+    clause = sa.not_(Category.sensitive)
+    if principal is not None:
+        clause = sa.or_(clause, owner_clause(principal.actor))
+    return dataclasses.replace(f, extra=[*f.extra, clause])
+
+
+def visible_row(session: Session, ticket_id: int, principal: Principal | None) -> sa.Row:
+    """One ticket's row if ``principal`` may find it (NotFound otherwise, like a missing ticket)."""
+    row = ticket_row(session, ticket_id)
+    if (row._mapping["sensitive"] and privacy.hides_sensitive_rows(principal)
+            and not owned_ids(session, [ticket_id], principal)):
+        raise NotFound(f"ticket {ticket_id} does not exist")
+    return row
 
 
 @dataclass
@@ -135,10 +229,7 @@ def apply_filter(q: sa.Select, f: TicketFilter) -> sa.Select:
         cond = sa.or_(t.accept_overdue, t.resolve_overdue)
         q = q.where(cond if f.overdue else sa.not_(cond))
     if f.owner is not None:
-        q = q.where(sa.or_(
-            t.created_by == f.owner,
-            sa.exists().where(TicketReporter.ticket_id == t.id, TicketReporter.account == f.owner),
-        ))
+        q = q.where(owner_clause(f.owner))
     for clause in f.extra:
         q = q.where(clause)
     return q
@@ -190,7 +281,7 @@ def events(session: Session, ticket_id: int, *, pii: bool = False) -> list[dict]
 
 
 def reporters(session: Session, ticket_id: int) -> list[dict]:
-    """The reports merged into a ticket (staff with PII rights only)."""
+    """The reports merged into a ticket, with contact (serve through :func:`views_for`)."""
     rows = session.scalars(sa.select(TicketReporter).where(TicketReporter.ticket_id == ticket_id)
                            .order_by(TicketReporter.id)).all()
     return [{"id": r.id, "channel": r.channel, "external_id": r.external_id, "name": r.name, "phone": r.phone,
