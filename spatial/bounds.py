@@ -7,13 +7,15 @@ A value outside these ranges is refused with a 4xx before any SQL runs
 * times: 1900-01-01 to 2200-01-01 UTC (PostgreSQL stores far more, but Python's
   ``datetime`` overflows on UTC conversion near year 1 and 9999, and no city
   record is older or that far in the future);
-* durations in seconds: at most :data:`MAX_SECONDS` (ten years).
+* durations in seconds: at most :data:`MAX_SECONDS` (ten years);
+* JSON objects stored in jsonb columns: at most :data:`MAX_JSON_BYTES`.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field
 
@@ -22,6 +24,8 @@ INT8_MAX = 2**63 - 1
 MIN_TIME = datetime(1900, 1, 1, tzinfo=UTC)
 MAX_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 MAX_SECONDS = 10 * 366 * 86_400
+#: Largest JSON object stored in a jsonb column from a request (ticket attrs, event data), bytes.
+MAX_JSON_BYTES = 16_384
 #: Deepest page of a list (page x page size stays far below bigint).
 MAX_PAGE = 1_000_000
 
@@ -43,6 +47,18 @@ def _utc_in_range(t: datetime) -> datetime:
 
 #: A timezone-aware time within the schema's range, converted to UTC (request models).
 AwareTime = Annotated[AwareDatetime, AfterValidator(_utc_in_range)]
+
+
+def _small_json(value: dict[str, Any]) -> dict[str, Any]:
+    size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode())
+    if size > MAX_JSON_BYTES:
+        raise ValueError(f"at most {MAX_JSON_BYTES:,} bytes of JSON (got {size:,})")
+    return value
+
+
+#: A JSON object bound for a jsonb column: finite, at most :data:`MAX_JSON_BYTES` (nesting is
+#: bounded by the HTTP boundary). Stored in the append-only history, so it must stay small.
+JsonObject = Annotated[dict[str, Any], AfterValidator(_small_json)]
 
 
 def int_in(value: int, lo: int, hi: int) -> bool:

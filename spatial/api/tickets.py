@@ -32,7 +32,7 @@ from spatial.api.deps import (
     require_roles,
 )
 from spatial.auth import INTAKE_ROLES, Principal
-from spatial.bounds import AwareTime
+from spatial.bounds import AwareTime, JsonObject
 from spatial.errors import Forbidden, ValidationError
 from spatial.models import Ticket
 from spatial.tickets import dispatch, lifecycle, scoring
@@ -49,7 +49,7 @@ MAX_IMPORT_BYTES = 50_000_000
 class TransitionIn(BaseModel):
     to: str = Field(description="target state")
     note: str | None = Field(default=None, max_length=2000)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: JsonObject = Field(default_factory=dict)
     expected_version: int | None = Field(default=None, description="409 if the ticket changed since")
 
 

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.util import identity_key
 
+from spatial.bounds import AwareTime, JsonObject
 from spatial.clock import utc_now
 from spatial.db.copy import driver_connection
 from spatial.errors import NotFound, OutsideDistrict, ValidationError
@@ -76,8 +77,8 @@ class TicketCreate(BaseModel):
     reporter_phone: str | None = Field(default=None, max_length=40, pattern=r"^\+?[0-9][0-9 \-]{2,38}$")
     reporter_account: str | None = Field(default=None, max_length=128)
     priority: int | None = Field(default=None, ge=1, le=5, description="1 = most urgent")
-    reported_at: datetime | None = Field(default=None, description="timezone-aware; default: now")
-    attrs: dict[str, Any] = Field(default_factory=dict)
+    reported_at: AwareTime | None = Field(default=None, description="timezone-aware; default: now")
+    attrs: JsonObject = Field(default_factory=dict)
     dedupe: bool = Field(default=True, description="False overrides the duplicate merge")
 
     @field_validator("channel")
