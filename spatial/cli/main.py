@@ -20,8 +20,9 @@ from flood_model import cli as flood_cli
 from spatial.cli import dispatch as dispatch_cli
 from spatial.cli import sensors as sensors_cli
 from spatial.cli import tickets as tickets_cli
-from spatial.db import migrate
+from spatial.db import migrate, roles
 from spatial.db.cluster import LocalCluster
+from spatial.db.engine import database_exists
 from spatial.db.schema_doc import schema_markdown
 from spatial.errors import OneMapError
 from spatial.io import files as spio
@@ -45,8 +46,10 @@ def _db_up(args: argparse.Namespace) -> int:
         print(f"local PostGIS cluster {'created and ' if created else ''}running on 127.0.0.1:{settings.pg_port}"
               f" (data: {cluster.datadir})")
     if not args.no_migrate:
-        migrate.upgrade()
+        migrate.upgrade()  # grants the app and read-only roles too
         print(f"schema at revision {migrate.current()}")
+    elif database_exists(migrate.owner_url()):
+        roles.grant()
     return 0
 
 
