@@ -65,7 +65,7 @@ archive_command = '{archive}'
 
 #: ``pg_hba.conf`` of the managed cluster: the owner as the server's system user on the socket, passwords elsewhere.
 HBA = """# OneMap managed cluster: written by `onemap db up` (spatial/db/cluster.py); edits are overwritten.
-# No trust. The unix socket folder is 0700 (only the server's system user and root reach it).
+# Every line needs a proof of identity: peer (the socket folder is 0700) or a scram-sha-256 password.
 # TYPE  DATABASE      USER      ADDRESS         METHOD
 local   all           {owner}                   peer map=onemap
 local   replication   {owner}                   peer map=onemap
@@ -393,7 +393,21 @@ class LocalCluster:
             if self._psql("SELECT count(*) FROM pg_settings WHERE pending_restart") != "0":
                 self._run([*ctl, "-m", "fast", "restart"])
         self._wait_ready(bins)
+        if self._in_recovery():
+            return  # a standby: its roles and passwords come from the primary
         self.provision()
+
+    def _in_recovery(self, timeout_s: float = 3600) -> bool:
+        """Wait while a point-in-time recovery (``recovery.signal``) replays; True for a standby or a paused one."""
+        deadline = time.monotonic() + timeout_s
+        sql = "SELECT CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() ELSE 'done' END"
+        while (state := self._psql(sql)) != "done":
+            if state != "not paused" or (self.datadir / "standby.signal").exists():
+                return True
+            if time.monotonic() > deadline:
+                raise DatabaseUnavailable(f"recovery still running after {timeout_s:.0f} s; see {self.logfile}")
+            time.sleep(0.5)
+        return False
 
     def stop(self) -> None:
         if self.running():
