@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,8 +117,9 @@ class Settings(BaseSettings):
             if db_name:
                 url = make_url(url).set(database=db_name).render_as_string(hide_password=False)
             return url
-        return (f"postgresql+psycopg://{self.role_name(role)}@127.0.0.1:{self.pg_port}/{db_name or self.db_name}"
-                f"?passfile={self.pgpass_file}")
+        return URL.create("postgresql+psycopg", username=self.role_name(role), host="127.0.0.1", port=self.pg_port,
+                          database=db_name or self.db_name, query={"passfile": str(self.pgpass_file)},
+                          ).render_as_string(hide_password=False)
 
     def owner_url_for(self, url: str) -> str:
         """The owner's URL for the database of ``url`` when ``url`` is the app's or read-only role's.

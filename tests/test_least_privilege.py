@@ -159,3 +159,34 @@ def test_archive_command_never_overwrites_a_different_segment(tmp_path):
     assert _archive(folder, seg) != 0  # a different file of that name: fail, keep the archived one
     assert (folder / seg.name).read_bytes() == b"A" * 1000
     assert sorted(p.name for p in folder.iterdir()) == [seg.name]
+
+
+def test_role_urls_fall_back_to_the_one_given(monkeypatch, tmp_path):
+    for key in ("ONEMAP_DATABASE_URL", "ONEMAP_OWNER_DATABASE_URL", "ONEMAP_READONLY_DATABASE_URL", "DATABASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("ONEMAP_HOME", str(tmp_path))
+    managed = Settings()
+    assert managed.managed and [managed.role_name(r) for r in ("owner", "app", "readonly")] == [
+        "onemap", "onemap_app", "onemap_readonly"]
+    app = make_url(managed.sqlalchemy_url("x"))
+    assert (app.username, app.password, app.database, app.query["passfile"]) == (
+        "onemap_app", None, "x", str(tmp_path / "pgpass"))
+    assert make_url(managed.owner_url_for(str(app))).username == "onemap"
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://one:pw@db:5432/city")
+    one = Settings()
+    assert not one.managed
+    assert {one.sqlalchemy_url(role=r) for r in ("app", "owner", "readonly")} == {
+        "postgresql+psycopg://one:pw@db:5432/city"}
+
+    monkeypatch.setenv("ONEMAP_OWNER_DATABASE_URL", "postgresql://boss:pw@db:5432/city")
+    monkeypatch.setenv("ONEMAP_READONLY_DATABASE_URL", "postgresql://reader@replica:5432/city")
+    three = Settings()
+    assert [three.role_name(r) for r in ("owner", "app", "readonly")] == ["boss", "one", "reader"]
+    # administration on another database of the same server runs as the owner; foreign URLs stay as they are
+    assert three.owner_url_for("postgresql://one:pw@db:5432/other") == "postgresql+psycopg://boss:pw@db:5432/other"
+    assert three.owner_url_for("postgresql://x@elsewhere/other") == "postgresql+psycopg://x@elsewhere/other"
+
+    monkeypatch.delenv("DATABASE_URL")
+    only_owner = Settings()
+    assert not only_owner.managed and only_owner.role_name("app") == "boss"

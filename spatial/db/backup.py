@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 import sqlalchemy as sa
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import pool
 from sqlalchemy.engine import make_url
 
@@ -65,9 +66,15 @@ class CorruptBackup(ValidationError):
     code = "corrupt_backup"
 
 
-def libpq_url(url: str) -> str:
-    """A SQLAlchemy URL as a libpq connection URI (for ``pg_dump``/``pg_restore``)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+def libpq_args(url: str) -> tuple[str, dict[str, str]]:
+    """A SQLAlchemy URL as a libpq conninfo string plus environment (for ``pg_dump``/``pg_restore``).
+
+    A password goes into ``PGPASSWORD``, never onto the command line (``ps`` shows it).
+    """
+    u = make_url(url)
+    params = {"host": u.host, "port": u.port, "user": u.username, "dbname": u.database, **u.query}
+    conninfo = make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
+    return conninfo, ({"PGPASSWORD": u.password} if u.password else {})
 
 
 def pg_tool(name: str, server_major: int) -> str:
@@ -93,9 +100,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _run(args: list[str], what: str) -> subprocess.CompletedProcess:
+def _run(args: list[str], what: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     proc = subprocess.run(args, capture_output=True, text=True, check=False,
-                          env={**os.environ, "PGCONNECT_TIMEOUT": "10"})
+                          env={**os.environ, "PGCONNECT_TIMEOUT": "10", **(env or {})})
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip()[-2000:]
         raise DatabaseUnavailable(f"{what} failed (exit {proc.returncode}): {detail}")
@@ -164,7 +171,8 @@ def backup(dest: str | Path, *, url: str | None = None) -> tuple[Path, dict]:
                 info = _server_info(conn)
                 counts = row_counts(conn)
                 tool = pg_tool("pg_dump", info["server_version_num"] // 10000)
-                _run([tool, "-Fc", "--snapshot", snapshot, "-f", str(dump), "-d", libpq_url(owner_url)], "pg_dump")
+                conninfo, env = libpq_args(owner_url)
+                _run([tool, "-Fc", "--snapshot", snapshot, "-f", str(dump), "-d", conninfo], "pg_dump", env)
                 conn.execute(sa.text("COMMIT"))
         except sa.exc.OperationalError as exc:
             raise DatabaseUnavailable(f"cannot reach the database {database}: {exc.orig}") from exc
@@ -286,8 +294,9 @@ def restore(src: str | Path, *, url: str | None = None, force: bool = False) -> 
             toc = _run([tool, "-l", str(dump)], "pg_restore -l").stdout.splitlines()
             keep = [line for line in toc if " EXTENSION " not in line]
             (work / "toc.list").write_text("\n".join(keep) + "\n", encoding="utf-8")
+            conninfo, env = libpq_args(owner_url)
             _run([tool, "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
-                  "-L", str(work / "toc.list"), "-d", libpq_url(owner_url), str(dump)], "pg_restore")
+                  "-L", str(work / "toc.list"), "-d", conninfo, str(dump)], "pg_restore", env)
             roles.grant(owner_url)
             with eng.begin() as conn:
                 conn.execute(sa.text("ANALYZE"))
