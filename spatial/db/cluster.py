@@ -336,7 +336,8 @@ class LocalCluster:
         self._prepare_dirs()
         if self.initialized:
             return False
-        # no password yet: the socket only (peer), TCP refused until start() rewrites pg_hba.conf
+        # never trust, not even before the first start: initdb's defaults are peer/reject, then OneMap's
+        # pg_hba.conf; the passwords are set by provision() through the socket
         self._run(
             [bins["initdb"], "-D", str(self.datadir), "-U", self.settings.pg_user, "--auth-local=peer",
              "--auth-host=reject", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"]
