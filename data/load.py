@@ -25,6 +25,7 @@ from spatial.db.copy import copy_frame, hex_ewkb, json_text, pg_array
 from spatial.db.engine import get_engine, session_scope
 from spatial.errors import Conflict
 from spatial.forecasts import default_dem_path
+from spatial.settings import get_settings
 
 _JSON = {"attrs", "thresholds", "data"}
 _ARRAYS = {"skills", "keywords", "photo_urls"}
@@ -60,10 +61,15 @@ def check_empty(url: str | None = None) -> None:
 
 
 def write_demo(data: DemoData, *, replace: bool = True, url: str | None = None) -> dict:
-    """COPY every frame of ``data`` into the database at ``url``; returns counts and timings (s)."""
+    """COPY every frame of ``data`` into the database at ``url``; returns counts and timings (s).
+
+    Runs as the database's owner role (TRUNCATE, ``setval`` and ANALYZE are
+    not the application role's to do).
+    """
     t0 = time.perf_counter()
     counts: dict[str, int] = {}
-    with session_scope(url) as session:
+    settings = get_settings()
+    with session_scope(settings.owner_url_for(url or settings.sqlalchemy_url())) as session:
         if replace:
             session.execute(sa.text(f"TRUNCATE {', '.join(DEMO_TABLES)} RESTART IDENTITY CASCADE"))
         else:

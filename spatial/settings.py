@@ -2,6 +2,13 @@
 
 ``DATABASE_URL`` (unprefixed) is honoured too, as most hosting platforms set
 it. Nothing reads settings at import time: call :func:`get_settings`.
+
+Three database roles (see :mod:`spatial.db.roles`): the application's
+(``ONEMAP_DATABASE_URL``), the owner's, which migrates, dumps and restores
+(``ONEMAP_OWNER_DATABASE_URL``), and a read-only one
+(``ONEMAP_READONLY_DATABASE_URL``). With only one URL, every role uses it. In
+the project-managed cluster they are ``<pg_user>``, ``<pg_user>_app`` and
+``<pg_user>_readonly``, authenticated by password from ``<home>/pgpass``.
 """
 
 from __future__ import annotations
@@ -12,9 +19,21 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: A database role kind: ``app`` (normal work), ``owner`` (schema, migrations, backups), ``readonly``.
+Role = Literal["app", "owner", "readonly"]
+ROLES: tuple[Role, ...] = ("app", "owner", "readonly")
+
+
+def psycopg_url(url: str) -> str:
+    """``url`` with the psycopg 3 driver (``postgres://``, ``postgresql://`` and psycopg2 URLs accepted)."""
+    for prefix in ("postgresql+psycopg2://", "postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
 
 
 class Settings(BaseSettings):
@@ -25,8 +44,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("ONEMAP_DATABASE_URL", "DATABASE_URL"),
-        description="SQLAlchemy/libpq URL. Unset: use the project-managed local cluster.",
+        description="SQLAlchemy/libpq URL of the application role. Unset: use the project-managed local cluster.",
     )
+    owner_database_url: str | None = Field(
+        default=None, description="URL of the owner role (migrations, backups); unset: ONEMAP_DATABASE_URL.")
+    readonly_database_url: str | None = Field(
+        default=None, description="URL of the read-only role (map readers, replicas); unset: the application's.")
     home: Path = Field(default=REPO_ROOT / ".onemap", description="Project state: cluster, logs, outputs.")
     data_dir: Path = Field(default=REPO_ROOT / "data", description="Demo data folder.")
     shared_data_dir: Path = Field(
@@ -34,7 +57,8 @@ class Settings(BaseSettings):
     )
     db_name: str = "onemap"
     pg_port: int = Field(default=55432, description="TCP port of the local cluster (127.0.0.1 only).")
-    pg_user: str = "onemap"
+    pg_user: str = Field(default="onemap", description="Owner role of the local cluster; the app and read-only "
+                                                       "roles are <pg_user>_app and <pg_user>_readonly.")
     host: str = "127.0.0.1"
     port: int = Field(default=5006, description="HTTP port of the one server (API + app).")
     allowed_hosts: list[str] = Field(
@@ -76,22 +100,55 @@ class Settings(BaseSettings):
     @property
     def managed(self) -> bool:
         """True when OneMap runs its own local PostGIS cluster."""
-        return not self.database_url
+        return not (self.database_url or self.owner_database_url)
 
-    def sqlalchemy_url(self, db_name: str | None = None) -> str:
-        """Database URL for SQLAlchemy with the psycopg 3 driver."""
-        if self.database_url:
-            url = self.database_url
-            for prefix in ("postgresql+psycopg2://", "postgres://", "postgresql://"):
-                if url.startswith(prefix):
-                    url = "postgresql+psycopg://" + url[len(prefix):]
-                    break
+    @property
+    def pgpass_file(self) -> Path:
+        """libpq password file of the managed cluster's roles (mode 0600)."""
+        return self.home / "pgpass"
+
+    def role_name(self, role: Role = "app") -> str:
+        """Database user name of ``role``."""
+        if self.managed:
+            return self.pg_user if role == "owner" else f"{self.pg_user}_{role}"
+        return make_url(self.sqlalchemy_url(role=role)).username or ""
+
+    def sqlalchemy_url(self, db_name: str | None = None, role: Role = "app") -> str:
+        """Database URL of ``role`` for SQLAlchemy with the psycopg 3 driver.
+
+        External database: ``app`` is ``ONEMAP_DATABASE_URL`` (else the owner's),
+        ``owner`` is ``ONEMAP_OWNER_DATABASE_URL`` (else the app's), ``readonly``
+        is ``ONEMAP_READONLY_DATABASE_URL`` (else the app's). ``db_name``
+        replaces the database name.
+        """
+        if role not in ROLES:
+            raise ValueError(f"unknown database role {role!r}")
+        if not self.managed or (role == "readonly" and self.readonly_database_url):
+            app = self.database_url or self.owner_database_url
+            url = {"app": app, "owner": self.owner_database_url or self.database_url,
+                   "readonly": self.readonly_database_url or app}[role]
+            url = psycopg_url(url)
             if db_name:
                 url = make_url(url).set(database=db_name).render_as_string(hide_password=False)
             return url
-        return (
-            f"postgresql+psycopg://{self.pg_user}@127.0.0.1:{self.pg_port}/{db_name or self.db_name}"
-        )
+        return URL.create("postgresql+psycopg", username=self.role_name(role), host="127.0.0.1", port=self.pg_port,
+                          database=db_name or self.db_name, query={"passfile": str(self.pgpass_file)},
+                          ).render_as_string(hide_password=False)
+
+    def owner_url_for(self, url: str) -> str:
+        """The owner's URL for the database of ``url`` when ``url`` is the app's or read-only role's.
+
+        Administration (create, drop, migrate, dump, restore, load the demo)
+        runs as the owner; callers may pass the URL they have. Any other URL
+        (another server or user) is returned as it is.
+        """
+        u = make_url(psycopg_url(url))
+        for role in ("app", "readonly"):
+            r = make_url(self.sqlalchemy_url(role=role))
+            if (u.username, u.host, u.port) == (r.username, r.host, r.port):
+                owner = make_url(self.sqlalchemy_url(role="owner"))
+                return owner.set(database=u.database).render_as_string(hide_password=False)
+        return u.render_as_string(hide_password=False)
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,11 @@ Tests that need several connections (concurrency, HTTP server) use
 The database is the project-managed local cluster (``<name>_test``) unless
 ``DATABASE_URL``/``ONEMAP_DATABASE_URL`` is set, whose server then hosts the
 ``_test`` database. No database is a failure, never a skip.
+
+The owner role creates and migrates the test database; the tests then run as
+the application role (``ONEMAP_DATABASE_URL``, no superuser), as the server
+does. Cleaning up with TRUNCATE (:func:`truncate_all`) and loading the demo
+run as the owner.
 """
 
 from __future__ import annotations
@@ -68,17 +73,27 @@ def _test_url() -> str:
         return explicit
     u = make_url(settings.sqlalchemy_url())
     prefix = f"{u.database}_test_"
-    _drop_stale_test_databases(settings.sqlalchemy_url(), prefix)
+    _drop_stale_test_databases(settings.sqlalchemy_url(role="owner"), prefix)
     return u.set(database=f"{prefix}{os.getpid()}").render_as_string(hide_password=False)
+
+
+def role_env(db_name: str) -> dict[str, str]:
+    """Environment variables pointing the app, owner and read-only roles at database ``db_name``."""
+    settings = get_settings()
+    return {"ONEMAP_DATABASE_URL": settings.sqlalchemy_url(db_name, role="app"),
+            "ONEMAP_OWNER_DATABASE_URL": settings.sqlalchemy_url(db_name, role="owner"),
+            "ONEMAP_READONLY_DATABASE_URL": settings.sqlalchemy_url(db_name, role="readonly")}
 
 
 @pytest.fixture(scope="session")
 def db_url():
-    """URL of a freshly migrated test database; also exported as ONEMAP_DATABASE_URL."""
+    """App-role URL of a freshly migrated test database; the three role URLs are exported (:func:`role_env`)."""
     url = _test_url()
     drop_database(url)
     migrate.upgrade(url)
-    os.environ["ONEMAP_DATABASE_URL"] = url
+    env = ({k: url for k in role_env("x")} if os.environ.get("ONEMAP_TEST_DATABASE_URL")
+           else role_env(make_url(url).database))
+    os.environ.update(env)
     get_settings.cache_clear()
     yield url
     from spatial.db.engine import get_engine as _ge
@@ -90,12 +105,17 @@ def db_url():
 
 @pytest.fixture(scope="session")
 def engine(db_url: str) -> sa.Engine:
+    """The application role's engine on the test database."""
     return get_engine(db_url)
 
 
-@pytest.fixture
-def session(engine: sa.Engine):
-    """A session whose work is rolled back after the test."""
+@pytest.fixture(scope="session")
+def owner_engine(db_url: str) -> sa.Engine:
+    """The owner role's engine on the test database (DDL, TRUNCATE)."""
+    return get_engine(get_settings().owner_url_for(db_url))
+
+
+def _rolled_back_session(engine: sa.Engine):
     conn = engine.connect()
     outer = conn.begin()
     s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
@@ -107,8 +127,22 @@ def session(engine: sa.Engine):
         conn.close()
 
 
+@pytest.fixture
+def session(engine: sa.Engine):
+    """A session (application role) whose work is rolled back after the test."""
+    yield from _rolled_back_session(engine)
+
+
+@pytest.fixture
+def owner_session(owner_engine: sa.Engine):
+    """A session as the owner role (DDL in a test), rolled back after the test."""
+    yield from _rolled_back_session(owner_engine)
+
+
 def truncate_all(engine: sa.Engine) -> None:
-    with engine.begin() as conn:
+    """Empty every table of ``engine``'s database, as its owner (TRUNCATE is not the app role's right)."""
+    owner = get_engine(get_settings().owner_url_for(engine.url.render_as_string(hide_password=False)))
+    with owner.begin() as conn:
         names = conn.scalars(sa.text(
             "SELECT tablename FROM pg_tables WHERE schemaname='public' "
             "AND tablename NOT IN ('spatial_ref_sys','alembic_version')"

@@ -18,6 +18,7 @@ from data.load import main as demo_main
 from spatial.db import migrate
 from spatial.db.engine import _sessionmaker, drop_database, get_engine
 from spatial.settings import get_settings
+from tests.conftest import role_env
 from tests.district import seed_small_district
 
 ONEMAP = str(Path(sys.executable).with_name("onemap"))
@@ -47,7 +48,8 @@ def test_migrate_load_demo_and_back_down_on_a_scratch_database(db_url, tmp_path,
     """In-process (each ``onemap`` start costs seconds of imports): migrate, load-demo, --keep, down, up."""
     url = make_url(db_url).set(database=make_url(db_url).database + "_cli").render_as_string(hide_password=False)
     drop_database(url)
-    monkeypatch.setenv("ONEMAP_DATABASE_URL", url)
+    for key, value in role_env(make_url(url).database).items():
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv("ONEMAP_HOME", str(tmp_path))
     _forget_settings()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from spatial.db import migrate
@@ -29,7 +30,8 @@ def test_upgrade_creates_tables_and_gist_indexes(engine):
 
 
 def test_downgrade_to_base_and_back(db_url):
-    url = f"{db_url}_roundtrip"
+    url = make_url(db_url).set(database=make_url(db_url).database + "_roundtrip").render_as_string(
+        hide_password=False)
     drop_database(url)
     ensure_database(url)
     try:

@@ -1,7 +1,7 @@
 """The ``onemap`` command line of the core.
 
 Core commands live here (db, migrate, import, export); the domain command
-groups (``spatial.cli.tickets``, ``.dispatch``, ``.sensors`` and
+groups (``spatial.cli.tickets``, ``.dispatch``, ``.sensors``, ``.backup`` and
 ``flood_model.cli``) are listed in :data:`COMMAND_GROUPS`. The composition
 root (``app.main``, the ``onemap`` entry point) adds ``load-demo`` and
 ``serve`` through ``extra``. Errors a user can cause print their message and
@@ -17,11 +17,13 @@ import time
 from collections.abc import Callable, Sequence
 
 from flood_model import cli as flood_cli
+from spatial.cli import backup as backup_cli
 from spatial.cli import dispatch as dispatch_cli
 from spatial.cli import sensors as sensors_cli
 from spatial.cli import tickets as tickets_cli
-from spatial.db import migrate
+from spatial.db import migrate, roles
 from spatial.db.cluster import LocalCluster
+from spatial.db.engine import database_exists
 from spatial.db.schema_doc import schema_markdown
 from spatial.errors import OneMapError
 from spatial.io import files as spio
@@ -32,7 +34,7 @@ AddCommands = Callable[[argparse._SubParsersAction], None]
 
 #: The domain command groups, each an ``add_parser(subparsers)``.
 COMMAND_GROUPS: tuple[AddCommands, ...] = (tickets_cli.add_parser, dispatch_cli.add_parser,
-                                           sensors_cli.add_parser, flood_cli.add_parser)
+                                           sensors_cli.add_parser, backup_cli.add_parser, flood_cli.add_parser)
 
 
 def _db_up(args: argparse.Namespace) -> int:
@@ -45,8 +47,10 @@ def _db_up(args: argparse.Namespace) -> int:
         print(f"local PostGIS cluster {'created and ' if created else ''}running on 127.0.0.1:{settings.pg_port}"
               f" (data: {cluster.datadir})")
     if not args.no_migrate:
-        migrate.upgrade()
+        migrate.upgrade()  # grants the app and read-only roles too
         print(f"schema at revision {migrate.current()}")
+    elif database_exists(migrate.owner_url()):
+        roles.grant()
     return 0
 
 

@@ -63,8 +63,8 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 
 
 def ensure_database(url: str) -> None:
-    """Create the database in ``url`` if missing and enable PostGIS + btree_gist in it."""
-    u = make_url(url)
+    """Create the database in ``url`` if missing and enable PostGIS + btree_gist in it (as its owner role)."""
+    u = make_url(get_settings().owner_url_for(url))
     admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -90,8 +90,22 @@ def ensure_database(url: str) -> None:
         eng.dispose()
 
 
+def database_exists(url: str) -> bool:
+    """Whether the database named in ``url`` exists (asked as its owner role)."""
+    u = make_url(get_settings().owner_url_for(url))
+    admin = sa.create_engine(u.set(database="postgres"), poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            return bool(conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": u.database}))
+    except OperationalError as exc:
+        raise DatabaseUnavailable(f"Cannot reach PostgreSQL for {u.database}: {exc.orig}") from exc
+    finally:
+        admin.dispose()
+
+
 def drop_database(url: str) -> None:
-    u = make_url(url)
+    """Drop the database in ``url`` (as its owner role), disconnecting its sessions."""
+    u = make_url(get_settings().owner_url_for(url))
     admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)'))

@@ -173,9 +173,9 @@ def _checked_references(session: Session, good: pd.DataFrame) -> bool:
 
     The per-row foreign-key triggers cost ~40 % of the database time of a
     bulk load (30 of 65 us per ticket measured). When the role may set
-    ``session_replication_role`` (superuser, e.g. the project-managed
-    cluster) and no user trigger fires on INSERT into ``ticket`` or
-    ``ticket_event``, this takes the same ``FOR KEY SHARE`` locks the
+    ``session_replication_role`` (a superuser, e.g. the managed cluster's
+    owner role; never the application role) and no user trigger fires on
+    INSERT into ``ticket`` or ``ticket_event``, this takes the same ``FOR KEY SHARE`` locks the
     triggers would take, on each distinct category, department and admin
     unit referenced (all were read in this transaction, and the event rows
     reference the tickets written here), then switches the triggers off for

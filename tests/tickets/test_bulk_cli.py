@@ -142,8 +142,12 @@ def test_cli_token_sweep_score_show_import(committed, capsys, tmp_path):
     assert cli.main(["ticket", "show", "999999"]) == 2
 
 
-def test_bulk_reference_checks_keep_integrity(session, district):
+def test_bulk_reference_checks_keep_integrity(owner_session):
+    """The fast path needs a superuser (``session_replication_role``): the owner of the managed cluster."""
     from spatial.tickets import bulk as ticket_import
+
+    session = owner_session
+    seed_small_district(session)
 
     calls = []
     real = ticket_import._checked_references
