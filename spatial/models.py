@@ -522,3 +522,22 @@ class CameraDetection(Base):
     grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="SET NULL"))
     road_id: Mapped[int | None] = mapped_column(sa.ForeignKey("road.id", ondelete="SET NULL"))
     data: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+def build_lookup_indexes(*selectables: sa.FromClause) -> None:
+    """Build SQLAlchemy's lazy column lookup index of each table or alias now, in the calling thread.
+
+    SQLAlchemy fills a column collection's "proxy index" (what ``corresponding_column`` and every
+    adaptation to an alias consult) on first use, one column at a time and without a lock. Threads
+    that share a module-level table or alias and use it for the first time together (the first
+    requests after a server start) can see a half-built index: an aliased column is then left
+    unadapted, the statement gets a cartesian product and ``ticket_row`` answered 500
+    (``MultipleResultsFound``). Indexes built once at import are complete before any thread starts.
+    """
+    probe = sa.column("_onemap_index_probe")  # belongs to no table: the lookup must build the index
+    for selectable in selectables:
+        selectable.corresponding_column(probe)
+
+
+sa.orm.configure_mappers()
+build_lookup_indexes(*Base.metadata.tables.values())

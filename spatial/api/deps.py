@@ -1,4 +1,10 @@
-"""Shared FastAPI plumbing: the per-request session, the caller's principal and error translation."""
+"""Shared FastAPI plumbing: the per-request session, the caller's principal and error translation.
+
+A request is one transaction, and a 2xx means it is committed: :func:`commit_before_response`
+(mounted on every router by ``spatial.api.main.create_api``) commits the request's session after
+the endpoint has returned and its response is built, before a byte of it is sent. A failed commit
+(a conflict, the database gone) is answered by the error handlers below, never with a 2xx.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +17,20 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from flood_model.errors import FloodModelError
 from layers.errors import LayerError
 from spatial.auth import Principal, principal_for_token
 from spatial.bounds import INT4_MAX, INT8_MAX, MAX_PAGE, MAX_SECONDS
-from spatial.db.engine import session_scope
+from spatial.db.engine import new_session
 from spatial.errors import Conflict, DatabaseUnavailable, Forbidden, OneMapError, Unauthorized, ValidationError
 
 log = logging.getLogger(__name__)
+
+#: SQLSTATEs of a transaction that lost a race and may simply be retried.
+RETRYABLE_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock"}
 
 
 #: Typed path and query parameters, bounded by their columns (spatial.bounds): 422 beyond them.
@@ -36,13 +45,30 @@ def seconds_query(default: float | None = None, description: str = "seconds") ->
 
 
 def db_session() -> Iterator[Session]:
-    """FastAPI dependency: one session and one transaction per request.
+    """FastAPI dependency: the request's session, one transaction per request.
 
-    Commits when the endpoint returns, rolls back on any error, so a failed
-    request writes nothing.
+    :func:`commit_before_response` commits it; whatever is not committed by then (the endpoint
+    raised, or the route is not mounted with that dependency) is rolled back when the request ends,
+    so a failed request writes nothing.
     """
-    with session_scope() as session:
+    session = new_session()
+    try:
         yield session
+    finally:
+        session.close()  # rolls back an uncommitted transaction
+
+
+def commit_before_response(session: Session = Depends(db_session)) -> Iterator[None]:
+    """Router dependency (``scope="function"``): commit the request's session once the endpoint has returned.
+
+    FastAPI runs the exit code of ``scope="function"`` dependencies after the endpoint returned
+    and its response was serialised, but before the response is sent; request-scoped ones (the
+    default) exit only after the client has the answer. An endpoint that raises is not committed;
+    a commit that fails raises to the error handlers (409 for a lost race or a constraint, 503
+    when the database is gone).
+    """
+    yield
+    session.commit()
 
 
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
@@ -99,8 +125,28 @@ async def onemap_error_handler(request: Request, exc: Exception) -> JSONResponse
     return JSONResponse(exc.to_dict(), status_code=exc.status_code)
 
 
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
+
+
 async def db_down_handler(request: Request, exc: Exception) -> JSONResponse:
-    err = DatabaseUnavailable("The database is unavailable; try again shortly.")
+    """Operational database errors: 409 for a transaction that lost a race (retry it), else 503."""
+    assert isinstance(exc, DBAPIError)
+    race = RETRYABLE_SQLSTATES.get(_sqlstate(exc) or "")
+    if race:
+        err: OneMapError = Conflict(f"a concurrent request changed the same data ({race}); nothing was written, "
+                                    "retry the request")
+    else:
+        err = DatabaseUnavailable("The database is unavailable; try again shortly.")
+    return JSONResponse(err.to_dict(), status_code=err.status_code)
+
+
+async def integrity_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A constraint the services did not check first (a race, or a deferred check at commit): 409, nothing written."""
+    assert isinstance(exc, IntegrityError)
+    diag = getattr(exc.orig, "diag", None)
+    what = getattr(diag, "constraint_name", None) or "a database constraint"
+    err = Conflict(f"the request conflicts with stored data ({what}); nothing was written")
     return JSONResponse(err.to_dict(), status_code=err.status_code)
 
 
@@ -142,13 +188,6 @@ async def data_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(err.to_dict(), status_code=err.status_code)
 
 
-async def integrity_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """A constraint refused the write (a concurrent duplicate, a vanished reference): 409, nothing written."""
-    assert isinstance(exc, IntegrityError)
-    err = Conflict(f"the change conflicts with the stored data: {_first_line(exc)}")
-    return JSONResponse(err.to_dict(), status_code=err.status_code)
-
-
 async def internal_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """Anything else is a bug: logged with a reference, answered 500 in the API's format, no trace."""
     ref = uuid.uuid4().hex[:12]
@@ -163,6 +202,7 @@ def install_error_handlers(app) -> None:
     app.add_exception_handler(FloodModelError, model_error_handler)
     app.add_exception_handler(LayerError, model_error_handler)
     app.add_exception_handler(OperationalError, db_down_handler)
+    app.add_exception_handler(InterfaceError, db_down_handler)
     app.add_exception_handler(RequestValidationError, request_validation_handler)
     app.add_exception_handler(DataError, data_error_handler)
     app.add_exception_handler(IntegrityError, integrity_error_handler)

@@ -4,19 +4,20 @@
 the periodic jobs (``spatial.api.jobs``), and keeps secrets out of the access
 log (``spatial.api.access_log``). The Panel one-map app is mounted on it
 by the composition root, ``app.create_server()`` (``onemap serve``); the core
-never imports the app.
+never imports the app. Every router is mounted with
+``spatial.api.deps.commit_before_response``: a 2xx answer means its transaction is committed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from spatial.api import access_log, dispatch, jobs, open311, sensors, tickets
 from spatial.api import map as map_routes
 from spatial.api.boundary import InputBoundary
-from spatial.api.deps import install_error_handlers
+from spatial.api.deps import commit_before_response, install_error_handlers
 
 #: Every router of the API, in the order they are mounted.
 ROUTERS: tuple[APIRouter, ...] = (tickets.router, open311.router, dispatch.router, sensors.router,
@@ -35,8 +36,10 @@ def create_api(*, background: bool = True, extra_jobs: Sequence[jobs.Job] = ()) 
     def health() -> dict:
         return {"status": "ok"}
 
+    # Every route commits its transaction before its response is sent: a 2xx means committed.
+    commit = Depends(commit_before_response, scope="function")
     for router in ROUTERS:
-        api.include_router(router)
+        api.include_router(router, dependencies=[commit])
     if background:
         jobs.install(api, extra=extra_jobs)
     return api

@@ -4,7 +4,8 @@
 ``GET  discovery.{xml,json}``              endpoint discovery
 ``GET  services.{xml,json}``               the catalog (service_code = category code)
 ``GET  services/{code}.{xml,json}``        service definition (one optional ``priority`` attribute)
-``POST requests.{xml,json}``               new request (form-encoded, ``api_key`` required)
+``POST requests.{xml,json}``               new request (form-encoded, ``api_key`` required;
+                                           ``Idempotency-Key`` header: a retry answers the same request)
 ``GET  requests.{xml,json}``               search: service_request_id, service_code, start_date,
                                            end_date (<= 90 days), status open/closed; extensions:
                                            page, page_size, bbox
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from spatial.api.deps import db_session, parse_bbox
 from spatial.api.open311_xml import XML_MEDIA_TYPE, render
-from spatial.auth import INTAKE_ROLES, principal_for_token
+from spatial.auth import INTAKE_ROLES, Principal, principal_for_token
 from spatial.bounds import INT8_MAX, MAX_PAGE, int_in
 from spatial.clock import utc_now
 from spatial.errors import Forbidden, NotFound, OneMapError, Unauthorized, ValidationError
@@ -48,6 +49,7 @@ SPEC = "http://wiki.open311.org/GeoReport_v2"
 CLOSED_STATES = FINAL_STATES
 MAX_RESULTS = 1000
 DEFAULT_DAYS = 90
+MAX_IDEMPOTENCY_KEY = 100
 PRIORITY_VALUES = [{"key": str(k), "name": n} for k, n in
                    ((1, "urgent"), (2, "high"), (3, "normal"), (4, "low"), (5, "lowest"))]
 
@@ -83,6 +85,22 @@ def _guard(fmt: str, session: Session, fn: Callable[[], Response]) -> Response:
     except OneMapError as exc:
         session.rollback()
         return _error(fmt, exc)
+
+
+def idempotency_external_id(request: Request, principal: Principal) -> str | None:
+    """The ticket's external id from an ``Idempotency-Key`` header, scoped to the caller's token.
+
+    Open311 has no id of its own for a request and every client shares the ``open311`` channel:
+    ``t<token id>:<key>`` makes a retried POST (the answer was lost, the server restarted) return the
+    same request instead of filing it again, and never mixes two clients' keys.
+    """
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable() or not key.isascii():
+        raise ValidationError(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters")
+    return f"t{principal.token_id}:{key}"
 
 
 def _param(request: Request, name: str) -> str | None:
@@ -206,6 +224,7 @@ async def post_request(fmt: str, request: Request, session: Session = Depends(db
             body["priority"] = int(prio)
         if principal.role == "citizen":
             body["reporter_account"] = principal.actor
+        body["external_id"] = idempotency_external_id(request, principal)
         tickets.category_by_code(session, code)  # 404 for an unknown service_code
         data = tickets.TicketCreate.parse(body)
         result = tickets.intake(session, data, actor=principal.actor, role=principal.role)

@@ -8,9 +8,11 @@ cores, starting parallel workers costs 17-20 ms on sub-millisecond queries.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -21,9 +23,29 @@ from spatial.errors import DatabaseUnavailable
 from spatial.settings import get_settings
 
 _SESSION_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0 -c timezone=UTC"
+_FACTORY_LOCK = threading.RLock()
+_T = TypeVar("_T")
 
 
-@lru_cache(maxsize=8)
+def _one_per_process(fn: Callable[..., _T]) -> Callable[..., _T]:
+    """``lru_cache(8)`` whose calls run one at a time (``cache_clear`` kept).
+
+    A bare ``lru_cache`` runs concurrent misses in parallel: the first requests after a server
+    start each built an engine with its own pool (16 threads, 16 engines), whose connections then
+    stayed open unused.
+    """
+    cached = functools.lru_cache(maxsize=8)(fn)
+
+    @functools.wraps(fn)
+    def get(*args, **kwargs):
+        with _FACTORY_LOCK:
+            return cached(*args, **kwargs)
+
+    get.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return get
+
+
+@_one_per_process
 def get_engine(url: str | None = None) -> Engine:
     """Cached engine for ``url`` (default: the configured database)."""
     settings = get_settings()
@@ -39,7 +61,7 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
-@lru_cache(maxsize=8)
+@_one_per_process
 def _sessionmaker(url: str | None) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 

@@ -102,6 +102,16 @@ def category_lock_key(category_code: str) -> int:
     return zlib.crc32(f"{category_code}:*".encode()) & 0x7FFFFFFF
 
 
+def external_id_lock_key(channel: str, external_id: str) -> int:
+    """Advisory-lock key (with :data:`LOCK_NAMESPACE`) of one ``(channel, external_id)``.
+
+    Intake takes it with the cell locks, so two reports claiming one external id (retries racing
+    each other, even with different bodies) are decided one after the other: the second sees the
+    first as ``existing`` whether it became a ticket or a merged report.
+    """
+    return zlib.crc32(f"ext:{channel}:{external_id}".encode()) & 0x7FFFFFFF
+
+
 def lock_category(session: Session, category_code: str) -> None:
     """One lock for the whole category (radii above :data:`LOCK_RADIUS_M`)."""
     session.execute(_LOCK_SQL, {"ns": _LOCK_NAMESPACE, "keys": [category_lock_key(category_code)]})

@@ -6,8 +6,9 @@ API, Open311) goes through :func:`intake`:
 1. validate the report (:class:`TicketCreate`: known category, location in
    EPSG:4326 inside the district, text lengths, http(s) photo URLs);
 2. idempotency: a repeated ``(channel, external_id)`` returns the ticket it
-   created or was merged into (outcome ``existing``); a unique constraint and
-   ``INSERT ... ON CONFLICT DO NOTHING`` make this hold under concurrency;
+   created or was merged into (outcome ``existing``); an advisory lock on the
+   external id, a unique constraint and ``INSERT ... ON CONFLICT DO NOTHING``
+   make this hold under concurrency;
 3. duplicates (``spatial.tickets.duplicates``): an open ticket of the same category
    within the category's radius and window absorbs the report (outcome
    ``merged``: the report becomes a ``duplicate_report`` event and a
@@ -325,7 +326,9 @@ def intake(
             raise ValidationError("reported_at is more than a year ago")
         reported = min(reported, at)
     raw = _raw(session)
-    keys = duplicates.lock_keys(data.category, data.lon, data.lat) if data.dedupe else None
+    keys = duplicates.lock_keys(data.category, data.lon, data.lat) if data.dedupe else []
+    if data.external_id is not None:  # one decision per external id, merged reports included
+        keys = sorted({*keys, duplicates.external_id_lock_key(data.channel, data.external_id)})
     event = {"channel": data.channel, "external_id": data.external_id, "lon": data.lon, "lat": data.lat,
              "description": data.description, "photo_urls": list(data.photo_urls),
              "reported_at": reported.isoformat()}
@@ -338,7 +341,7 @@ def intake(
         since = reported - timedelta(hours=cat.duplicate_window_h) if dedupe else None
         accept_due, resolve_due = deadlines(cat, reported)
         params = (
-            cat.id, cat.xmin, duplicates.LOCK_NAMESPACE, keys, cat_lock,
+            cat.id, cat.xmin, duplicates.LOCK_NAMESPACE, keys or None, cat_lock,
             dedupe, data.lon, data.lat, data.channel, data.external_id,
             since, duplicates.deg_margin(cat.duplicate_radius_m, data.lat) if dedupe else None,
             cat.duplicate_radius_m if dedupe else None,

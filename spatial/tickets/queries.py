@@ -12,7 +12,6 @@ every endpoint serves: the rows as one caller may see them, by the rules of
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,13 +23,24 @@ from sqlalchemy.orm import Session, aliased
 from spatial import privacy
 from spatial.auth import Principal
 from spatial.errors import NotFound, ValidationError
-from spatial.models import TICKET_STATES, AdminUnit, Category, Department, Ticket, TicketEvent, TicketReporter
+from spatial.models import (
+    TICKET_STATES,
+    AdminUnit,
+    Category,
+    Department,
+    Ticket,
+    TicketEvent,
+    TicketReporter,
+    build_lookup_indexes,
+)
 
 MAX_PAGE_SIZE = 500
 
 _grid = aliased(AdminUnit, name="g")
 _community = aliased(AdminUnit, name="c")
 _street = aliased(AdminUnit, name="s")
+# Shared by every request thread: complete their lookup indexes now (see build_lookup_indexes).
+build_lookup_indexes(*(sa.inspect(a).selectable for a in (_grid, _community, _street)))
 
 PUBLIC_FIELDS = (
     "id", "status", "category", "category_name", "department", "department_name", "channel", "description",
@@ -65,6 +75,11 @@ def base_query() -> sa.Select:
         .outerjoin(_community, _community.id == t.community_id)
         .outerjoin(_street, _street.id == t.street_id)
     )
+
+
+#: One ticket's row; built once at import (not on the first concurrent requests), so its cache key and
+#: SQL compilation are reused on every call.
+_ROW_STMT = base_query().where(Ticket.id == sa.bindparam("tid"))
 
 
 def _iso(v):
@@ -252,15 +267,9 @@ def list_tickets(
     return rows[:limit], len(rows) > limit
 
 
-@functools.cache
-def _row_stmt() -> sa.Select:
-    """Built once, so its cache key and SQL compilation are reused on every call."""
-    return base_query().where(Ticket.id == sa.bindparam("tid"))
-
-
 def ticket_row(session: Session, ticket_id: int) -> sa.Row:
     """One ticket's view row; raises NotFound."""
-    row = session.execute(_row_stmt(), {"tid": ticket_id}).one_or_none()
+    row = session.execute(_ROW_STMT, {"tid": ticket_id}).one_or_none()
     if row is None:
         raise NotFound(f"ticket {ticket_id} does not exist")
     return row

@@ -181,6 +181,34 @@ def test_concurrent_same_external_id_is_one_ticket(committed):
         assert s.execute(sa.select(sa.func.count()).select_from(Ticket)).scalar_one() == 1
 
 
+def test_concurrent_same_external_id_merged_or_created_is_stored_once(committed):
+    """One external id claimed at once by reports at two open tickets and at two free places (different
+    duplicate-lock cells): without the external-id lock two could merge and one create."""
+    with session_scope() as s:
+        seed_small_district(s)
+        for i, lon in enumerate((113.41, 113.45)):
+            intake(s, report(lon=lon, external_id=f"open-{i}"), actor="hl", role="channel")
+
+    places = (113.41, 113.45, 113.43, 113.47)
+    connected = threading.Barrier(8)
+
+    def one(i):
+        with session_scope() as s:
+            s.execute(sa.text("SELECT 1"))  # connected first, so the intakes really overlap
+            connected.wait()
+            r = intake(s, report(lon=places[i % 4] + 0.00001 * i, external_id="retry-1"), actor="hl", role="channel")
+            return r.outcome, r.ticket.id
+
+    outcomes = _race(8, one)
+    assert all(isinstance(o, tuple) for o in outcomes), outcomes
+    assert [o for o, _ in outcomes].count("existing") == 7, outcomes
+    assert len({tid for _, tid in outcomes}) == 1, outcomes
+    with session_scope() as s:
+        reporters = s.execute(sa.select(sa.func.count()).where(TicketReporter.external_id == "retry-1")).scalar_one()
+        tickets = s.execute(sa.select(sa.func.count()).where(Ticket.external_id == "retry-1")).scalar_one()
+    assert reporters == 1 and tickets <= 1, (reporters, tickets)
+
+
 def test_concurrent_transitions_no_lost_update(committed):
     with session_scope() as s:
         seed_small_district(s)

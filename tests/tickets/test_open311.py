@@ -151,3 +151,25 @@ def test_post_errors_follow_the_spec(client, world):
     assert _post(client, "json", tk["leadership"]).status_code == 403
     with session_scope() as s:
         assert s.execute(sa.text("SELECT count(*) FROM ticket")).scalar_one() == 1
+
+
+def test_post_with_an_idempotency_key_is_safe_to_retry(client, world):
+    citizen, channel = world["tokens"]["citizen"], world["tokens"]["channel"]
+    key = {"Idempotency-Key": "7c1e0c2a-retry"}
+    first = client.post(f"{BASE}/requests.json", headers=key, data={
+        "api_key": citizen, "service_code": "noise", "lat": "23.15", "long": "113.47", "description": "drums"})
+    again = client.post(f"{BASE}/requests.json", headers=key, data={
+        "api_key": citizen, "service_code": "noise", "lat": "23.15", "long": "113.47", "description": "drums"})
+    assert (first.status_code, again.status_code) == (201, 200), (first.text, again.text)
+    assert again.json()[0]["service_request_id"] == first.json()[0]["service_request_id"]
+    assert again.json()[0]["service_notice"] == "This request was already received."
+    # the same key from another client is another request (keys are scoped to the api_key)
+    other = client.post(f"{BASE}/requests.json", headers=key, data={
+        "api_key": channel, "service_code": "pothole", "lat": "23.09", "long": "113.41"})
+    assert other.status_code == 201 and other.json()[0]["service_request_id"] != first.json()[0]["service_request_id"]
+    with session_scope() as s:
+        n = s.execute(sa.text("SELECT count(*) FROM ticket_reporter WHERE channel = 'open311'")).scalar_one()
+    assert n == 2
+    bad = client.post(f"{BASE}/requests.json", headers={"Idempotency-Key": "x" * 101},
+                      data={"api_key": citizen, "service_code": "noise", "lat": "23.15", "long": "113.47"})
+    assert bad.status_code == 400 and "Idempotency-Key" in bad.json()[0]["description"]
