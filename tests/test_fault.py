@@ -169,13 +169,14 @@ CREATE CONSTRAINT TRIGGER fault_fail_at_commit AFTER INSERT ON ticket DEFERRABLE
 
 
 @pytest.fixture
-def fail_at_commit(hotline, engine):
-    with engine.begin() as conn:
+def fail_at_commit(hotline, owner_engine):
+    """A deferred trigger that fails the commit; created by the owner (the app role may not)."""
+    with owner_engine.begin() as conn:
         conn.execute(sa.text(FAIL_AT_COMMIT))
     try:
         yield hotline
     finally:
-        with engine.begin() as conn:
+        with owner_engine.begin() as conn:
             conn.execute(sa.text("DROP TRIGGER fault_fail_at_commit ON ticket; DROP FUNCTION fault_fail_at_commit()"))
 
 
