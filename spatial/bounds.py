@@ -35,13 +35,23 @@ Int4Id = Annotated[int, Field(ge=1, le=INT4_MAX)]
 Int8Id = Annotated[int, Field(ge=1, le=INT8_MAX)]
 
 
-def _utc_in_range(t: datetime) -> datetime:
+#: What a time out of range is told.
+TIME_RANGE_MESSAGE = f"must lie between {MIN_TIME:%Y-%m-%d} and {MAX_TIME:%Y-%m-%d} (UTC)"
+
+
+def utc_in_range(t: datetime) -> datetime | None:
+    """The aware ``t`` in UTC when within :data:`MIN_TIME` .. :data:`MAX_TIME`, else None."""
     try:
         out = t.astimezone(UTC)
     except (OverflowError, ValueError):
-        out = None
-    if out is None or not time_in_range(out):
-        raise ValueError(f"must lie between {MIN_TIME:%Y-%m-%d} and {MAX_TIME:%Y-%m-%d} (UTC)")
+        return None
+    return out if time_in_range(out) else None
+
+
+def _utc_in_range(t: datetime) -> datetime:
+    out = utc_in_range(t)
+    if out is None:
+        raise ValueError(TIME_RANGE_MESSAGE)
     return out
 
 

@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from spatial.bounds import MAX_TIME, MIN_TIME, time_in_range
+from spatial.bounds import TIME_RANGE_MESSAGE, utc_in_range
 from spatial.errors import ValidationError
 
 
@@ -27,12 +27,9 @@ def utc_now(now: datetime | None = None) -> datetime:
 
 def _checked(t: datetime, what: str) -> datetime:
     """``t`` (aware) in UTC if within the schema's time range (:mod:`spatial.bounds`), else ValidationError."""
-    try:
-        out = t.astimezone(UTC)
-    except (OverflowError, ValueError):
-        out = None
-    if out is None or not time_in_range(out):
-        raise ValidationError(f"{what} must lie between {MIN_TIME:%Y-%m-%d} and {MAX_TIME:%Y-%m-%d} (UTC)")
+    out = utc_in_range(t)
+    if out is None:
+        raise ValidationError(f"{what} {TIME_RANGE_MESSAGE}")
     return out
 
 
@@ -51,7 +48,7 @@ def as_utc(value: Any, *, what: str = "time", naive_zone: tzinfo | None = None) 
         dt = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value) or not -2.3e9 <= value <= 7.3e9:
-            raise ValidationError(f"{what} must lie between {MIN_TIME:%Y-%m-%d} and {MAX_TIME:%Y-%m-%d} (UTC)")
+            raise ValidationError(f"{what} {TIME_RANGE_MESSAGE}")
         return _checked(datetime.fromtimestamp(float(value), UTC), what)
     elif isinstance(value, str) and value.strip():
         s = value.strip()
