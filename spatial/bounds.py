@@ -17,7 +17,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
 INT4_MAX = 2**31 - 1
 INT8_MAX = 2**63 - 1
@@ -55,8 +55,16 @@ def _utc_in_range(t: datetime) -> datetime:
     return out
 
 
-#: A timezone-aware time within the schema's range, converted to UTC (request models).
-AwareTime = Annotated[AwareDatetime, AfterValidator(_utc_in_range)]
+def _not_a_number(value: Any) -> Any:
+    """Times in requests are ISO 8601 text: ``since=12`` is not taken as 12 s after 1970."""
+    if (isinstance(value, int | float) and not isinstance(value, bool)) or (
+            isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()):
+        raise ValueError("use an ISO 8601 time with a zone, e.g. 2026-07-01T08:00:00+08:00")
+    return value
+
+
+#: A timezone-aware ISO 8601 time within the schema's range, converted to UTC (request models).
+AwareTime = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_utc_in_range)]
 
 
 def _small_json(value: dict[str, Any]) -> dict[str, Any]:

@@ -103,6 +103,23 @@ def idempotency_external_id(request: Request, principal: Principal) -> str | Non
     return f"t{principal.token_id}:{key}"
 
 
+#: Ticket fields named as the Open311 arguments they come from, for error messages.
+OPEN311_NAMES = {"category": "service_code", "lon": "long", "lat": "lat", "description": "description",
+                 "address": "address_string", "photo_urls": "media_url", "reporter_name": "first_name/last_name",
+                 "reporter_phone": "phone", "reporter_account": "account_id/email", "priority": "attribute[priority]",
+                 "external_id": "Idempotency-Key", "attrs": "email/device_id"}
+
+
+def in_open311_terms(message: str) -> str:
+    """A validation message with the ticket's field names replaced by the Open311 arguments."""
+    parts = []
+    for part in message.split("; "):
+        field, sep, rest = part.partition(": ")
+        head = field.split(".")[0]
+        parts.append(f"{OPEN311_NAMES[head]}{sep}{rest}" if sep and head in OPEN311_NAMES else part)
+    return "; ".join(parts)
+
+
 def _param(request: Request, name: str) -> str | None:
     """A query parameter; empty counts as absent (spec rule)."""
     v = request.query_params.get(name)
@@ -180,7 +197,48 @@ def service_definition(code: str, fmt: str, session: Session = Depends(db_sessio
     return _guard(fmt, session, run)
 
 
-@router.post("/requests.{fmt}", summary="Open311: submit a request (form-encoded, api_key required)")
+def _query(name: str, description: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+_ERRORS = {"description": "Open311 error list: [{code, description}] (XML <errors><error> for .xml)"}
+#: The OpenAPI description of the Open311 form (the handler reads the form itself, as the spec is form-encoded).
+POST_REQUEST_DOC = {
+    "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+        "type": "object", "required": ["api_key", "service_code"],
+        "properties": {
+            "api_key": {"type": "string", "description": "an API token (onemap token create)"},
+            "service_code": {"type": "string", "description": "a code from services.json"},
+            "lat": {"type": "number", "description": "WGS84 latitude"},
+            "long": {"type": "number", "description": "WGS84 longitude"},
+            "address_string": {"type": "string"}, "address_id": {"type": "string"},
+            "description": {"type": "string", "maxLength": 4000},
+            "media_url": {"type": "string", "format": "uri"},
+            "first_name": {"type": "string"}, "last_name": {"type": "string"},
+            "phone": {"type": "string", "description": "digits, spaces, dashes, dots, brackets"},
+            "email": {"type": "string"}, "device_id": {"type": "string"}, "account_id": {"type": "string"},
+            "attribute[priority]": {"type": "string", "enum": ["1", "2", "3", "4", "5"]},
+        }}}}},
+    "responses": {"201": {"description": "created: [{service_request_id, service_notice, account_id}]"},
+                  "200": {"description": "merged into an open duplicate, or an Idempotency-Key retry"},
+                  "400": _ERRORS, "403": _ERRORS, "404": _ERRORS},
+}
+GET_REQUESTS_DOC = {"parameters": [
+    _query("service_request_id", "comma list of ids (the other filters are then ignored)"),
+    _query("service_code", "comma list of service codes"),
+    _query("start_date", "ISO 8601 with zone; default: end_date - 90 days", {"type": "string", "format": "date-time"}),
+    _query("end_date", "ISO 8601 with zone; at most 90 days after start_date",
+           {"type": "string", "format": "date-time"}),
+    _query("status", "open, closed or both (comma list)"),
+    _query("page", "extension: page number from 1", {"type": "integer", "minimum": 1}),
+    _query("page_size", f"extension: 1-{MAX_RESULTS}", {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS}),
+    _query("bbox", "extension: min_lon,min_lat,max_lon,max_lat (EPSG:4326)"),
+], "responses": {"200": {"description": "service_requests"}, "400": _ERRORS}}
+
+
+@router.post("/requests.{fmt}", summary="Open311: submit a request (form-encoded, api_key required)",
+             openapi_extra=POST_REQUEST_DOC)
 async def post_request(fmt: str, request: Request, session: Session = Depends(db_session)) -> Response:
     form = await request.form()
     fields = {k: (v.strip() if isinstance(v, str) else v) for k, v in form.items()}
@@ -226,7 +284,10 @@ async def post_request(fmt: str, request: Request, session: Session = Depends(db
             body["reporter_account"] = principal.actor
         body["external_id"] = idempotency_external_id(request, principal)
         tickets.category_by_code(session, code)  # 404 for an unknown service_code
-        data = tickets.TicketCreate.parse(body)
+        try:
+            data = tickets.TicketCreate.parse(body)
+        except ValidationError as exc:
+            raise ValidationError(in_open311_terms(exc.message)) from None
         result = tickets.intake(session, data, actor=principal.actor, role=principal.role)
         notice = {"created": "Thank you; your request was registered.",
                   "merged": f"This was already reported as request {result.ticket.id}; your report was added "
@@ -238,7 +299,7 @@ async def post_request(fmt: str, request: Request, session: Session = Depends(db
     return _guard(fmt, session, run)
 
 
-@router.get("/requests.{fmt}", summary="Open311: search requests")
+@router.get("/requests.{fmt}", summary="Open311: search requests", openapi_extra=GET_REQUESTS_DOC)
 def get_requests(fmt: str, request: Request, session: Session = Depends(db_session)) -> Response:
     def run() -> Response:
         ids = _param(request, "service_request_id")
@@ -290,3 +351,36 @@ def get_request(request_id: str, fmt: str, session: Session = Depends(db_session
         return _respond(fmt, "service_requests", [_request_view(row)])
     return _guard(fmt, session, run)
 
+
+
+#: Open311 status of each ticket state in FixMyStreet's ``servicerequestupdates`` extension.
+UPDATE_STATUS = {"reported": "open", "accepted": "investigating", "dispatched": "action_scheduled",
+                 "in_progress": "in_progress", "resolved": "fixed", "verified": "fixed", "closed": "closed",
+                 "rejected": "no_further_action", "merged": "duplicate", "reopened": "open"}
+
+
+@router.get("/servicerequestupdates.{fmt}", summary="Open311 extension (FixMyStreet): status changes since a time")
+def get_updates(fmt: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    """``start_date`` / ``end_date`` (ISO 8601 with zone; default: the last 24 hours, at most 90 days):
+    every state change of a public request, oldest first, as ``request_update`` items with
+    ``update_id``, ``service_request_id``, ``status`` (FixMyStreet's words), ``updated_datetime``,
+    ``description``, ``media_url`` and ``external_status_code`` (the internal state)."""
+    def run() -> Response:
+        end = _dt(_param(request, "end_date"), "end_date") or utc_now()
+        start = _dt(_param(request, "start_date"), "start_date") or end - timedelta(days=1)
+        if end < start or end - start > timedelta(days=DEFAULT_DAYS):
+            raise ValidationError("start_date must precede end_date by at most 90 days")
+        rows = ticket_views.status_updates(session, start, end, None, limit=MAX_RESULTS)
+        doc = [{"update_id": str(r.id), "service_request_id": str(r.ticket_id),
+                "status": UPDATE_STATUS.get(r.to_status, "open"), "updated_datetime": _iso(r.at),
+                "description": r.note or "", "media_url": None, "external_status_code": r.to_status}
+               for r in rows]
+        return _respond(fmt, "service_requests_updates", doc)
+    return _guard(fmt, session, run)
+
+
+@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+def unknown(path: str) -> Response:
+    """Anything else under ``/open311/v2`` answers Open311's own 404 (XML for ``.xml`` paths)."""
+    fmt = "xml" if path.endswith(".xml") else "json"
+    return _error(fmt, NotFound(f"no Open311 resource at /open311/v2/{path[:100]}"))

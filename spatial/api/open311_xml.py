@@ -16,7 +16,7 @@ XML_MEDIA_TYPE = "text/xml; charset=utf-8"
 
 ITEM_TAGS = {
     "services": "service", "service_requests": "request", "attributes": "attribute", "values": "value",
-    "errors": "error", "endpoints": "endpoint", "formats": "format",
+    "errors": "error", "endpoints": "endpoint", "formats": "format", "service_requests_updates": "request_update",
 }
 
 

@@ -75,7 +75,9 @@ class TicketCreate(BaseModel):
     address: str | None = Field(default=None, max_length=500)
     photo_urls: list[str] = Field(default_factory=list, max_length=MAX_PHOTOS)
     reporter_name: str | None = Field(default=None, max_length=200)
-    reporter_phone: str | None = Field(default=None, max_length=40, pattern=r"^\+?[0-9][0-9 \-]{2,38}$")
+    reporter_phone: str | None = Field(
+        default=None, max_length=40, pattern=r"^\+?[0-9(][0-9 ()\-./]{2,38}$",
+        description="digits with spaces, dashes, dots, brackets; e.g. +44 (0)20 7946 0000")
     reporter_account: str | None = Field(default=None, max_length=128)
     priority: int | None = Field(default=None, ge=1, le=5, description="1 = most urgent")
     reported_at: AwareTime | None = Field(default=None, description="timezone-aware; default: now")

@@ -340,3 +340,20 @@ def page(session: Session, f: TicketFilter, size: int, page_no: int) -> list[sa.
     q = apply_filter(base_query(), f.validate())
     return list(session.execute(q.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(size)
                                 .offset((page_no - 1) * size)).all())
+
+
+def status_updates(session: Session, start: datetime, end: datetime, principal: Principal | None, *,
+                   limit: int) -> list[sa.Row]:
+    """State changes (``ticket_event`` rows with a ``to_status``) made in ``[start, end)``, oldest first.
+
+    Tickets the caller may not find (``visible_to``: sensitive ones for the public) are left out.
+    Rows: ``id, ticket_id, at, to_status, note``.
+    """
+    hidden = privacy.hides_sensitive_rows(principal)
+    q = (sa.select(TicketEvent.id, TicketEvent.ticket_id, TicketEvent.at, TicketEvent.to_status, TicketEvent.note)
+         .where(TicketEvent.to_status.is_not(None), TicketEvent.at >= start, TicketEvent.at < end)
+         .order_by(TicketEvent.at, TicketEvent.id).limit(limit))
+    if hidden:
+        q = q.join(Ticket, Ticket.id == TicketEvent.ticket_id).join(Category, Category.id == Ticket.category_id) \
+            .where(sa.not_(Category.sensitive))
+    return list(session.execute(q).all())

@@ -173,3 +173,60 @@ def test_post_with_an_idempotency_key_is_safe_to_retry(client, world):
     bad = client.post(f"{BASE}/requests.json", headers={"Idempotency-Key": "x" * 101},
                       data={"api_key": citizen, "service_code": "noise", "lat": "23.15", "long": "113.47"})
     assert bad.status_code == 400 and "Idempotency-Key" in bad.json()[0]["description"]
+
+
+def test_ordinary_phone_numbers_are_accepted(client, world):
+    for phone in ("+44 (0)20 7946 0000", "020-7946.0000", "(020) 7946 0000"):
+        r = _post(client, "json", world["tokens"]["channel"], phone=phone, lat="23.0951", long="113.4151",
+                  service_code="noise")
+        assert r.status_code in (200, 201), r.text
+    r = _post(client, "json", world["tokens"]["channel"], phone="call me maybe")
+    assert r.status_code == 400
+
+
+def test_errors_name_the_open311_arguments(client, world):
+    r = _post(client, "json", world["tokens"]["channel"], media_url="x" * 5000, first_name="y" * 300)
+    assert r.status_code == 400
+    text = r.json()[0]["description"]
+    assert "first_name/last_name" in text and "reporter_name" not in text and "photo_urls" not in text
+    r = _post(client, "json", world["tokens"]["channel"], phone="not a phone")
+    assert r.json()[0]["description"].startswith("phone:")
+
+
+@pytest.mark.parametrize("path", ["/nothing.json", "/requests/1/notes.json", "/tokens/abc.xml"])
+def test_unknown_paths_answer_open311_errors(client, world, path):
+    r = client.get(BASE + path)
+    assert r.status_code == 404
+    if path.endswith(".xml"):
+        assert _xml(r).find("error/code").text == "404"
+    else:
+        assert r.json()[0]["code"] == 404 and "no Open311 resource" in r.json()[0]["description"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_servicerequestupdates_round_trips_a_status_change(client, world, fmt):
+    """FixMyStreet pulls status changes: a dispatcher's transition shows up as a request_update."""
+    tk = world["tokens"]
+    sid = _post(client, "json", tk["channel"]).json()[0]["service_request_id"]
+    r = client.post(f"/api/tickets/{sid}/transitions", json={"to": "accepted", "note": "on our list"},
+                    headers={"Authorization": f"Bearer {tk['dispatcher']}"})
+    assert r.status_code == 200, r.text
+    got = client.get(f"{BASE}/servicerequestupdates.{fmt}")
+    assert got.status_code == 200, got.text
+    if fmt == "json":
+        mine = [u for u in got.json() if u["service_request_id"] == sid]
+        assert [u["status"] for u in mine] == ["open", "investigating"]
+        assert mine[-1]["description"] == "on our list" and mine[-1]["external_status_code"] == "accepted"
+    else:
+        root = _xml(got)
+        assert root.tag == "service_requests_updates"
+        mine = [u for u in root.findall("request_update") if u.find("service_request_id").text == sid]
+        assert [u.find("status").text for u in mine] == ["open", "investigating"]
+    bad = client.get(f"{BASE}/servicerequestupdates.json?start_date=2026-01-01T00:00:00Z&end_date=2025-01-01T00:00:00Z")
+    assert bad.status_code == 400
+
+
+def test_since_is_iso_8601_not_a_unix_time(client, world):
+    r = client.get("/api/tickets?since=12")
+    assert r.status_code == 422 and "ISO 8601" in r.json()["message"]
+    assert client.get("/api/tickets?since=2026-01-01T00:00:00Z").status_code == 200
