@@ -118,6 +118,11 @@ def _load_demo(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = get_settings()
+    have, want = migrate.current(), migrate.head()
+    if have != want:  # a server on an older schema fails on the first query that needs the new columns
+        print(f"the database schema is at revision {have or 'none'}, this code needs {want}: "
+              "run `onemap db migrate` (or `onemap db up`) first", file=sys.stderr)
+        return 2
     host = args.host or settings.host
     port = args.port or settings.port
     print(f"OneMap on http://{host}:{port}/  (app at /app, API docs at /docs)")

@@ -64,6 +64,8 @@ def test_migrate_load_demo_and_back_down_on_a_scratch_database(db_url, tmp_path,
         assert demo_main(["--is-loaded"]) == 0 and capsys.readouterr().out == "yes\n"
         assert main(["migrate", "--down"]) == 0
         assert "schema at revision None" in capsys.readouterr().out
+        assert main(["serve"]) == 2  # never serve an outdated schema
+        assert "run `onemap db migrate`" in capsys.readouterr().err
         assert main(["db", "status"]) == 0
         assert json.loads(capsys.readouterr().out)["revision"] is None
         assert demo_main(["--is-loaded"]) == 0 and capsys.readouterr().out == "no\n"
