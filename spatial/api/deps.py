@@ -71,6 +71,11 @@ def commit_before_response(session: Session = Depends(db_session)) -> Iterator[N
     session.commit()
 
 
+def csv_list(value: str | None) -> list[str]:
+    """A comma-separated query parameter as a list (blank items dropped)."""
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
     """``min_lon,min_lat,max_lon,max_lat`` (EPSG:4326 degrees) from a query parameter; None when absent."""
     if not value:

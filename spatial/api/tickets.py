@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from spatial.api.deps import (
     PageQuery,
     TicketIdPath,
+    csv_list,
     current_principal,
     db_session,
     optional_principal,
@@ -56,10 +57,6 @@ class TransitionIn(BaseModel):
 class RatingIn(BaseModel):
     rating: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=2000)
-
-
-def _csv(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
 def _is_owner(session: Session, principal: Principal | None, ticket_id: int) -> bool:
@@ -122,7 +119,7 @@ async def import_tickets(
         raise ValidationError(f"an import may hold at most {MAX_IMPORT_BYTES // 1_000_000} MB; split the file")
     try:
         if "csv" in ctype:
-            df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+            df = pd.readcsv_list(io.BytesIO(raw), dtype=str, keep_default_na=False)
         else:
             rows = json.loads(raw or b"null")
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
@@ -157,8 +154,8 @@ def list_tickets(
     if mine and principal is None:
         raise ValidationError("mine=true needs a token")
     f = ticket_views.TicketFilter(
-        status=_csv(status), category=_csv(category), grid=_csv(grid), street=_csv(street),
-        department=_csv(department), bbox=parse_bbox(bbox), since=since, until=until, overdue=overdue,
+        status=csv_list(status), category=csv_list(category), grid=csv_list(grid), street=csv_list(street),
+        department=csv_list(department), bbox=parse_bbox(bbox), since=since, until=until, overdue=overdue,
         owner=principal.actor if mine and principal else None,
     )
     rows, more = ticket_views.list_tickets(session, ticket_views.visible_to(f, principal), limit=page_size,

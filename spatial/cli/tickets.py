@@ -23,8 +23,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from spatial.auth import create_token, revoke_token
+from spatial.clock import as_utc
 from spatial.db.engine import session_scope
 from spatial.errors import NotFound, ValidationError
+from spatial.io import ticket_export
 from spatial.models import ApiToken, Department, Worker
 from spatial.tickets import queries as ticket_views
 from spatial.tickets import retention, scoring, sla
@@ -146,6 +148,18 @@ def _ticket_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ticket_export(args: argparse.Namespace) -> int:
+    f = ticket_views.TicketFilter(
+        status=args.status or (), category=args.category or (), street=args.street or (),
+        department=args.department or (), grid=args.grid or (),
+        since=as_utc(args.since, what="--since") if args.since else None,
+        until=as_utc(args.until, what="--until") if args.until else None)
+    with session_scope() as session:
+        n = ticket_export.export_tickets(session, args.path, f)
+    print(f"exported {n} tickets to {args.path}")
+    return 0
+
+
 def _prune_reporters(args: argparse.Namespace) -> int:
     with session_scope() as session:
         out = retention.prune_reporters(session, older_than_days=args.days, now=_parse_now(args.now))
@@ -191,6 +205,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ti.add_argument("--actor", default="import")
     ti.add_argument("--skip-invalid", action="store_true", help="import the valid rows, report the others")
     ti.set_defaults(func=_ticket_import)
+    te = tk.add_parser("export", help="export tickets with filters to .csv, .xlsx, .gpkg or .geojson "
+                                      "(lifecycle times in UTC, no reporter contact)")
+    te.add_argument("path")
+    for name in ("status", "category", "street", "department", "grid"):
+        te.add_argument(f"--{name}", action="append", help=f"{name} code (repeat for several)")
+    te.add_argument("--since", help="created at or after (ISO 8601 with zone)")
+    te.add_argument("--until", help="created before (ISO 8601 with zone)")
+    te.set_defaults(func=_ticket_export)
     tp = tk.add_parser("prune-reporters",
                        help="blank reporter name/phone/account of tickets final for longer than the retention")
     tp.add_argument("--days", type=float, help="retention in days (default ONEMAP_REPORTER_RETENTION_DAYS)")

@@ -1,0 +1,82 @@
+"""Filtered ticket exports for analysts and reports: CSV, Excel (.xlsx), GeoPackage and GeoJSON.
+
+One row per ticket with its category, department, street / community / grid
+codes, channel, priority, every lifecycle time (UTC), the deadlines and
+whether they were missed, the rating and the point (EPSG:4326). The filter is
+the list API's (:class:`spatial.tickets.queries.TicketFilter`: time, street,
+department, category, status, bbox, ...), restricted to what the caller may
+find (``visible_to``; exports are for staff, see ``spatial.api.exports``).
+Reporter contact is never exported: it is personal data, shown only ticket
+by ticket to those who need it (``spatial.privacy``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from sqlalchemy.orm import Session
+
+from spatial.auth import Principal
+from spatial.errors import ValidationError
+from spatial.models import Ticket
+from spatial.tickets import queries
+
+#: Exported columns, in order (times are UTC).
+COLUMNS = ("id", "status", "category", "category_name", "department", "department_name", "channel", "street",
+           "community", "grid", "priority", "description", "address", "created_at", "accepted_at",
+           "dispatched_at", "resolved_at", "closed_at", "accept_due_at", "resolve_due_at", "accept_overdue",
+           "resolve_overdue", "escalation_level", "rating", "external_id", "merged_into_id", "lon", "lat")
+TIME_COLUMNS = ("created_at", "accepted_at", "dispatched_at", "resolved_at", "closed_at", "accept_due_at",
+                "resolve_due_at")
+#: File formats by suffix.
+FORMATS = (".csv", ".xlsx", ".gpkg", ".geojson")
+#: Most rows in one export (a larger export: narrow the filter or page by time).
+MAX_ROWS = 1_000_000
+
+
+def ticket_frame(session: Session, f: queries.TicketFilter, principal: Principal | None = None) -> gpd.GeoDataFrame:
+    """The tickets matching ``f`` that ``principal`` may find, oldest first, as :data:`COLUMNS` (EPSG:4326)."""
+    q = queries.apply_filter(queries.base_query(), queries.visible_to(f, principal).validate())
+    rows = session.execute(q.order_by(Ticket.created_at, Ticket.id).limit(MAX_ROWS + 1)).all()
+    if len(rows) > MAX_ROWS:
+        raise ValidationError(f"more than {MAX_ROWS:,} tickets match: narrow the filter (e.g. by time)")
+    frame = pd.DataFrame([{c: r._mapping[c] for c in COLUMNS} for r in rows], columns=list(COLUMNS))
+    for col in TIME_COLUMNS:
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    geom = shapely.points(frame["lon"].astype(float).to_numpy(), frame["lat"].astype(float).to_numpy())
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geom, crs=4326).where(frame["lon"].notna()), crs=4326)
+
+
+def write(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
+    """Write ``frame`` to ``path`` in the format of its suffix (:data:`FORMATS`)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise ValidationError(f"unknown export format {suffix or '(none)'}; use one of {', '.join(FORMATS)}")
+    if suffix in (".csv", ".xlsx"):
+        plain = pd.DataFrame(frame.drop(columns="geometry"))
+        for col in TIME_COLUMNS:  # ISO 8601 text in CSV; naive UTC in Excel (it has no time zones)
+            plain[col] = (plain[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ") if suffix == ".csv"
+                          else plain[col].dt.tz_localize(None))
+        if suffix == ".csv":
+            plain.to_csv(path, index=False)
+        else:
+            plain.rename(columns={c: f"{c}_utc" for c in TIME_COLUMNS}).to_excel(path, index=False,
+                                                                                 sheet_name="tickets")
+        return path
+    out = frame.copy()
+    for col in TIME_COLUMNS:
+        out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out.to_file(path, layer="tickets", driver="GPKG" if suffix == ".gpkg" else "GeoJSON")
+    return path
+
+
+def export_tickets(session: Session, path: str | Path, f: queries.TicketFilter,
+                   principal: Principal | None = None) -> int:
+    """Write the tickets matching ``f`` to ``path``; returns the number of rows."""
+    frame = ticket_frame(session, f, principal)
+    write(frame, path)
+    return len(frame)
