@@ -1,4 +1,4 @@
-"""Filtered ticket exports for analysts and reports: CSV, Excel (.xlsx), GeoPackage and GeoJSON.
+"""Filtered ticket and alert exports for analysts and reports: CSV, Excel (.xlsx), GeoPackage and GeoJSON.
 
 One row per ticket with its category, department, street / community / grid
 codes, channel, priority, every lifecycle time (UTC), the deadlines and
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from spatial.auth import Principal
 from spatial.errors import ValidationError
 from spatial.models import Ticket
+from spatial.sensors import alerts
 from spatial.tickets import queries
 
 #: Exported columns, in order (times are UTC).
@@ -50,28 +51,49 @@ def ticket_frame(session: Session, f: queries.TicketFilter, principal: Principal
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geom, crs=4326).where(frame["lon"].notna()), crs=4326)
 
 
-def write(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
-    """Write ``frame`` to ``path`` in the format of its suffix (:data:`FORMATS`)."""
+def write(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str = "tickets",
+          time_columns: tuple[str, ...] = TIME_COLUMNS) -> Path:
+    """Write ``frame`` (EPSG:4326) to ``path`` in the format of its suffix (:data:`FORMATS`).
+
+    ``time_columns`` (tz-aware) become ISO 8601 UTC text, or naive UTC with a ``_utc`` suffix in Excel.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ValidationError(f"unknown export format {suffix or '(none)'}; use one of {', '.join(FORMATS)}")
     if suffix in (".csv", ".xlsx"):
         plain = pd.DataFrame(frame.drop(columns="geometry"))
-        for col in TIME_COLUMNS:  # ISO 8601 text in CSV; naive UTC in Excel (it has no time zones)
+        for col in time_columns:  # ISO 8601 text in CSV; naive UTC in Excel (it has no time zones)
             plain[col] = (plain[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ") if suffix == ".csv"
                           else plain[col].dt.tz_localize(None))
         if suffix == ".csv":
             plain.to_csv(path, index=False)
         else:
-            plain.rename(columns={c: f"{c}_utc" for c in TIME_COLUMNS}).to_excel(path, index=False,
-                                                                                 sheet_name="tickets")
+            plain.rename(columns={c: f"{c}_utc" for c in time_columns}).to_excel(path, index=False,
+                                                                                 sheet_name=layer)
         return path
     out = frame.copy()
-    for col in TIME_COLUMNS:
+    for col in time_columns:
         out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out.to_file(path, layer="tickets", driver="GPKG" if suffix == ".gpkg" else "GeoJSON")
+    out.to_file(path, layer=layer, driver="GPKG" if suffix == ".gpkg" else "GeoJSON")
     return path
+
+
+#: Alert columns exported (times UTC); flood warnings are alerts with ``source_kind = 'flood'``.
+ALERT_COLUMNS = ("id", "source_kind", "source_id", "rule", "level", "state", "message", "started_at",
+                 "cleared_at", "last_value", "peak_value", "ticket_id", "grid_id", "lon", "lat")
+ALERT_TIMES = ("started_at", "cleared_at")
+
+
+def alert_frame(session: Session, *, state: str | None, source_kind: str | None,
+                principal: Principal | None = None) -> gpd.GeoDataFrame:
+    """Alerts (newest first, at most 10,000) as :data:`ALERT_COLUMNS` with their point (EPSG:4326)."""
+    rows = alerts.list_alerts(session, state=state, source_kind=source_kind, limit=10_000, viewer=principal)
+    frame = pd.DataFrame([{c: r.get(c) for c in ALERT_COLUMNS} for r in rows], columns=list(ALERT_COLUMNS))
+    for col in ALERT_TIMES:
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    geom = shapely.points(frame["lon"].astype(float).to_numpy(), frame["lat"].astype(float).to_numpy())
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geom, crs=4326), crs=4326)
 
 
 def export_tickets(session: Session, path: str | Path, f: queries.TicketFilter,

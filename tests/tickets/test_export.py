@@ -83,3 +83,24 @@ def test_cli_export(world, three, tmp_path, capsys):
     assert main(["ticket", "export", str(path), "--category", "noise"]) == 0
     assert "exported 1 tickets" in capsys.readouterr().out
     assert len(gpd.read_file(path)) == 1
+
+
+def test_alerts_and_flood_warnings_export(client, world, tmp_path):
+    from spatial.sensors import alerts
+
+    with session_scope() as s:
+        alerts.raise_alert(s, source_kind="flood", source_id="run-1:Kexue Road", rule="depth", level="red",
+                           at=T0, value=0.42, geom_ewkt="SRID=4326;POINT(113.41 23.09)", message="road flooded")
+        alerts.raise_alert(s, source_kind="system", source_id="mqtt", rule="offline", level="offline", at=T0,
+                           geom_ewkt="SRID=4326;POINT(113.42 23.09)")
+    tk = world["tokens"]
+    r = client.get("/api/exports/alerts.geojson?source_kind=flood", headers=auth(tk["dispatcher"]))
+    assert r.status_code == 200, r.text
+    path = tmp_path / "a.geojson"
+    path.write_bytes(r.content)
+    frame = gpd.read_file(path)
+    assert list(frame["source_kind"]) == ["flood"] and frame.iloc[0]["level"] == "red"
+    assert frame.iloc[0]["peak_value"] == pytest.approx(0.42) and str(frame.iloc[0]["started_at"]).startswith("2026-11-02")
+    r = client.get("/api/exports/alerts.csv", headers=auth(tk["leadership"]))
+    assert len(pd.read_csv(io.BytesIO(r.content))) == 2
+    assert client.get("/api/exports/alerts.csv", headers=auth(tk["channel"])).status_code == 403
