@@ -74,7 +74,21 @@ def catalog(session: Session = Depends(db_session)) -> list[dict]:
     return ticket_views.catalog(session)
 
 
-@router.post("/tickets", status_code=201, summary="Report an event (any channel)")
+def _ticket_create_schema() -> dict:
+    """TicketCreate's JSON schema for the OpenAPI document (``channel`` is set by the server for citizens)."""
+    schema = tickets.TicketCreate.model_json_schema()
+    schema["required"] = [r for r in schema.get("required", []) if r != "channel"]
+    schema["examples"] = [{"category": "pothole", "lon": 113.41, "lat": 23.09, "channel": "hotline",
+                           "external_id": "12345-0001", "description": "Deep pothole by the bus stop"}]
+    return schema
+
+
+#: The request body as documented: the role rules below adjust it before TicketCreate validates it.
+CREATE_TICKET_DOC = {"requestBody": {"required": True,
+                                     "content": {"application/json": {"schema": _ticket_create_schema()}}}}
+
+
+@router.post("/tickets", status_code=201, summary="Report an event (any channel)", openapi_extra=CREATE_TICKET_DOC)
 def create_ticket(
     response: Response,
     body: dict[str, Any] = Body(..., examples=[{"category": "pothole", "lon": 113.41, "lat": 23.09,
@@ -119,7 +133,7 @@ async def import_tickets(
         raise ValidationError(f"an import may hold at most {MAX_IMPORT_BYTES // 1_000_000} MB; split the file")
     try:
         if "csv" in ctype:
-            df = pd.readcsv_list(io.BytesIO(raw), dtype=str, keep_default_na=False)
+            df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
         else:
             rows = json.loads(raw or b"null")
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):

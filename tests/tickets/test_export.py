@@ -100,7 +100,8 @@ def test_alerts_and_flood_warnings_export(client, world, tmp_path):
     path.write_bytes(r.content)
     frame = gpd.read_file(path)
     assert list(frame["source_kind"]) == ["flood"] and frame.iloc[0]["level"] == "red"
-    assert frame.iloc[0]["peak_value"] == pytest.approx(0.42) and str(frame.iloc[0]["started_at"]).startswith("2026-11-02")
+    assert frame.iloc[0]["peak_value"] == pytest.approx(0.42)
+    assert str(frame.iloc[0]["started_at"]).startswith("2026-11-02")
     r = client.get("/api/exports/alerts.csv", headers=auth(tk["leadership"]))
     assert len(pd.read_csv(io.BytesIO(r.content))) == 2
     assert client.get("/api/exports/alerts.csv", headers=auth(tk["channel"])).status_code == 403
