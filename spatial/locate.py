@@ -112,3 +112,9 @@ def locate_points(session: Session, lon: np.ndarray, lat: np.ndarray) -> pd.Data
     for col in ("grid_id", "community_id", "street_id"):
         out[col] = out[col].astype("Int64").where(out[col] >= 0)
     return out
+
+
+def district_geometry(session: Session) -> shapely.Geometry | None:
+    """The district (union of the level-1 units) as a shapely geometry in EPSG:4326, or None when none is loaded."""
+    wkb = session.scalar(sa.text(f"SELECT ST_AsBinary(ST_Union(geom)) FROM admin_unit WHERE level = {DISTRICT}"))
+    return None if wkb is None else shapely.from_wkb(bytes(wkb))

@@ -27,6 +27,7 @@ from spatial.db.engine import database_exists
 from spatial.db.schema_doc import schema_markdown
 from spatial.errors import OneMapError
 from spatial.io import files as spio
+from spatial.io.spec import CODE_FROM, CONTAINMENT, INVALID, OUTSIDE, import_options, parse_pairs
 from spatial.settings import get_settings
 
 #: A function adding sub-commands to the ``onemap`` parser.
@@ -99,9 +100,24 @@ def _migrate(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
-    n = spio.import_file(args.path, args.table, layer=args.layer, lon=args.lon, lat=args.lat,
-                         src_crs=args.crs, mode=args.mode, fix_invalid=args.fix_invalid)
-    print(f"imported {n} rows into {args.table} in {time.perf_counter() - t0:.2f} s")
+    options = import_options(args.profile, map=parse_pairs(args.map, "--map") or None,
+                             set=parse_pairs(args.set, "--set") or None, outside=args.outside,
+                             invalid="fix" if args.fix_invalid and not args.invalid else args.invalid,
+                             rejects=args.rejects, code_prefix=args.code_prefix, code_from=args.code_from,
+                             containment=args.containment)
+    res = spio.run_import(args.path, args.table, layer=args.layer, lon=args.lon, lat=args.lat,
+                          src_crs=args.crs, mode=args.mode, options=options)
+    print(f"imported {res.rows} rows into {args.table} in {time.perf_counter() - t0:.2f} s")
+    if res.rejected:
+        print(f"left out {len(res.rejected)} rows (written with their reasons to {res.rejects_path}):")
+        for row, why in res.rejected[:20]:
+            print(f"  row {row}: {why}")
+        if len(res.rejected) > 20:
+            print(f"  ... and {len(res.rejected) - 20} more")
+    if res.containment:
+        print(f"containment: {len(res.containment)} unit(s) stick out of their parent beyond the tolerance:")
+        for c in res.containment:
+            print(f"  {spio.containment_line(c)}")
     return 0
 
 
@@ -139,7 +155,20 @@ def build_parser(extra: Sequence[AddCommands] = ()) -> argparse.ArgumentParser:
     im.add_argument("--lat", help="CSV latitude column (default: lat/latitude/y)")
     im.add_argument("--crs", help="CRS of the input when the file does not say (e.g. EPSG:4326)")
     im.add_argument("--mode", choices=["append", "replace", "upsert"], default="append")
-    im.add_argument("--fix-invalid", action="store_true", help="repair invalid geometry instead of refusing it")
+    im.add_argument("--fix-invalid", action="store_true", help="same as --invalid fix")
+    im.add_argument("--profile", help="import profile (YAML) with map, set, outside, invalid, ... options")
+    im.add_argument("--map", action="append", metavar="COLUMN=FILE_COLUMN",
+                    help="take a table column from a file column (repeatable), e.g. code=osm_id")
+    im.add_argument("--set", action="append", metavar="COLUMN=VALUE", help="a constant column, e.g. level=3")
+    im.add_argument("--outside", choices=OUTSIDE, help="rows outside the district: refuse the file (error, "
+                    "default), leave them out (skip) or cut to the boundary (clip)")
+    im.add_argument("--invalid", choices=INVALID, help="rows without/with invalid or wrong-type geometry: "
+                    "refuse the file (error, default), leave them out (skip) or make_valid (fix)")
+    im.add_argument("--rejects", help="GeoPackage of the rows left out (default: INPUT.rejects.gpkg next to it)")
+    im.add_argument("--code-prefix", help="generate missing codes: PREFIX + row number (or geometry hash)")
+    im.add_argument("--code-from", choices=CODE_FROM, help="generated codes from the row order or the geometry")
+    im.add_argument("--containment", choices=CONTAINMENT,
+                    help="admin units sticking out of their parent: warn (default) or error")
     im.set_defaults(func=_import)
 
     ex = sub.add_parser("export", help="export a table to GeoPackage/GeoJSON/Shapefile/CSV (by extension)")
