@@ -51,7 +51,7 @@ from spatial.db.copy import copy_frame, hex_ewkb, json_text, pg_array
 from spatial.db.engine import session_scope
 from spatial.errors import DatabaseUnavailable, ImportDataError, OutsideDistrict
 from spatial.io.clip import outside_rows
-from spatial.io.read import prepare_frame, read_source, row_list
+from spatial.io.read import prepare_frame, read_source, row_list, select_rows
 from spatial.io.spec import PG_TYPES, SPECS, ImportOptions, TableSpec, shp_name, spec_for
 from spatial.locate import district_geometry, inside_sql, locate_points
 from spatial.privacy import PRIVATE_SENSOR_TYPES, SENSITIVE_CATEGORY_CODES
@@ -143,7 +143,8 @@ def run_import(path: str | Path, table: str, *, layer: str | None = None, lon: s
         options = replace(options, invalid="fix")
     spec = spec_for(table)
     path = Path(path)
-    gdf = read_source(path, table=table, layer=layer, lon=lon, lat=lat, src_crs=src_crs)
+    gdf = select_rows(read_source(path, table=table, layer=layer, lon=lon, lat=lat, src_crs=src_crs),
+                      options.where)
     frame = prepare_frame(gdf, table, options=options)
     with _session(session, url) as s:
         if options.outside != "error" and spec.geom is not None:

@@ -409,6 +409,24 @@ def _coerce(s: pd.Series, kind: str, name: str) -> pd.Series:
     raise AssertionError(kind)
 
 
+def select_rows(gdf: gpd.GeoDataFrame, where: dict[str, str] | None) -> gpd.GeoDataFrame:
+    """The rows of ``gdf`` whose columns have the ``where`` values (compared as text), renumbered from 0."""
+    if not where:
+        return gdf
+    cols = [c for c in gdf.columns if c != "geometry"]
+    lower = {str(c).lower(): c for c in cols}
+    keep = np.ones(len(gdf), dtype=bool)
+    for col, value in where.items():
+        found = col if col in cols else lower.get(col.lower())
+        if found is None:
+            raise ImportDataError(f"--where {col}={value}: the file has no column {col!r}; "
+                                  f"it has: {', '.join(map(str, cols))}.")
+        keep &= (gdf[found].astype(str) == value).to_numpy()
+    if not keep.any():
+        raise ImportDataError(f"No row matches --where {', '.join(f'{k}={v}' for k, v in where.items())}.")
+    return gdf[keep].reset_index(drop=True)
+
+
 def apply_options(gdf: gpd.GeoDataFrame, table: str, options: ImportOptions) -> gpd.GeoDataFrame:
     """The file's columns as the table needs them: ``map`` renames, ``set`` constants, generated codes.
 

@@ -155,6 +155,8 @@ class ImportOptions:
 
     * ``map``: table column -> file column (``{"code": "osm_id", "name": "name:zh"}``);
     * ``set``: table column -> constant for every row (``{"level": "3"}``);
+    * ``where``: file column -> value: import only the rows with these values (compared as
+      text; rows are then numbered within the selection);
     * ``outside``: rows outside the district: ``error`` (refuse the file), ``skip``
       (leave out rows less than half inside, by area/length; into the rejects) or
       ``clip`` (also cut the kept polygons and lines to the boundary);
@@ -171,6 +173,7 @@ class ImportOptions:
 
     map: dict[str, str] | None = None
     set: dict[str, str] | None = None
+    where: dict[str, str] | None = None
     outside: str = "error"
     invalid: str = "error"
     rejects: str | None = None
@@ -192,14 +195,15 @@ class ImportOptions:
         return self.outside != "error" or self.invalid != "error"
 
 
-def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, str]:
-    """``["code=osm_id", "name=name:zh"]`` -> ``{"code": "osm_id", "name": "name:zh"}`` (split at the first '=')."""
+def parse_pairs(pairs: list[str] | None, what: str, *, lower: bool = True) -> dict[str, str]:
+    """``["code=osm_id", "name=name:zh"]`` -> ``{"code": "osm_id", "name": "name:zh"}`` (split at the first '=';
+    keys lower-cased unless ``lower=False``)."""
     out: dict[str, str] = {}
     for p in pairs or []:
         key, sep, value = p.partition("=")
         if not sep or not key.strip():
             raise ImportDataError(f"{what} {p!r} is not COLUMN=VALUE.")
-        out[key.strip().lower()] = value.strip()
+        out[key.strip().lower() if lower else key.strip()] = value.strip()
     return out
 
 
@@ -216,11 +220,11 @@ def load_profile(path: str | Path) -> dict:
     if not isinstance(data, dict) or set(data) - allowed:
         raise ImportDataError(f"Import profile {path.name}: unknown keys {sorted(set(data) - allowed)}; "
                               f"allowed: {', '.join(sorted(allowed))}.")
-    for key in ("map", "set"):
+    for key in ("map", "set", "where"):
         if key in data and not isinstance(data[key], dict):
             raise ImportDataError(f"Import profile {path.name}: {key} must be a mapping COLUMN: VALUE.")
         if key in data:
-            data[key] = {str(k).lower(): str(v) for k, v in data[key].items()}
+            data[key] = {(str(k) if key == "where" else str(k).lower()): str(v) for k, v in data[key].items()}
     return data
 
 
@@ -230,7 +234,7 @@ def import_options(profile: str | Path | None = None, **given) -> ImportOptions:
     for key, value in given.items():
         if value is None:
             continue
-        if key in ("map", "set"):
+        if key in ("map", "set", "where"):
             data[key] = {**data.get(key, {}), **value}
         else:
             data[key] = value
