@@ -108,10 +108,11 @@ def _read_csv(path: Path, *, lon: str | None, lat: str | None, src_crs: CRS | No
         text = df[wcol].fillna("").str.strip()
         srids = text.str.extract(r"^SRID=(\d+);", expand=False)
         body = text.str.replace(r"^SRID=\d+;", "", regex=True)
+        wkt = np.array([b if b else None for b in body], dtype=object)  # an empty cell: no geometry
         try:
-            geom = shapely.from_wkt(body.replace("", None).to_numpy(), on_invalid="raise")
+            geom = shapely.from_wkt(wkt, on_invalid="raise")
         except Exception:
-            parsed = shapely.from_wkt(body.replace("", None).to_numpy(), on_invalid="ignore")
+            parsed = shapely.from_wkt(wkt, on_invalid="ignore")
             bad = pd.isna(parsed) & (body != "").to_numpy()
             raise ImportDataError(f"{row_list(bad)}: column {wcol!r} is not valid WKT.") from None
         found = srids.dropna().unique()
