@@ -131,22 +131,30 @@ def grid_cells(district: shapely.Geometry, parents: pd.DataFrame, *, shape: str,
     if not pieces:
         raise ImportDataError("No grid cell intersects the district (or its communities).")
     df = pd.DataFrame(pieces)
-    small = (df["area_m2"] < min_part * cell_area).to_numpy()
-    merged_into = np.arange(len(df))
+    # small pieces, smallest first, merge into the neighbour of the same unit with the longest shared border
     geoms = df["geom"].to_numpy().copy()
     areas = df["area_m2"].to_numpy().copy()
-    big = np.flatnonzero(~small)
-    big_tree = shapely.STRtree(geoms[big]) if big.size else None
-    for i in np.flatnonzero(small)[np.argsort(areas[small])]:
-        if big_tree is None:
-            break
-        near = big[big_tree.query(shapely.buffer(geoms[i], 1e-7), predicate="intersects")]
-        near = near[df["parent"].to_numpy()[near] == df["parent"].iat[i]]
-        if near.size == 0:
+    parent = df["parent"].to_numpy()
+    merged_into = np.arange(len(df))
+
+    def find(i: int) -> int:
+        while merged_into[i] != i:
+            i = merged_into[i]
+        return i
+
+    tree = shapely.STRtree(geoms.copy())
+    for i in np.argsort(areas, kind="stable"):
+        if merged_into[i] != i or areas[i] >= min_part * cell_area:
+            continue
+        near = {find(int(j)) for j in tree.query(shapely.buffer(geoms[i], 1e-7), predicate="intersects")}
+        near = [j for j in near if j != i and parent[j] == parent[i]]
+        if not near:
             continue
         edge = shapely.boundary(geoms[i])
         shared = [shapely.length(shapely.intersection(edge, shapely.buffer(geoms[j], 1e-7))) for j in near]
-        j = int(near[int(np.argmax(shared))])
+        if max(shared) <= 0:
+            continue
+        j = near[int(np.argmax(shared))]
         geoms[j] = keep_family(shapely.union(geoms[j], geoms[i]), "polygon")
         areas[j] += areas[i]
         merged_into[i] = j
