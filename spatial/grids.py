@@ -35,7 +35,7 @@ from pyproj import CRS, Transformer
 from sqlalchemy.orm import Session
 
 from spatial.errors import ImportDataError, ValidationError
-from spatial.io.read import keep_family
+from spatial.geometry import keep_family
 from spatial.locate import COMMUNITY, DISTRICT, GRID, locate_sql
 from spatial.settings import get_settings
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from spatial.io.read import keep_family, multi_of
+from spatial.geometry import keep_family, multi_of
 
 #: share of a polygon/line that must lie inside the district for it to belong to it
 MIN_INSIDE = 0.5

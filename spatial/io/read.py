@@ -21,6 +21,7 @@ import shapely
 from pyproj import CRS
 
 from spatial.errors import ImportDataError, OneMapError
+from spatial.geometry import FAMILY, keep_family, multi_of
 from spatial.io.spec import (
     EXPORT_ONLY,
     LAT_NAMES,
@@ -36,8 +37,6 @@ from spatial.models import CHANNELS, TICKET_STATES
 from spatial.settings import get_settings
 
 _MAX_LISTED = 10
-_FAMILY = {"point": ("Point", "MultiPoint"), "line": ("LineString", "MultiLineString"),
-           "polygon": ("Polygon", "MultiPolygon")}
 
 
 def row_list(mask_or_idx, *, total: int | None = None) -> str:
@@ -220,7 +219,7 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: TableSpec, *, invalid: str = "e
         reject(empty, "", f"GeometryCollection without {spec.geom}s")
     types = np.full(n, -1)
     types[ok] = shapely.get_type_id(geom[ok])
-    allowed = [shapely.GeometryType[f.upper()].value for f in _FAMILY[spec.geom]]
+    allowed = [shapely.GeometryType[f.upper()].value for f in FAMILY[spec.geom]]
     wrong = ok & ~np.isin(types, allowed)
     if wrong.any():
         names = ", ".join(sorted({_type_name(g) for g in geom[wrong]}))
@@ -287,30 +286,6 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: TableSpec, *, invalid: str = "e
         geom[ok] = [multi_of(g, spec.geom) for g in geom[ok]]
     geom[~ok & ~missing] = None
     return geom, reasons
-
-
-def multi_of(g: shapely.Geometry, family: str) -> shapely.Geometry:
-    """``g`` as a MultiLineString/MultiPolygon (``family`` line/polygon); already multi ones unchanged."""
-    if family == "line" and g.geom_type == "LineString":
-        return shapely.multilinestrings([g])
-    if family == "polygon" and g.geom_type == "Polygon":
-        return shapely.multipolygons([g])
-    return g
-
-
-def keep_family(g: shapely.Geometry, family: str) -> shapely.Geometry | None:
-    """The ``family`` (point/line/polygon) part of ``g`` (e.g. of a GeometryCollection), or None."""
-    want = _FAMILY[family]
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in want and not p.is_empty]
-    if g.geom_type == "GeometryCollection" or len(parts) != shapely.get_num_geometries(g):
-        parts = [q for p in shapely.get_parts(g) for q in shapely.get_parts(p) if q.geom_type in want]
-    if not parts:
-        return None
-    if family == "polygon":
-        return shapely.multipolygons([q for p in parts for q in shapely.get_parts(p)])
-    if family == "line":
-        return shapely.multilinestrings([q for p in parts for q in shapely.get_parts(p)])
-    return parts[0]
 
 
 _TRUE = {"true", "t", "yes", "y", "1", "on", "是"}
