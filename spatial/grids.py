@@ -101,8 +101,9 @@ def grid_cells(district: shapely.Geometry, parents: pd.DataFrame, *, shape: str,
     """The grids of ``district`` cut by ``parents`` (columns id, code, geom; EPSG:4326), no database.
 
     Returns one row per grid: ``code``, ``parent_id``, ``col``, ``row``, ``geom``
-    (MultiPolygon, EPSG:4326) and ``area_m2`` (in the metric CRS ``srid``,
-    default :func:`metric_srid` at the district's centroid).
+    (MultiPolygon, EPSG:4326) and ``area_m2`` (planar in the metric CRS ``srid``,
+    default :func:`metric_srid` at the district's centroid; the database stores
+    the geodesic area, as imports do).
     """
     c = district.centroid
     srid = srid or metric_srid(c.x, c.y)
@@ -199,9 +200,9 @@ def generate_grids(session: Session, *, shape: str = "square", size: float = 250
         session.execute(sa.text(f"DELETE FROM admin_unit WHERE level = {GRID}"))
     session.execute(sa.text(
         "INSERT INTO admin_unit (code, name, level, parent_id, geom, area_m2, attrs) "
-        "VALUES (:code, :code, 4, :parent_id, ST_Multi(ST_GeomFromWKB(:wkb, 4326)), :area, "
-        "CAST(:attrs AS jsonb))"),
-        [{"code": r.code, "parent_id": r.parent_id, "wkb": shapely.to_wkb(r.geom), "area": float(r.area_m2),
+        "SELECT :code, :code, 4, :parent_id, g, ST_Area(g::geography), CAST(:attrs AS jsonb) "
+        "FROM ST_Multi(ST_GeomFromWKB(:wkb, 4326)) g"),
+        [{"code": r.code, "parent_id": r.parent_id, "wkb": shapely.to_wkb(r.geom),
           "attrs": f'{{"generated": "{shape} {size:g} m", "col": {r.col}, "row": {r.row}}}'}
          for r in cells.itertuples()])
     relocated = relocate(session)
