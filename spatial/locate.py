@@ -86,7 +86,8 @@ def locate_points(session: Session, lon: np.ndarray, lat: np.ndarray) -> pd.Data
 
     The batch form of :data:`GRID_AT` / :data:`INSIDE_DISTRICT` (same rule: a
     point on a shared edge goes to the lowest id); community and street follow
-    the grid's parents, with a direct lookup where the point is in no grid.
+    the grid's parents (a skipped level is None, as ``onemap_locate``), with
+    direct lookups where the point is in no grid.
     """
     rows = session.execute(sa.text(
         "SELECT id, level, parent_id, ST_AsBinary(geom) AS wkb FROM admin_unit ORDER BY id")).all()
@@ -101,14 +102,25 @@ def locate_points(session: Session, lon: np.ndarray, lat: np.ndarray) -> pd.Data
     parent = pd.Series(units["parent_id"].to_numpy(), index=units["id"].to_numpy())
     level_of = pd.Series(units["level"].to_numpy(), index=units["id"].to_numpy())
 
-    def up(child: np.ndarray, want: int, fallback: np.ndarray) -> np.ndarray:
-        par = pd.Series(child).map(parent)
-        ok = (par.map(level_of) == want).to_numpy()
-        return np.where(ok, par.fillna(-1).to_numpy(np.int64), fallback)
+    def parent_of(child: np.ndarray) -> np.ndarray:
+        return pd.Series(child).map(parent).fillna(-1).to_numpy(np.int64)
 
-    community = up(hits[4], 3, hits[3])
-    street = up(community, 2, hits[2])
+    def at_level(unit: np.ndarray, want: int) -> np.ndarray:
+        return np.where((pd.Series(unit).map(level_of) == want).to_numpy(), unit, -1)
+
+    # as onemap_locate: in a grid, community = the grid's parent and street = its parent's parent, each only
+    # when of that level (a skipped level stays NULL); in no grid, direct lookups
+    in_grid = hits[4] >= 0
+    grid_parent = parent_of(hits[4])
+    community = np.where(in_grid, at_level(grid_parent, 3), hits[3])
+    street = np.where(in_grid, at_level(parent_of(grid_parent), 2), hits[2])
     out = pd.DataFrame({"inside": hits[1] >= 0, "grid_id": hits[4], "community_id": community, "street_id": street})
     for col in ("grid_id", "community_id", "street_id"):
         out[col] = out[col].astype("Int64").where(out[col] >= 0)
     return out
+
+
+def district_geometry(session: Session) -> shapely.Geometry | None:
+    """The district (union of the level-1 units) as a shapely geometry in EPSG:4326, or None when none is loaded."""
+    wkb = session.scalar(sa.text(f"SELECT ST_AsBinary(ST_Union(geom)) FROM admin_unit WHERE level = {DISTRICT}"))
+    return None if wkb is None else shapely.from_wkb(bytes(wkb))

@@ -1,7 +1,7 @@
 """The ``onemap`` command line of the core.
 
 Core commands live here (db, migrate, import, export); the domain command
-groups (``spatial.cli.tickets``, ``.dispatch``, ``.sensors``, ``.backup`` and
+groups (``spatial.cli.tickets``, ``.dispatch``, ``.sensors``, ``.backup``, ``.grids`` and
 ``flood_model.cli``) are listed in :data:`COMMAND_GROUPS`. The composition
 root (``app.main``, the ``onemap`` entry point) adds ``load-demo`` and
 ``serve`` through ``extra``. Errors a user can cause print their message and
@@ -14,11 +14,13 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from flood_model import cli as flood_cli
 from spatial.cli import backup as backup_cli
 from spatial.cli import dispatch as dispatch_cli
+from spatial.cli import grids as grids_cli
 from spatial.cli import sensors as sensors_cli
 from spatial.cli import tickets as tickets_cli
 from spatial.db import migrate, roles
@@ -27,6 +29,7 @@ from spatial.db.engine import database_exists
 from spatial.db.schema_doc import schema_markdown
 from spatial.errors import OneMapError
 from spatial.io import files as spio
+from spatial.io.spec import CODE_FROM, CONTAINMENT, INVALID, OUTSIDE, import_options, parse_pairs
 from spatial.settings import get_settings
 
 #: A function adding sub-commands to the ``onemap`` parser.
@@ -34,7 +37,8 @@ AddCommands = Callable[[argparse._SubParsersAction], None]
 
 #: The domain command groups, each an ``add_parser(subparsers)``.
 COMMAND_GROUPS: tuple[AddCommands, ...] = (tickets_cli.add_parser, dispatch_cli.add_parser,
-                                           sensors_cli.add_parser, backup_cli.add_parser, flood_cli.add_parser)
+                                           sensors_cli.add_parser, backup_cli.add_parser, flood_cli.add_parser,
+                                           grids_cli.add_parser)
 
 
 def _db_up(args: argparse.Namespace) -> int:
@@ -99,9 +103,27 @@ def _migrate(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
-    n = spio.import_file(args.path, args.table, layer=args.layer, lon=args.lon, lat=args.lat,
-                         src_crs=args.crs, mode=args.mode, fix_invalid=args.fix_invalid)
-    print(f"imported {n} rows into {args.table} in {time.perf_counter() - t0:.2f} s")
+    options = import_options(args.profile, map=parse_pairs(args.map, "--map") or None,
+                             set=parse_pairs(args.set, "--set") or None,
+                             where=parse_pairs(args.where, "--where", lower=False) or None, outside=args.outside,
+                             invalid="fix" if args.fix_invalid and not args.invalid else args.invalid,
+                             rejects=args.rejects, code_prefix=args.code_prefix, code_from=args.code_from,
+                             containment=args.containment)
+    res = spio.run_import(args.path, args.table, layer=args.layer, lon=args.lon, lat=args.lat,
+                          src_crs=args.crs, mode=args.mode, options=options)
+    print(f"imported {res.rows} rows into {args.table} in {time.perf_counter() - t0:.2f} s")
+    if res.rejected:
+        kinds = Counter(why.split(" (")[0].split(":")[0] for _, why in res.rejected)
+        print(f"left out {len(res.rejected)} rows ({', '.join(f'{n} {k}' for k, n in kinds.most_common())}); "
+              f"each with its reason in {res.rejects_path}:")
+        for row, why in res.rejected[:10]:
+            print(f"  row {row}: {why}")
+        if len(res.rejected) > 10:
+            print(f"  ... and {len(res.rejected) - 10} more")
+    if res.containment:
+        print(f"containment: {len(res.containment)} unit(s) stick out of their parent beyond the tolerance:")
+        for c in res.containment:
+            print(f"  {spio.containment_line(c)}")
     return 0
 
 
@@ -139,7 +161,22 @@ def build_parser(extra: Sequence[AddCommands] = ()) -> argparse.ArgumentParser:
     im.add_argument("--lat", help="CSV latitude column (default: lat/latitude/y)")
     im.add_argument("--crs", help="CRS of the input when the file does not say (e.g. EPSG:4326)")
     im.add_argument("--mode", choices=["append", "replace", "upsert"], default="append")
-    im.add_argument("--fix-invalid", action="store_true", help="repair invalid geometry instead of refusing it")
+    im.add_argument("--fix-invalid", action="store_true", help="same as --invalid fix")
+    im.add_argument("--profile", help="import profile (YAML) with map, set, outside, invalid, ... options")
+    im.add_argument("--map", action="append", metavar="COLUMN=FILE_COLUMN",
+                    help="take a table column from a file column (repeatable), e.g. code=osm_id")
+    im.add_argument("--set", action="append", metavar="COLUMN=VALUE", help="a constant column, e.g. level=3")
+    im.add_argument("--where", action="append", metavar="FILE_COLUMN=VALUE",
+                    help="import only the rows with this value (repeatable), e.g. ENAME='YAU TSIM MONG'")
+    im.add_argument("--outside", choices=OUTSIDE, help="rows outside the district: refuse the file (error, "
+                    "default), leave them out (skip) or cut to the boundary (clip)")
+    im.add_argument("--invalid", choices=INVALID, help="rows without/with invalid or wrong-type geometry: "
+                    "refuse the file (error, default), leave them out (skip) or make_valid (fix)")
+    im.add_argument("--rejects", help="GeoPackage of the rows left out (default: INPUT.rejects.gpkg next to it)")
+    im.add_argument("--code-prefix", help="generate missing codes: PREFIX + row number (or geometry hash)")
+    im.add_argument("--code-from", choices=CODE_FROM, help="generated codes from the row order or the geometry")
+    im.add_argument("--containment", choices=CONTAINMENT,
+                    help="admin units sticking out of their parent: warn (default) or error")
     im.set_defaults(func=_import)
 
     ex = sub.add_parser("export", help="export a table to GeoPackage/GeoJSON/Shapefile/CSV (by extension)")

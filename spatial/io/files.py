@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -49,9 +50,10 @@ from sqlalchemy.orm import Session
 from spatial.db.copy import copy_frame, hex_ewkb, json_text, pg_array
 from spatial.db.engine import session_scope
 from spatial.errors import DatabaseUnavailable, ImportDataError, OutsideDistrict
-from spatial.io.read import prepare_frame, read_source, row_list
-from spatial.io.spec import PG_TYPES, SPECS, TableSpec, shp_name, spec_for
-from spatial.locate import inside_sql, locate_points
+from spatial.io.clip import outside_rows
+from spatial.io.read import prepare_frame, read_source, row_list, select_rows
+from spatial.io.spec import PG_TYPES, SPECS, ImportOptions, TableSpec, shp_name, spec_for
+from spatial.locate import district_geometry, inside_sql, locate_points
 from spatial.privacy import PRIVATE_SENSOR_TYPES, SENSITIVE_CATEGORY_CODES
 from spatial.settings import get_settings
 from spatial.tickets.deadlines import due_at_many
@@ -73,9 +75,22 @@ def _session(session: Session | None, url: str | None) -> Iterator[Session]:
 
 # ---------------------------------------------------------------------------- import
 
+@dataclass
+class ImportResult:
+    """What an import did: rows written, rows left out (1-based row, reason) and where they were
+    written, and admin units sticking out of their parent (code, parent, outside_m2, area_m2)."""
+
+    table: str
+    rows: int
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    rejects_path: Path | None = None
+    containment: list[dict] = field(default_factory=list)
+
+
 def import_file(path: str | Path, table: str, *, layer: str | None = None, lon: str | None = None,
                 lat: str | None = None, src_crs: str | int | None = None, mode: str = "append",
-                fix_invalid: bool = False, session: Session | None = None, url: str | None = None) -> int:
+                fix_invalid: bool = False, options: ImportOptions | None = None,
+                session: Session | None = None, url: str | None = None) -> int:
     """Import a GeoPackage/GeoJSON/Shapefile/CSV into ``table``; returns the number of rows written.
 
     Parameters
@@ -92,7 +107,10 @@ def import_file(path: str | Path, table: str, *, layer: str | None = None, lon: 
         CRS of a file that does not declare one (e.g. ``"EPSG:32649"``).
     mode : {"append", "replace", "upsert"}
     fix_invalid : bool
-        Repair invalid geometry with ``make_valid`` instead of refusing it.
+        Repair invalid geometry with ``make_valid`` (= ``options.invalid="fix"``).
+    options : ImportOptions, optional
+        Column mapping, constants, rows outside / invalid, generated codes,
+        containment (see :class:`spatial.io.spec.ImportOptions`).
     session : Session, optional
         Run inside this session's transaction (only flushes); by default a
         new transaction is committed on success.
@@ -102,12 +120,122 @@ def import_file(path: str | Path, table: str, *, layer: str | None = None, lon: 
     ImportDataError, OutsideDistrict
         With a user-facing message naming the offending rows; nothing is written.
     """
+    return run_import(path, table, layer=layer, lon=lon, lat=lat, src_crs=src_crs, mode=mode,
+                      fix_invalid=fix_invalid, options=options, session=session, url=url).rows
+
+
+def run_import(path: str | Path, table: str, *, layer: str | None = None, lon: str | None = None,
+               lat: str | None = None, src_crs: str | int | None = None, mode: str = "append",
+               fix_invalid: bool = False, options: ImportOptions | None = None,
+               session: Session | None = None, url: str | None = None) -> ImportResult:
+    """:func:`import_file` returning an :class:`ImportResult` (rows left out, containment report).
+
+    The good rows load in one transaction; the rejects GeoPackage is written
+    before it commits (a failure to write it loads nothing). With
+    ``options.containment="error"`` units sticking out of their parent refuse
+    the whole file.
+    """
     if mode not in MODES:
         raise ImportDataError(f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.")
-    gdf = read_source(path, table=table, layer=layer, lon=lon, lat=lat, src_crs=src_crs)
-    frame = prepare_frame(gdf, table, fix_invalid=fix_invalid)
+    if options is None:
+        options = ImportOptions(invalid="fix" if fix_invalid else "error")
+    elif fix_invalid and options.invalid == "error":
+        options = replace(options, invalid="fix")
+    spec = spec_for(table)
+    path = Path(path)
+    gdf = select_rows(read_source(path, table=table, layer=layer, lon=lon, lat=lat, src_crs=src_crs),
+                      options.where)
+    frame = prepare_frame(gdf, table, options=options)
     with _session(session, url) as s:
-        return load_frame(s, frame, table, mode=mode, source=Path(path).name)
+        if options.outside != "error" and spec.geom is not None:
+            frame = _outside(s, frame, spec, clip=options.outside == "clip")
+        rejected: list[tuple[int, str]] = []
+        rejects_path = None
+        if "_reason" in frame:
+            bad = frame["_reason"].notna().to_numpy()
+            rejected = [(int(r), str(why)) for r, why in zip(frame["_row"][bad], frame["_reason"][bad], strict=True)]
+            frame = frame[~bad].drop(columns=["_reason"]).reset_index(drop=True)
+        n = load_frame(s, frame, table, mode=mode, source=path.name, check_inside=options.outside == "error")
+        result = ImportResult(table, n, rejected)
+        if table == "admin_unit" and n:
+            result.containment = containment_report(s, list(frame["code"]), share=options.containment_share,
+                                                    min_m2=options.containment_m2)
+            if result.containment and options.containment == "error":
+                raise ImportDataError(f"{len(result.containment)} admin unit(s) stick out of their parent: "
+                                      + "; ".join(containment_line(c) for c in result.containment[:_LISTED]))
+        if rejected:
+            rejects_path = Path(options.rejects) if options.rejects else path.with_name(f"{path.stem}.rejects.gpkg")
+            write_rejects(gdf, rejected, rejects_path)
+            result.rejects_path = rejects_path
+        return result
+
+
+def _outside(session: Session, frame: pd.DataFrame, spec: TableSpec, *, clip: bool) -> pd.DataFrame:
+    """Give rows outside the district a ``_reason`` (and clip the others when ``clip``); see :mod:`spatial.io.clip`."""
+    district = district_geometry(session)
+    check = np.ones(len(frame), dtype=bool)
+    if spec.table == "admin_unit":
+        top = (frame["level"] == 1).to_numpy()
+        check = ~top
+        if district is None and top.any():
+            district = shapely.union_all([g for g in frame["geom"][top] if g is not None])
+    if district is None:
+        raise ImportDataError("No district boundary is loaded (admin_unit level 1): import the admin units first.")
+    frame = frame.copy()
+    if "_reason" not in frame:
+        frame["_reason"] = None
+    todo = check & frame["_reason"].isna().to_numpy()
+    geoms = frame["geom"].to_numpy()[todo]
+    reasons, clipped = outside_rows(geoms, district, spec.geom, clip=clip)
+    idx = np.flatnonzero(todo)
+    frame.loc[idx, "geom"] = pd.Series(list(clipped), index=idx, dtype=object)
+    frame.loc[idx, "_reason"] = pd.Series(list(reasons), index=idx, dtype=object)
+    return frame
+
+
+def write_rejects(gdf: gpd.GeoDataFrame, rejected: list[tuple[int, str]], path: Path) -> None:
+    """Write the rejected rows of the source ``gdf`` (its CRS and columns) to a GeoPackage layer ``rejects``,
+    with the 1-based ``_row`` and the ``reason``."""
+    rows = [r for r, _ in rejected]
+    out = pd.DataFrame(gdf.drop(columns=["geometry"], errors="ignore")).iloc[[r - 1 for r in rows]].copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = [v if v is None or isinstance(v, str | int | float | bool) else str(v) for v in out[c]]
+    out.insert(0, "reason", [why for _, why in rejected])
+    out.insert(0, "_row", rows)
+    geom = (gdf.geometry.to_numpy()[[r - 1 for r in rows]] if "geometry" in gdf.columns
+            else np.full(len(rows), None, dtype=object))
+    frame = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=list(geom),
+                             crs=gdf.crs if "geometry" in gdf.columns else None)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        pyogrio.write_dataframe(frame, path, driver="GPKG", layer="rejects", geometry_type="Unknown")
+    except Exception as exc:
+        raise ImportDataError(f"Cannot write the rejects file {path}: {str(exc).splitlines()[0]}; "
+                              "choose another with --rejects PATH.") from None
+
+
+def containment_report(session: Session, codes: list[str], *, share: float = 0.01,
+                       min_m2: float = 1000.0) -> list[dict]:
+    """Admin units among ``codes`` whose area outside their parent exceeds ``max(share * area, min_m2)`` (m², geodesic).
+
+    Each: ``code``, ``level``, ``parent``, ``outside_m2``, ``area_m2``; largest outside first.
+    """
+    rows = session.execute(sa.text(
+        "SELECT code, level, parent, outside_m2, area_m2 FROM ("
+        " SELECT a.code, a.level, p.code AS parent, ST_Area(ST_Difference(a.geom, p.geom)::geography) AS outside_m2,"
+        " ST_Area(a.geom::geography) AS area_m2 FROM admin_unit a JOIN admin_unit p ON p.id = a.parent_id"
+        " WHERE a.code = ANY(:codes) AND NOT ST_CoveredBy(a.geom, p.geom)) x"
+        " WHERE outside_m2 > greatest(:share * area_m2, :min_m2) ORDER BY outside_m2 DESC"),
+        {"codes": codes, "share": share, "min_m2": min_m2}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def containment_line(c: dict) -> str:
+    """One containment finding as text: ``C12 sticks out of D by 2,400 m² (1.3 % of 180,000 m²)``."""
+    return (f"{c['code']} sticks out of {c['parent']} by {c['outside_m2']:,.0f} m² "
+            f"({c['outside_m2'] / c['area_m2']:.1%} of {c['area_m2']:,.0f} m²)")
 
 
 def _stage_value_frame(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
@@ -189,11 +317,13 @@ def _fail_if(session: Session, sql: str, message: str, *, exc: type = ImportData
 
 
 def load_frame(session: Session, frame: pd.DataFrame, table: str, *, mode: str = "append",
-               source: str = "import") -> int:
+               source: str = "import", check_inside: bool = True) -> int:
     """Load a checked frame (from :func:`spatial.io.read.prepare_frame`) into ``table``; flushes only.
 
     Runs in a savepoint: on any error the savepoint is rolled back, the
     staging table is gone and ``ImportDataError``/``OutsideDistrict`` is raised.
+    ``check_inside=False`` when the rows were already held to the district
+    (:mod:`spatial.io.clip`).
     """
     spec = spec_for(table)
     if mode not in MODES:
@@ -209,7 +339,7 @@ def load_frame(session: Session, frame: pd.DataFrame, table: str, *, mode: str =
     values = _stage_value_frame(frame, spec)
     try:
         with session.begin_nested():
-            n = _load(session, spec, values, stage, mode=mode, source=source)
+            n = _load(session, spec, values, stage, mode=mode, source=source, check_inside=check_inside)
     except OperationalError as exc:
         raise DatabaseUnavailable(f"The database is unavailable: {str(exc.orig).splitlines()[0]}") from None
     except DBAPIError as exc:
@@ -219,7 +349,8 @@ def load_frame(session: Session, frame: pd.DataFrame, table: str, *, mode: str =
     return n
 
 
-def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *, mode: str, source: str) -> int:
+def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *, mode: str, source: str,
+          check_inside: bool = True) -> int:
     table = spec.table
     present = [c for c in spec.cols if c.name in values.columns]
     types = {c.name: PG_TYPES[c.kind] for c in present}
@@ -260,6 +391,7 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
             raise ImportDataError("No district boundary is loaded (admin_unit level 1): import the admin units "
                                   "first.")
         located = " AND s._inside IS NOT TRUE" if "_inside" in values else ""
+        located += "" if check_inside else " AND false"
         _fail_if(session, f"SELECT s._row, round(ST_X(ST_PointOnSurface(s.geom))::numeric, 5) || ' ' || "
                  f"round(ST_Y(ST_PointOnSurface(s.geom))::numeric, 5) FROM {stage} s WHERE s.geom IS NOT NULL"
                  f"{located} AND NOT {inside_sql('s.geom')} ORDER BY s._row",
@@ -337,8 +469,8 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
                                 f"ON p.code = s.parent WHERE a.code = s.code"))
         _fail_if(session, f"SELECT s._row, a.code || ' (level ' || a.level || ') in ' || p.code || ' (level ' || "
                  f"p.level || ')' FROM {stage} s JOIN admin_unit a ON a.code = s.code JOIN admin_unit p "
-                 f"ON p.id = a.parent_id WHERE p.level <> a.level - 1 ORDER BY s._row",
-                 "{rows}: the parent must be one level up{values}.")
+                 f"ON p.id = a.parent_id WHERE p.level >= a.level ORDER BY s._row",
+                 "{rows}: the parent must be a higher level (a level may be skipped){values}.")
     session.flush()  # the staging tables go at commit (ON COMMIT DROP)
     return n
 
@@ -435,4 +567,5 @@ def export_table(table: str, path: str | Path, *, session: Session | None = None
     return len(out)
 
 
-__all__ = ["DRIVERS", "MODES", "SPECS", "export_table", "import_file", "load_frame", "read_table"]
+__all__ = ["DRIVERS", "MODES", "SPECS", "ImportResult", "containment_report", "export_table", "import_file",
+           "load_frame", "read_table", "run_import", "write_rejects"]

@@ -8,6 +8,7 @@ kind, raising :class:`~spatial.errors.ImportDataError` that names the rows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC
 from pathlib import Path
@@ -20,12 +21,14 @@ import shapely
 from pyproj import CRS
 
 from spatial.errors import ImportDataError, OneMapError
+from spatial.geometry import FAMILY, keep_family, multi_of
 from spatial.io.spec import (
     EXPORT_ONLY,
     LAT_NAMES,
     LEVEL_NAMES,
     LON_NAMES,
     WKT_NAMES,
+    ImportOptions,
     TableSpec,
     short_names,
     spec_for,
@@ -34,8 +37,6 @@ from spatial.models import CHANNELS, TICKET_STATES
 from spatial.settings import get_settings
 
 _MAX_LISTED = 10
-_FAMILY = {"point": ("Point", "MultiPoint"), "line": ("LineString", "MultiLineString"),
-           "polygon": ("Polygon", "MultiPolygon")}
 
 
 def row_list(mask_or_idx, *, total: int | None = None) -> str:
@@ -106,10 +107,11 @@ def _read_csv(path: Path, *, lon: str | None, lat: str | None, src_crs: CRS | No
         text = df[wcol].fillna("").str.strip()
         srids = text.str.extract(r"^SRID=(\d+);", expand=False)
         body = text.str.replace(r"^SRID=\d+;", "", regex=True)
+        wkt = np.array([b if b else None for b in body], dtype=object)  # an empty cell: no geometry
         try:
-            geom = shapely.from_wkt(body.replace("", None).to_numpy(), on_invalid="raise")
+            geom = shapely.from_wkt(wkt, on_invalid="raise")
         except Exception:
-            parsed = shapely.from_wkt(body.replace("", None).to_numpy(), on_invalid="ignore")
+            parsed = shapely.from_wkt(wkt, on_invalid="ignore")
             bad = pd.isna(parsed) & (body != "").to_numpy()
             raise ImportDataError(f"{row_list(bad)}: column {wcol!r} is not valid WKT.") from None
         found = srids.dropna().unique()
@@ -171,49 +173,76 @@ def read_source(path: str | Path, *, table: str, layer: str | None = None, lon: 
 
 # ---------------------------------------------------------------------------- checking
 
-def _check_geometry(gdf: gpd.GeoDataFrame, spec: TableSpec, *, fix_invalid: bool) -> np.ndarray:
-    """Validate and reproject the geometry column; returns EPSG:4326 shapely geometries (None allowed)."""
+def _type_name(g: shapely.Geometry) -> str:
+    return g.geom_type
+
+
+def _check_geometry(gdf: gpd.GeoDataFrame, spec: TableSpec, *, invalid: str = "error") -> tuple[np.ndarray,
+                                                                                                 np.ndarray]:
+    """Validate and reproject the geometry column.
+
+    Returns EPSG:4326 shapely geometries (None allowed) and per row the reason
+    it is rejected (None for good rows). With ``invalid="error"`` any bad row
+    raises ImportDataError naming the rows; with ``skip`` bad rows get a reason;
+    ``fix`` also repairs invalid geometry and GeometryCollections with
+    ``make_valid`` (keeping the table's geometry family).
+    """
     n = len(gdf)
+    reasons = np.full(n, None, dtype=object)
     if spec.geom is None:
-        return np.full(n, None, dtype=object)
+        return np.full(n, None, dtype=object), reasons
     if "geometry" not in gdf.columns:
         if spec.geom_required:
             raise ImportDataError(f"The file has no geometry; {spec.table} needs {spec.geom} geometry.")
-        return np.full(n, None, dtype=object)
-    geom = np.asarray(gdf.geometry.to_numpy(), dtype=object)
+        return np.full(n, None, dtype=object), reasons
+    geom = np.asarray(gdf.geometry.to_numpy(), dtype=object).copy()
     missing = np.array([g is None or shapely.is_empty(g) for g in geom], dtype=bool)
-    if spec.geom_required and missing.any():
-        raise ImportDataError(f"{row_list(missing)}: geometry is missing or empty.")
     ok = ~missing
-    types = shapely.get_type_id(geom[ok]) if ok.any() else np.array([], dtype=int)
-    allowed = {shapely.GeometryType[t.upper()].value for t in
-               [{"Point": "POINT", "MultiPoint": "MULTIPOINT", "LineString": "LINESTRING",
-                 "MultiLineString": "MULTILINESTRING", "Polygon": "POLYGON",
-                 "MultiPolygon": "MULTIPOLYGON"}[f] for f in _FAMILY[spec.geom]]}
-    wrong = np.zeros(n, dtype=bool)
-    wrong[ok] = ~np.isin(types, list(allowed))
+
+    def reject(mask: np.ndarray, message: str, reason) -> None:
+        """Refuse the file (invalid == 'error') or give the ``mask`` rows a reason (str or row -> str)."""
+        if not mask.any():
+            return
+        if invalid == "error":
+            raise ImportDataError(message)
+        for i in np.flatnonzero(mask):
+            reasons[i] = reason(i) if callable(reason) else reason
+        ok[mask] = False
+
+    if spec.geom_required:
+        reject(missing, f"{row_list(missing)}: geometry is missing or empty.", "no geometry (no coordinates)")
+    if invalid == "fix":  # a GeometryCollection (e.g. from make_valid) keeps its part of the table's family
+        coll = ok & np.array([g is not None and g.geom_type == "GeometryCollection" for g in geom])
+        for i in np.flatnonzero(coll):
+            geom[i] = keep_family(geom[i], spec.geom)
+        empty = coll & np.array([g is None for g in geom])
+        reject(empty, "", f"GeometryCollection without {spec.geom}s")
+    types = np.full(n, -1)
+    types[ok] = shapely.get_type_id(geom[ok])
+    allowed = [shapely.GeometryType[f.upper()].value for f in FAMILY[spec.geom]]
+    wrong = ok & ~np.isin(types, allowed)
     if wrong.any():
-        kinds = sorted({shapely.get_type_id(g) for g in geom[wrong]})
-        names = ", ".join(shapely.GeometryType(k).name.title() for k in kinds)
-        raise ImportDataError(f"{row_list(wrong)}: geometry type {names} where {spec.table} needs {spec.geom}s.")
+        names = ", ".join(sorted({_type_name(g) for g in geom[wrong]}))
+        reject(wrong, f"{row_list(wrong)}: geometry type {names} where {spec.table} needs {spec.geom}s.",
+               lambda i: f"{_type_name(geom[i])} in a {spec.geom} table")
     if spec.geom == "point":
-        multi = np.zeros(n, dtype=bool)
-        multi[ok] = types == shapely.GeometryType.MULTIPOINT.value
+        multi = ok & (types == shapely.GeometryType.MULTIPOINT.value)
+        several = multi & np.array([g is not None and shapely.get_num_geometries(g) != 1 for g in geom])
+        reject(several, f"{row_list(several)}: a MultiPoint with several points; one point per row.",
+               "a MultiPoint with several points")
+        multi &= ok
         if multi.any():
-            several = multi & np.array([g is not None and shapely.get_num_geometries(g) != 1 for g in geom])
-            if several.any():
-                raise ImportDataError(f"{row_list(several)}: a MultiPoint with several points; one point per row.")
             geom[multi] = shapely.get_geometry(geom[multi], 0)
-    if not ok.any():  # no geometry at all (allowed only where it is optional, e.g. workers)
-        return np.full(n, None, dtype=object)
+    if not ok.any():  # no usable geometry at all
+        if spec.geom_required and invalid != "error" and n:
+            return geom, reasons
+        return np.full(n, None, dtype=object), reasons
     crs = gdf.crs
-    coords_ok = np.zeros(n, dtype=bool)
     bounds = np.full((n, 4), np.nan)
-    if ok.any():
-        bounds[ok] = shapely.bounds(geom[ok])
-        coords_ok[ok] = np.isfinite(bounds[ok]).all(axis=1)
-    if (ok & ~coords_ok).any():
-        raise ImportDataError(f"{row_list(ok & ~coords_ok)}: coordinates are not finite numbers.")
+    bounds[ok] = shapely.bounds(geom[ok])
+    finite = np.isfinite(bounds).all(axis=1)
+    reject(ok & ~finite, f"{row_list(ok & ~finite)}: coordinates are not finite numbers.",
+           "coordinates are not finite numbers")
     lonlat_like = ok & (np.abs(bounds[:, [0, 2]]) <= 180).all(axis=1) & (np.abs(bounds[:, [1, 3]]) <= 90).all(axis=1)
     if crs is None:
         hint = ("they look like lon/lat degrees: add --crs EPSG:4326" if lonlat_like[ok].all()
@@ -224,23 +253,27 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: TableSpec, *, fix_invalid: bool
     if crs.is_geographic and not lonlat_like[ok].all():
         bad = ok & ~lonlat_like
         ex = bounds[np.flatnonzero(bad)[0]]
-        raise ImportDataError(
-            f"{row_list(bad)}: coordinates ({ex[0]:.6g}, {ex[1]:.6g}) are out of range for {crs.to_string()} "
-            "(longitude/latitude degrees); the data look projected, so the CRS is wrong: fix the file's CRS "
-            "or, if it has none, give the right one with --crs.")
+        message = (f"{row_list(bad)}: coordinates ({ex[0]:.6g}, {ex[1]:.6g}) are out of range for {crs.to_string()} "
+                   "(longitude/latitude degrees); the data look projected, so the CRS is wrong: fix the file's CRS "
+                   "or, if it has none, give the right one with --crs.")
+        if not lonlat_like[ok].any():  # every row: the CRS is wrong, not a row
+            raise ImportDataError(message)
+        reject(bad, message, f"coordinates out of range for {crs.to_string()}")
     valid = np.ones(n, dtype=bool)
     valid[ok] = shapely.is_valid(geom[ok])
     if not valid.all():
-        if not fix_invalid:
-            first = np.flatnonzero(~valid)[0]
-            reason = shapely.is_valid_reason(geom[first])
-            raise ImportDataError(f"{row_list(~valid)}: invalid geometry (row {first + 1}: {reason}); fix the "
-                                  "geometry in the source, or repair it with --fix-invalid (fix_invalid=True).")
-        fixed = shapely.make_valid(geom[~valid])
-        geom[~valid] = [_keep_family(g, spec.geom) for g in fixed]
-        if any(g is None for g in geom[~valid]):
-            raise ImportDataError(f"{row_list(~valid)}: invalid geometry that cannot be repaired.")
-    if not crs.equals(CRS.from_epsg(4326)):
+        first = np.flatnonzero(~valid)[0]
+        if invalid != "fix":
+            reject(~valid, f"{row_list(~valid)}: invalid geometry (row {first + 1}: "
+                   f"{shapely.is_valid_reason(geom[first])}); fix the geometry in the source, or repair it "
+                   "with --fix-invalid (--invalid fix), or leave such rows out with --invalid skip.",
+                   lambda i: f"invalid geometry: {shapely.is_valid_reason(geom[i])}")
+        else:
+            fixed = shapely.make_valid(geom[~valid])
+            geom[~valid] = [keep_family(g, spec.geom) for g in fixed]
+            lost = ~valid & np.array([g is None for g in geom])
+            reject(lost, "", "invalid geometry that cannot be repaired")
+    if not crs.equals(CRS.from_epsg(4326)) and ok.any():
         try:
             geom[ok] = np.asarray(gpd.GeoSeries(geom[ok], crs=crs).to_crs(4326).to_numpy(), dtype=object)
         except Exception as exc:
@@ -250,26 +283,9 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: TableSpec, *, fix_invalid: bool
             raise ImportDataError(f"Coordinates fall outside the world after reprojecting from {crs.to_string()}; "
                                   "the CRS is wrong.")
     if spec.geom in ("line", "polygon") and ok.any():
-        single = shapely.get_type_id(geom[ok]) == (1 if spec.geom == "line" else 3)
-        sub = geom[ok]
-        sub[single] = [shapely.multilinestrings([g]) if spec.geom == "line" else shapely.multipolygons([g])
-                       for g in sub[single]]
-        geom[ok] = sub
-    return geom
-
-
-def _keep_family(g: shapely.Geometry, family: str) -> shapely.Geometry | None:
-    want = _FAMILY[family]
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in want and not p.is_empty]
-    if g.geom_type == "GeometryCollection" or len(parts) != shapely.get_num_geometries(g):
-        parts = [q for p in shapely.get_parts(g) for q in shapely.get_parts(p) if q.geom_type in want]
-    if not parts:
-        return None
-    if family == "polygon":
-        return shapely.multipolygons([q for p in parts for q in shapely.get_parts(p)])
-    if family == "line":
-        return shapely.multilinestrings([q for p in parts for q in shapely.get_parts(p)])
-    return parts[0]
+        geom[ok] = [multi_of(g, spec.geom) for g in geom[ok]]
+    geom[~ok & ~missing] = None
+    return geom, reasons
 
 
 _TRUE = {"true", "t", "yes", "y", "1", "on", "是"}
@@ -369,15 +385,92 @@ def _coerce(s: pd.Series, kind: str, name: str) -> pd.Series:
     raise AssertionError(kind)
 
 
-def prepare_frame(gdf: gpd.GeoDataFrame, table: str, *, fix_invalid: bool = False) -> pd.DataFrame:
-    """Check and convert a source frame to the table's staging columns (+ ``_row``, ``geom`` in EPSG:4326)."""
+def select_rows(gdf: gpd.GeoDataFrame, where: dict[str, str] | None) -> gpd.GeoDataFrame:
+    """The rows of ``gdf`` whose columns have the ``where`` values (compared as text), renumbered from 0."""
+    if not where:
+        return gdf
+    cols = [c for c in gdf.columns if c != "geometry"]
+    lower = {str(c).lower(): c for c in cols}
+    keep = np.ones(len(gdf), dtype=bool)
+    for col, value in where.items():
+        found = col if col in cols else lower.get(col.lower())
+        if found is None:
+            raise ImportDataError(f"--where {col}={value}: the file has no column {col!r}; "
+                                  f"it has: {', '.join(map(str, cols))}.")
+        keep &= (gdf[found].astype(str) == value).to_numpy()
+    if not keep.any():
+        raise ImportDataError(f"No row matches --where {', '.join(f'{k}={v}' for k, v in where.items())}.")
+    return gdf[keep].reset_index(drop=True)
+
+
+def apply_options(gdf: gpd.GeoDataFrame, table: str, options: ImportOptions) -> gpd.GeoDataFrame:
+    """The file's columns as the table needs them: ``map`` renames, ``set`` constants, generated codes.
+
+    A file column already named like a mapped target is kept as ``<name>_source`` (it ends up in attrs).
+    """
     spec = spec_for(table)
+    gdf = gdf.copy()
+    cols = [c for c in gdf.columns if c != "geometry"]
+    lower = {str(c).lower(): c for c in cols}
+    renames: dict = {}
+    for target, source in (options.map or {}).items():
+        if spec.col(target) is None:
+            raise ImportDataError(f"--map {target}={source}: {table} has no column {target!r}; "
+                                  f"its columns: {', '.join(spec.names)}.")
+        found = source if source in cols else lower.get(source.lower())
+        if found is None:
+            raise ImportDataError(f"--map {target}={source}: the file has no column {source!r}; "
+                                  f"it has: {', '.join(map(str, cols))}.")
+        renames[found] = target
+    clash = {lower[t]: f"{t}_source" for t in renames.values() if t in lower and lower[t] not in renames}
+    gdf = gdf.rename(columns={**clash, **renames})
+    for target, value in (options.set or {}).items():
+        if spec.col(target) is None:
+            raise ImportDataError(f"--set {target}={value}: {table} has no column {target!r}; "
+                                  f"its columns: {', '.join(spec.names)}.")
+        gdf = gdf.drop(columns=[c for c in gdf.columns if str(c).lower() == target])
+        gdf[target] = value
+    if options.code_prefix is not None and spec.col("code") is not None:
+        has = [c for c in gdf.columns if str(c).lower() == "code"]
+        if not has:
+            gdf["code"] = generated_codes(gdf, options.code_prefix, options.code_from)
+    return gdf
+
+
+def generated_codes(gdf: gpd.GeoDataFrame, prefix: str, code_from: str = "row") -> list[str]:
+    """Stable codes: ``prefix`` + the 1-based row number (zero-padded), or + 12 hex digits of the
+    SHA-1 of the normalized geometry's WKB (``code_from="geometry"``; the same shape gets the same code)."""
+    n = len(gdf)
+    if code_from == "row":
+        width = len(str(n))
+        return [f"{prefix}{i:0{width}d}" for i in range(1, n + 1)]
+    if "geometry" not in gdf.columns:
+        raise ImportDataError("Codes from the geometry need a file with geometry; use code_from row.")
+    out = []
+    for g in gdf.geometry.to_numpy():
+        wkb = b"" if g is None else shapely.to_wkb(shapely.normalize(g), hex=False)
+        out.append(prefix + hashlib.sha1(wkb).hexdigest()[:12])
+    return out
+
+
+def prepare_frame(gdf: gpd.GeoDataFrame, table: str, *, fix_invalid: bool = False,
+                  options: ImportOptions | None = None) -> pd.DataFrame:
+    """Check and convert a source frame to the table's staging columns (+ ``_row``, ``geom`` in EPSG:4326).
+
+    With lenient ``options`` (``invalid`` skip/fix) the frame also has ``_reason``:
+    why a row is left out (None for the rows to load).
+    """
+    spec = spec_for(table)
+    options = options or ImportOptions(invalid="fix" if fix_invalid else "error")
+    if options.map or options.set or options.code_prefix is not None:
+        gdf = apply_options(gdf, table, options)
     df = pd.DataFrame(gdf.drop(columns=["geometry"], errors="ignore"))
     lower = {c.lower(): c for c in df.columns}
     missing = [c.name for c in spec.cols if c.required and c.name not in lower]
     if missing:
         raise ImportDataError(f"Missing required column{'s' if len(missing) > 1 else ''} "
-                              f"{', '.join(missing)} for {table}; the file has: {', '.join(map(str, df.columns))}.")
+                              f"{', '.join(missing)} for {table}; the file has: {', '.join(map(str, df.columns))}"
+                              "; name them with --map COLUMN=FILE_COLUMN or --set COLUMN=VALUE.")
     out = pd.DataFrame({"_row": np.arange(1, len(df) + 1)})
     for c in spec.cols:
         if c.name in lower:
@@ -394,7 +487,11 @@ def prepare_frame(gdf: gpd.GeoDataFrame, table: str, *, fix_invalid: bool = Fals
         out["attrs"] = [{**(b or {}), **{k: _plain(v) for k, v in zip(extra, vals, strict=True) if v is not None}}
                         for b, vals in zip(base, ext.itertuples(index=False, name=None), strict=True)]
     if spec.geom is not None:
-        out["geom"] = _check_geometry(gdf, spec, fix_invalid=fix_invalid)
+        out["geom"], reasons = _check_geometry(gdf, spec, invalid=options.invalid)
+        if options.lenient:
+            out["_reason"] = reasons
+    elif options.lenient:
+        out["_reason"] = None
     if table == "admin_unit":
         bad = ~out["level"].isin([1, 2, 3, 4]).to_numpy()
         if bad.any():

@@ -9,7 +9,10 @@ know are kept in its ``attrs`` JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import yaml
 
 from spatial.errors import ImportDataError
 
@@ -136,3 +139,103 @@ def spec_for(table: str) -> TableSpec:
         return SPECS[table]
     except KeyError:
         raise ImportDataError(f"Unknown table {table!r}; importable tables: {', '.join(SPECS)}.") from None
+
+
+# ---------------------------------------------------------------------------- import options
+
+OUTSIDE = ("error", "skip", "clip")
+INVALID = ("error", "skip", "fix")
+CONTAINMENT = ("warn", "error")
+CODE_FROM = ("row", "geometry")
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to meet a real file: column mapping, constants, bad rows, generated codes.
+
+    * ``map``: table column -> file column (``{"code": "osm_id", "name": "name:zh"}``);
+    * ``set``: table column -> constant for every row (``{"level": "3"}``);
+    * ``where``: file column -> value: import only the rows with these values (compared as
+      text; rows are then numbered within the selection);
+    * ``outside``: rows outside the district: ``error`` (refuse the file), ``skip``
+      (leave out rows less than half inside, by area/length; into the rejects) or
+      ``clip`` (also cut the kept polygons and lines to the boundary);
+    * ``invalid``: rows with no, invalid or wrong-type geometry: ``error``, ``skip``
+      (into the rejects) or ``fix`` (``make_valid``, keeping the part of the table's
+      geometry family; rows that stay unusable go to the rejects);
+    * ``rejects``: the GeoPackage listing left-out rows with a reason (default
+      ``<input stem>.rejects.gpkg`` next to the input);
+    * ``code_prefix``/``code_from``: generate missing codes as prefix + row number
+      (``row``, 1-based, zero-padded) or + a hash of the geometry (``geometry``);
+    * ``containment``: admin units sticking out of their parent by more than
+      ``max(containment_share * area, containment_m2)``: ``warn`` (report) or ``error``.
+    """
+
+    map: dict[str, str] | None = None
+    set: dict[str, str] | None = None
+    where: dict[str, str] | None = None
+    outside: str = "error"
+    invalid: str = "error"
+    rejects: str | None = None
+    code_prefix: str | None = None
+    code_from: str = "row"
+    containment: str = "warn"
+    containment_share: float = 0.01
+    containment_m2: float = 1000.0
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("outside", OUTSIDE), ("invalid", INVALID), ("containment", CONTAINMENT),
+                              ("code_from", CODE_FROM)):
+            if getattr(self, name) not in allowed:
+                raise ImportDataError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}.")
+
+    @property
+    def lenient(self) -> bool:
+        """Whether some rows may be left out into the rejects file instead of refusing the file."""
+        return self.outside != "error" or self.invalid != "error"
+
+
+def parse_pairs(pairs: list[str] | None, what: str, *, lower: bool = True) -> dict[str, str]:
+    """``["code=osm_id", "name=name:zh"]`` -> ``{"code": "osm_id", "name": "name:zh"}`` (split at the first '=';
+    keys lower-cased unless ``lower=False``)."""
+    out: dict[str, str] = {}
+    for p in pairs or []:
+        key, sep, value = p.partition("=")
+        if not sep or not key.strip():
+            raise ImportDataError(f"{what} {p!r} is not COLUMN=VALUE.")
+        out[key.strip().lower() if lower else key.strip()] = value.strip()
+    return out
+
+
+def load_profile(path: str | Path) -> dict:
+    """An import profile (YAML): keys ``map``, ``set`` (mappings) and the scalar :class:`ImportOptions` fields."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ImportDataError(f"Import profile not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ImportDataError(f"Import profile {path.name} is not valid YAML: {exc}") from None
+    allowed = {f.name for f in fields(ImportOptions)}
+    if not isinstance(data, dict) or set(data) - allowed:
+        raise ImportDataError(f"Import profile {path.name}: unknown keys {sorted(set(data) - allowed)}; "
+                              f"allowed: {', '.join(sorted(allowed))}.")
+    for key in ("map", "set", "where"):
+        if key in data and not isinstance(data[key], dict):
+            raise ImportDataError(f"Import profile {path.name}: {key} must be a mapping COLUMN: VALUE.")
+        if key in data:
+            data[key] = {(str(k) if key == "where" else str(k).lower()): str(v) for k, v in data[key].items()}
+    return data
+
+
+def import_options(profile: str | Path | None = None, **given) -> ImportOptions:
+    """Options from a profile file overridden by the ``given`` ones (``None`` = not given; maps are merged)."""
+    data = load_profile(profile) if profile else {}
+    for key, value in given.items():
+        if value is None:
+            continue
+        if key in ("map", "set", "where"):
+            data[key] = {**data.get(key, {}), **value}
+        else:
+            data[key] = value
+    return ImportOptions(**data)
