@@ -524,6 +524,26 @@ class CameraDetection(Base):
     data: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
 
 
+
+class DistrictProfile(Base):
+    """The district's profile (one current row, ``id = 1``): see :mod:`spatial.profile`.
+
+    ``doc`` holds the profile file as validated JSON; ``metric_srid`` is the
+    resolved metric CRS (the file's, else the UTM zone of the boundary's
+    centroid) and ``timezone`` the IANA zone, both copied out of ``doc``.
+    """
+
+    __tablename__ = "district_profile"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="ck_district_profile_one_row"),)
+
+    id: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, server_default=sa.text("1"))
+    name: Mapped[str] = mapped_column(sa.Text)
+    metric_srid: Mapped[int] = mapped_column(sa.Integer)
+    timezone: Mapped[str] = mapped_column(sa.Text)
+    doc: Mapped[dict] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+
+
 def build_lookup_indexes(*selectables: sa.FromClause) -> None:
     """Build SQLAlchemy's lazy column lookup index of each table or alias now, in the calling thread.
 
