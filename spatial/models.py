@@ -1,8 +1,8 @@
 """Core PostGIS tables (SQLAlchemy 2 + GeoAlchemy2).
 
 Every geometry is stored in EPSG:4326 (lon/lat degrees). Metric work (buffers,
-distances, areas) transforms to the projected CRS in
-``Settings.metric_srid`` (default EPSG:32649, UTM 49N) or uses geography.
+distances, areas) transforms to
+the district profile's metric CRS (:mod:`spatial.profile`) or uses geography.
 All timestamps are ``timestamptz`` in UTC.
 
 Every table of the platform is declared here, on one :class:`Base`: the

@@ -11,7 +11,7 @@ Monday-Friday, no storm formula and no DEM.
 The metric CRS is any EPSG code of a projected CRS in metres; when the file
 leaves it out it is the UTM zone (WGS 84) of the centroid of the loaded
 level-1 boundary. Stored profiles are cached per database and re-read when
-the row changes (one primary-key lookup of its ``xmin`` per call).
+the row changes (one primary-key lookup of its ``xmin`` and ``ctid`` per call).
 """
 
 from __future__ import annotations
@@ -111,8 +111,8 @@ class ProfileSpec(_Strict):
     timezone: str
     calendar: CalendarSpec = Field(default_factory=CalendarSpec)
     storm: StormSpec | None = None
-    dem: str | None = Field(default=None, description="DEM GeoTIFF in the metric CRS (set by `onemap dem set`)")
-    demo_dem: bool = Field(default=False, description="the planner may use the demo DEM (the demo only)")
+    dem: str | None = Field(default=None, description="DEM GeoTIFF in the metric CRS (set by `onemap dem set`); "
+                                                      "relative paths are under ONEMAP_HOME")
     warnings: WarningSpec = Field(default_factory=WarningSpec)
     source: str | None = Field(default=None, description="a short note on where the settings come from")
 
@@ -137,7 +137,7 @@ def parse_profile(doc: Any, *, origin: str = "profile") -> ProfileSpec:
     try:
         spec = ProfileSpec.model_validate(doc)
     except PydanticError as exc:
-        problems = _pydantic_messages(exc)
+        problems = _pydantic_messages(exc) + _value_problems(doc)
         raise ValidationError(f"{origin}: " + "; ".join(problems), details={"problems": problems}) from None
     problems = spec_problems(spec)
     if problems:
@@ -195,24 +195,39 @@ def storm_formula(spec: StormSpec | None) -> StormFormula | None:
     return None
 
 
+def _value_problems(doc: dict) -> list[str]:
+    """Problems of the metric CRS, time zone and calendar values of a raw profile mapping."""
+    out = []
+    if doc.get("metric_crs") is not None:
+        try:
+            metric_srid_of(doc["metric_crs"])
+        except ValidationError as exc:
+            out.append(exc.message)
+    if isinstance(doc.get("timezone"), str):
+        try:
+            ZoneInfo(doc["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            out.append(f"timezone {doc['timezone']!r} is not an IANA time zone (e.g. Asia/Hong_Kong)")
+    cal = doc.get("calendar")
+    if isinstance(cal, dict) and isinstance(cal.get("country"), str):
+        try:
+            calendar_for({"country": cal["country"], "subdivision": cal.get("subdivision")})
+        except ValidationError as exc:
+            out.append(exc.message)
+    return out
+
+
 def spec_problems(spec: ProfileSpec) -> list[str]:
     """What is wrong with a syntactically valid profile: levels, CRS, time zone, calendar, storm."""
     out = []
     if not set(spec.levels) <= set(LEVEL_NAMES) or 1 not in spec.levels or 4 not in spec.levels:
         out.append(f"levels {spec.levels}: use 1 (district), optionally 2 (street) and 3 (community), and 4 (grid)")
-    if spec.metric_crs is not None:
-        try:
-            metric_srid_of(spec.metric_crs)
-        except ValidationError as exc:
-            out.append(exc.message)
-    try:
-        ZoneInfo(spec.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        out.append(f"timezone {spec.timezone!r} is not an IANA time zone (e.g. Asia/Hong_Kong)")
+    out += _value_problems(spec.model_dump(mode="json"))
     try:
         calendar_for(spec.calendar.model_dump())
     except ValidationError as exc:
-        out.append(exc.message)
+        if exc.message not in out:
+            out.append(exc.message)
     if spec.storm is not None:
         if spec.storm.preset and spec.storm.preset not in PRESETS:
             out.append(f"storm.preset {spec.storm.preset!r} unknown; presets: {', '.join(sorted(PRESETS))}")
@@ -255,7 +270,11 @@ class Profile:
 
     @property
     def dem_path(self) -> Path | None:
-        return Path(self.spec.dem) if self.spec.dem else None
+        """The DEM file (a relative ``dem`` is under ``ONEMAP_HOME``), None when the profile has none."""
+        if not self.spec.dem:
+            return None
+        p = Path(self.spec.dem)
+        return p if p.is_absolute() else get_settings().home / p
 
     def warning_text(self, key: str, **fields: Any) -> str:
         """A warning message in every language of the profile, joined with `` / ``.
@@ -307,7 +326,7 @@ def district_profile(session: Session | sa.Connection | None = None) -> Profile:
         with get_engine().connect() as conn:
             return district_profile(conn)
     conn = session.connection() if isinstance(session, Session) else session
-    row = conn.execute(sa.text("SELECT xmin::text FROM district_profile WHERE id = 1")).first()
+    row = conn.execute(sa.text("SELECT xmin::text || ctid::text FROM district_profile WHERE id = 1")).first()
     if row is None:
         return fallback_profile()
     key = _db_key(conn)
@@ -355,10 +374,17 @@ def store_profile(session: Session, spec: ProfileSpec) -> Profile:
 
 
 def set_dem(session: Session, path: Path | None) -> Profile:
-    """Record ``path`` as the stored profile's DEM (NotFound when no profile is stored)."""
+    """Record ``path`` as the stored profile's DEM, relative to ``ONEMAP_HOME`` when under it.
+
+    Raises NotFound when no profile is stored.
+    """
     prof = district_profile(session)
     if not prof.stored:
         raise NotFound("no district profile stored: run onemap district init PROFILE.yaml first")
+    home = get_settings().home.resolve()
+    if path is not None:
+        path = Path(path).resolve()
+        path = path.relative_to(home) if path.is_relative_to(home) else path
     spec = prof.spec.model_copy(update={"dem": str(path) if path else None})
     return store_profile(session, spec)
 
@@ -378,7 +404,7 @@ def database_report(session: Session, prof: Profile) -> dict:
         out["utm_of_centroid"] = utm_srid(*centroid)
     dem = prof.dem_path
     if dem is None:
-        out["dem"] = "demo DEM" if prof.spec.demo_dem else "none: run onemap dem set PATH"
+        out["dem"] = "none: run onemap dem set PATH"
     elif not dem.is_file():
         out["dem"] = f"missing file {dem}"
     else:
