@@ -7,8 +7,11 @@ import math
 from datetime import UTC, date, datetime
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
+import rasterio
+import shapely
 import sqlalchemy as sa
 from pyproj import Geod
 from shapely.geometry import Point
@@ -21,7 +24,7 @@ from spatial.models import Camera
 from spatial.profile import district_profile, parse_profile, read_profile_file, store_profile, utm_srid
 from spatial.sensors.cameras import view_location
 from spatial.sensors.flood_warnings import publish_forecast_warnings
-from spatial.settings import REPO_ROOT
+from spatial.settings import REPO_ROOT, get_settings
 from spatial.tickets import scoring
 from spatial.tickets.deadlines import due_at_many
 from spatial.tickets.intake import TicketCreate, intake
@@ -166,3 +169,67 @@ def test_warning_texts_come_from_the_profile(session, district):
     msg = session.scalar(sa.text("SELECT message FROM alert WHERE source_kind = 'flood'"))
     assert msg == ("Grid A waterlogging yellow warning, take precautions (forecast depth 0.20 m) / "
                    "Grid A: aviso amarillo de inundación, tome precauciones (profundidad prevista 0.20 m)")
+
+
+SHENZHEN_DEM = REPO_ROOT.parent / "shared" / "data" / "03_dem_rainfall" / "shenzhen_srtm3_dem.tif"
+
+
+def _set_boundary(engine: sa.Engine, x0: float, y0: float, x1: float, y1: float) -> None:
+    with Session(engine) as s:
+        s.execute(sa.text("DELETE FROM admin_unit"))
+        s.execute(sa.text("INSERT INTO admin_unit (code, name, level, geom) VALUES ('D', 'D', 1, "
+                          "ST_GeomFromText(:wkt, 4326))"),
+                  {"wkt": f"MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))"})
+        s.commit()
+
+
+def test_dem_set_reprojects_and_clips_the_shenzhen_srtm(committed, tmp_path, capsys):
+    assert SHENZHEN_DEM.is_file(), f"shared data missing: {SHENZHEN_DEM}"
+    _set_boundary(committed, 114.05, 22.53, 114.10, 22.57)  # Futian, inside the SRTM tile
+    code, out, err = _cli(capsys, "district", "init", str(_profile_file(
+        tmp_path, {"name": "Futian", "timezone": "Asia/Shanghai", "levels": [1, 4]})))
+    assert code == 0 and json.loads(out)["metric_srid"] == 32650, err
+    code, out, err = _cli(capsys, "dem", "set", str(SHENZHEN_DEM), "--margin", "300")
+    assert code == 0, err
+    info = json.loads(out)
+    stored = forecasts.dem_path()
+    try:
+        with rasterio.open(stored) as src:
+            assert src.crs.to_epsg() == 32650 and src.res[0] == pytest.approx(info["cell_m"])
+            assert 80 < src.res[0] < 95  # 3 arc-seconds
+            with Session(committed) as s:
+                x0, y0, x1, y1 = s.execute(sa.text(
+                    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent("
+                    "ST_Transform(geom, 32650)) AS e FROM admin_unit) x")).one()
+                prof = district_profile(s)
+            b = src.bounds
+            inner, outer = 300, 300 + 2 * src.res[0]
+            assert shapely.box(x0 - inner, y0 - inner, x1 + inner, y1 + inner).within(shapely.box(*b))  # district
+            assert shapely.box(*b).within(shapely.box(x0 - outer, y0 - outer, x1 + outer, y1 + outer))  # + margin
+            z = src.read(1)
+            assert np.isfinite(z).all() and np.nanmin(z) > -20 and np.nanmax(z) < 400  # coast to low hills
+        assert prof.spec.dem == f"dem/{stored.name}" and prof.dem_path == stored
+        code, out, _ = _cli(capsys, "district", "check")
+        assert json.loads(out)["database"]["dem_covers_boundary"] == 1.0
+
+        # a DEM without a CRS is refused unless --crs says what it is
+        bare = tmp_path / "bare.tif"
+        with rasterio.open(SHENZHEN_DEM) as src:
+            meta = {**src.meta, "crs": None}
+            with rasterio.open(bare, "w", **meta) as dst:
+                dst.write(src.read())
+        code, _, err = _cli(capsys, "dem", "set", str(bare))
+        assert code == 2 and "has no CRS: give it with --crs EPSG:xxxx" in err
+        code, _, err = _cli(capsys, "dem", "set", str(bare), "--crs", "EPSG:4326")
+        assert code == 0, err
+        (get_settings().home / "dem" / "bare-32650.tif").unlink()
+
+        # a district outside (or partly outside) the DEM is refused, saying how much is covered
+        _set_boundary(committed, 113.00, 22.53, 113.05, 22.57)
+        code, _, err = _cli(capsys, "dem", "set", str(SHENZHEN_DEM))
+        assert code == 2 and "covers 0.0% of the district" in err
+        _set_boundary(committed, 114.70, 22.53, 114.72, 22.57)  # the tile ends at 114.713 E
+        code, _, err = _cli(capsys, "dem", "set", str(SHENZHEN_DEM))
+        assert code == 2 and "% of the district" in err and "covers 0.0%" not in err
+    finally:
+        stored.unlink(missing_ok=True)
