@@ -52,10 +52,10 @@ def default_dem_path() -> Path:
 NO_DEM = "no DEM for this district: run onemap dem set PATH"
 
 
-def dem_path(source: Profile | Session | None = None) -> Path:
+def dem_path(source: Profile | Session) -> Path:
     """The DEM planner forecasts run on: the district profile's ``dem`` (never another district's).
 
-    ``source`` is the profile, or a session to read it with (default: the application database).
+    ``source`` is the profile, or a session to read it with.
 
     Raises
     ------
@@ -148,8 +148,8 @@ class ForecastOutcome:
 
 def run_scenario(scenario: Scenario, *, grids: gpd.GeoDataFrame, roads: gpd.GeoDataFrame | None,
                  progress: Callable[[float, str], None] | None = None, run_id: str | None = None,
-                 dem: Path | None = None) -> ForecastOutcome:
-    """Run one scenario on ``dem`` (default :func:`dem_path`) and store its overlay.
+                 dem: Path) -> ForecastOutcome:
+    """Run one scenario on ``dem`` (the district's: :func:`dem_path`) and store its overlay.
 
     ``grids`` and ``roads`` are EPSG:4326 frames with ``id``, ``name`` and
     ``geometry`` (the warnings are computed for them).
@@ -157,7 +157,7 @@ def run_scenario(scenario: Scenario, *, grids: gpd.GeoDataFrame, roads: gpd.GeoD
     t0 = time.perf_counter()
     if progress:
         progress(0.0, "loading DEM")
-    grid = load_dem(dem or dem_path(), resolution=scenario.cell_m)
+    grid = load_dem(dem, resolution=scenario.cell_m)
     road_cols = roads[["id", "name", "geometry"]] if roads is not None and len(roads) else None
     res = run_forecast(grid, scenario.rain, duration_s=scenario.duration_s, drainage_mm_h=scenario.drainage_mm_h,
                        roads=road_cols, grids=grids[["id", "name", "geometry"]], progress=progress)
@@ -202,7 +202,7 @@ class BackgroundRun:
     scenario: Scenario
     grids: gpd.GeoDataFrame
     roads: gpd.GeoDataFrame | None
-    dem: Path | None = None
+    dem: Path
     fraction: float = 0.0
     message: str = "starting"
     outcome: ForecastOutcome | None = None

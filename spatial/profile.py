@@ -35,7 +35,6 @@ from pyproj.exceptions import CRSError
 from sqlalchemy.orm import Session
 
 from flood_model.storms import PRESETS, StormFormula
-from spatial.db.engine import get_engine
 from spatial.dem import coverage
 from spatial.errors import NotFound, ValidationError
 from spatial.settings import get_settings
@@ -320,11 +319,11 @@ def _db_key(conn: sa.Connection) -> str:
     return f"{u.host}:{u.port}/{u.database}"
 
 
-def district_profile(session: Session | sa.Connection | None = None) -> Profile:
-    """The stored profile of the session's database (default: the application database), else the fallback."""
-    if session is None:
-        with get_engine().connect() as conn:
-            return district_profile(conn)
+def district_profile(session: Session | sa.Connection) -> Profile:
+    """The stored profile of the session's database, else :func:`fallback_profile`.
+
+    Code without a session uses :func:`spatial.db.profile.app_profile`.
+    """
     conn = session.connection() if isinstance(session, Session) else session
     row = conn.execute(sa.text("SELECT xmin::text || ctid::text FROM district_profile WHERE id = 1")).first()
     if row is None:

@@ -192,7 +192,8 @@ def test_dem_set_reprojects_and_clips_the_shenzhen_srtm(committed, tmp_path, cap
     code, out, err = _cli(capsys, "dem", "set", str(SHENZHEN_DEM), "--margin", "300")
     assert code == 0, err
     info = json.loads(out)
-    stored = forecasts.dem_path()
+    with Session(committed) as s:
+        stored = forecasts.dem_path(s)
     try:
         with rasterio.open(stored) as src:
             assert src.crs.to_epsg() == 32650 and src.res[0] == pytest.approx(info["cell_m"])

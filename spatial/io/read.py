@@ -19,6 +19,7 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
+from spatial.db.profile import app_profile
 from spatial.errors import ImportDataError, OneMapError
 from spatial.io.spec import (
     EXPORT_ONLY,
@@ -31,7 +32,6 @@ from spatial.io.spec import (
     spec_for,
 )
 from spatial.models import CHANNELS, TICKET_STATES
-from spatial.profile import district_profile
 
 _MAX_LISTED = 10
 _FAMILY = {"point": ("Point", "MultiPoint"), "line": ("LineString", "MultiLineString"),
@@ -307,7 +307,7 @@ def _coerce(s: pd.Series, kind: str, name: str) -> pd.Series:
         return out.astype(object).where(present, None)
     if kind == "datetime":
         vals = s.where(present, None)
-        tz = district_profile().timezone
+        tz = app_profile().timezone
         try:  # fast path: one format, one offset
             parsed = pd.DatetimeIndex(pd.to_datetime(vals, errors="raise", format="ISO8601")
                                       if vals.dtype == object else pd.to_datetime(vals))

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from spatial import privacy
 from spatial.auth import Principal
 from spatial.clock import as_utc, utc_now
+from spatial.db.profile import app_profile
 from spatial.errors import ValidationError
 from spatial.models import Sensor
 from spatial.profile import district_profile
@@ -62,7 +63,7 @@ def parse_time(value: Any, zone: ZoneInfo | None = None) -> datetime:
 
     Naive values are taken in ``zone``, by default the district profile's time zone.
     """
-    return as_utc(value, naive_zone=zone or district_profile().zone)
+    return as_utc(value, naive_zone=zone or app_profile().zone)
 
 
 def _first(row: Mapping, *keys: str) -> Any:

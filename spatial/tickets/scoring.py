@@ -38,6 +38,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from spatial.db.profile import app_profile
 from spatial.errors import ValidationError
 from spatial.profile import district_profile
 
@@ -73,7 +74,7 @@ ORDER BY u.code
 
 def month_bounds(month: date, *, tz: str | None = None) -> tuple[datetime, datetime]:
     """[start, end) of the calendar month containing ``month`` in ``tz`` (default the profile's zone; aware)."""
-    zone = ZoneInfo(tz or district_profile().timezone)
+    zone = ZoneInfo(tz or app_profile().timezone)
     start = datetime(month.year, month.month, 1, tzinfo=zone)
     nxt = datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=zone)
     return start, nxt
