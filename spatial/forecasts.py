@@ -165,8 +165,6 @@ def run_scenario(scenario: Scenario, *, grids: gpd.GeoDataFrame, roads: gpd.GeoD
     depth = np.asarray(res.max_depth, dtype="float64")
     max_depth = float(np.nanmax(depth)) if np.isfinite(depth).any() else 0.0
     corners = corner_bounds(res.transform, depth.shape, res.crs)
-    url = store_overlay(run_id, to_png(depth_rgba(depth, min_depth_m=MIN_SHOWN_M)), corners=corners,
-                        meta={"max_depth_m": max_depth})
     w = res.warnings
     warnings = w.to_crs("EPSG:4326") if w is not None and len(w) else None
     wet = np.isfinite(depth) & (depth >= WET_M)
@@ -178,8 +176,35 @@ def run_scenario(scenario: Scenario, *, grids: gpd.GeoDataFrame, roads: gpd.GeoD
         "grids_at_risk": int((warnings["kind"] == "grid").sum()) if warnings is not None else 0,
         "wall_s": time.perf_counter() - t0,
     }
+    record = {**summary, "scenario": scenario.rain.label, "cell_m": scenario.cell_m, "dem": str(dem),
+              "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "warnings": warning_table(warnings).to_dict("records")}
+    url = store_overlay(run_id, to_png(depth_rgba(depth, min_depth_m=MIN_SHOWN_M)), corners=corners, meta=record)
     return ForecastOutcome(run_id=run_id, result=res, overlay_url=url, corners=corners, warnings=warnings,
                            summary=summary)
+
+
+def past_runs(limit: int = 50) -> list[dict]:
+    """Stored planner runs, newest first: their ``<run_id>.json`` records plus ``run_id`` and ``overlay_url``.
+
+    A record holds the corners and the run's summary, scenario label, cell
+    size (m), DEM path and warnings table (runs stored before these were
+    recorded have only ``max_depth_m``). ``onemap flood run`` writes its
+    products to its ``--out`` folder and is not listed.
+    """
+    d = overlay_dir()
+    if not d.is_dir():
+        return []
+    files = sorted((p for p in d.glob("*.json") if not p.name.startswith(".")),
+                   key=lambda p: p.stat().st_mtime, reverse=True)[:limit]
+    out = []
+    for p in files:
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue
+        out.append({**rec, "run_id": p.stem, "overlay_url": f"/api/map/flood/{p.stem}.png"})
+    return out
 
 
 def warning_table(warnings: gpd.GeoDataFrame | None) -> pd.DataFrame:

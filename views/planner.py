@@ -79,6 +79,8 @@ class PlannerView:
                                                sizing_mode="stretch_width", layout="fit_data_fill", theme="simple")
         self.issue_btn = pn.widgets.Button(name="Issue warnings", button_type="danger", width=200, disabled=True)
         self.issue_result = pn.pane.HTML("")
+        self.past = pn.widgets.Select(name="Past runs", options=self._past_options(), width=200)
+        self.show_btn = pn.widgets.Button(name="Show run", width=200)
         self.map = MapPane(view_for_bounds(self.bounds, width_px=MAP_W, height_px=MAP_H),
                            tooltips={"warnings": warning_tooltip()})
         context = {"grid_lines": boundaries(grids, layer_id="grid_lines", color=(170, 170, 170, 160), width_px=1),
@@ -94,11 +96,13 @@ class PlannerView:
         g = guarded(self.alert)
         self.run_btn.on_click(g(lambda e: self.start()))
         self.issue_btn.on_click(g(lambda e: self.issue()))
+        self.show_btn.on_click(g(lambda e: self.show_past()))
 
     # ------------------------------------------------------------------ layout
     def sidebar(self) -> list:
         return [self.preset, self.period, self.duration, "Or upload a rainfall forecast:", self.upload,
-                self.use_upload, self.cell, self.extra, self.drain, self.run_btn, self.legend]
+                self.use_upload, self.cell, self.extra, self.drain, self.run_btn, self.past, self.show_btn,
+                self.legend]
 
     def main(self) -> pn.viewable.Viewable:
         right = pn.Column(self.progress, self.prog_text, self.summary, "#### Roads and grids at risk",
@@ -166,6 +170,36 @@ class PlannerView:
             return
         guarded(self.alert)(self._show_result)(run.outcome)
 
+    @staticmethod
+    def _past_options() -> dict[str, str]:
+        """Stored runs for the selector: label -> run id, newest first."""
+        out = {}
+        for rec in forecasts.past_runs():
+            depth = rec.get("max_depth_m")
+            label = f"{rec['run_id']}" + (f" ({rec['scenario']})" if rec.get("scenario") else "")
+            out[label + (f", max {depth:.2f} m" if isinstance(depth, float) else "")] = rec["run_id"]
+        return out
+
+    def show_past(self) -> None:
+        """Show a stored run: its overlay, summary and warnings table (its warnings cannot be re-issued)."""
+        rec = next((r for r in forecasts.past_runs() if r["run_id"] == self.past.value), None)
+        if rec is None:
+            show(self.alert, "Choose a stored run first.", "info")
+            return
+        self.map.set_layers({"flood": bitmap_layer(rec["overlay_url"], bounds=rec["corners"], layer_id="flood"),
+                             "warnings": None}, order=ORDER)
+        self.run_id, self.warnings = rec["run_id"], None
+        self.issue_btn.disabled = True
+        parts = [f"<b>Stored run {rec['run_id']}</b>"]
+        if rec.get("scenario"):
+            parts.append(f"{rec['scenario']}, {rec.get('cell_m', '?')} m cells, finished {rec.get('finished_at')}")
+        if rec.get("max_depth_m") is not None:
+            parts.append(f"max depth {rec['max_depth_m']:.2f} m")
+        if "roads_at_risk" in rec:
+            parts.append(f"<b>{rec['roads_at_risk']}</b> roads and <b>{rec['grids_at_risk']}</b> grids at risk")
+        self.summary.object = "<br/>".join(parts)
+        self.warn_table.value = pd.DataFrame(rec.get("warnings") or {"level": []})
+
     def _show_result(self, out: forecasts.ForecastOutcome) -> None:
         self.run_id = out.run_id
         self.warnings = out.warnings
@@ -181,6 +215,7 @@ class PlannerView:
         self.prog_text.object = ""
         self.warn_table.value = forecasts.warning_table(self.warnings)
         self.issue_btn.disabled = self.warnings is None
+        self.past.options = self._past_options()
 
     def issue(self) -> None:
         """Publish the warnings (alerts, messages, tickets for orange/red) in one transaction."""
