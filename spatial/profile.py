@@ -21,7 +21,7 @@ import math
 import threading
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -306,10 +306,16 @@ class Profile:
 def fallback_profile() -> Profile:
     """The profile used when none is stored: ``ONEMAP_METRIC_SRID`` and ``ONEMAP_TIMEZONE``, Mon-Fri."""
     s = get_settings()
-    return Profile(ProfileSpec(name="(no profile stored)", timezone=s.timezone, metric_crs=s.metric_srid),
-                   metric_srid=s.metric_srid, stored=False)
+    return _fallback(s.metric_srid, s.timezone)
 
 
+@lru_cache(maxsize=8)
+def _fallback(srid: int, tz: str) -> Profile:
+    return Profile(ProfileSpec(name="(no profile stored)", timezone=tz, metric_crs=srid), metric_srid=srid,
+                   stored=False)
+
+
+_VERSION_SQL = "SELECT xmin::text || ctid::text FROM district_profile WHERE id = 1"
 _CACHE: dict[str, tuple[str, Profile]] = {}
 _LOCK = threading.Lock()
 
@@ -325,7 +331,8 @@ def district_profile(session: Session | sa.Connection) -> Profile:
     Code without a session uses :func:`spatial.db.profile.app_profile`.
     """
     conn = session.connection() if isinstance(session, Session) else session
-    row = conn.execute(sa.text("SELECT xmin::text || ctid::text FROM district_profile WHERE id = 1")).first()
+    with conn.connection.driver_connection.cursor() as cur:  # psycopg, prepared: the check costs one round trip
+        row = cur.execute(_VERSION_SQL, prepare=True).fetchone()
     if row is None:
         return fallback_profile()
     key = _db_key(conn)
