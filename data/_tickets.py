@@ -19,9 +19,10 @@ import numpy as np
 import shapely
 
 from data.catalog import CATEGORIES, CategorySpec
+from data.profile import demo_calendar
 from spatial.tickets.deadlines import due_at
 
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = ZoneInfo("Asia/Shanghai")  # the demo profile's time zone (data/profiles/demo.yaml)
 
 #: location model mix per category code: roads / residential / centres:<kind> / basins / uniform
 LOCATION_MIX: dict[str, dict[str, float]] = {
@@ -266,8 +267,9 @@ def lifecycle(rng: Draws, cat: CategorySpec, created: datetime, now: datetime, *
     ``fate`` is 'normal', 'rejected', 'merged' or 'reopened'. Returns (steps,
     info) with info keys accept_due_at, resolve_due_at, rating.
     """
-    accept_due = due_at(created, cat.accept[0], cat.accept[1])
-    resolve_due = due_at(created, cat.resolve[0], cat.resolve[1])
+    cal = demo_calendar()
+    accept_due = due_at(created, cat.accept[0], cat.accept[1], tz=TZ.key, calendar=cal)
+    resolve_due = due_at(created, cat.resolve[0], cat.resolve[1], tz=TZ.key, calendar=cal)
     steps = [Step(created, "reported", reporter_actor, reporter_role)]
     info: dict = {"accept_due_at": accept_due, "resolve_due_at": resolve_due, "rating": None}
     auto = cat.auto_dispatch

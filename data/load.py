@@ -2,7 +2,8 @@
 
 ``onemap load-demo`` calls :func:`load_demo`; ``python -m data.load --is-loaded``
 prints ``yes`` or ``no`` (used by ``dev.sh run``). The DEM GeoTIFF is written
-to :func:`dem_path`.
+to :func:`dem_path` and the demo profile (``data/profiles/demo.yaml``) is
+stored as the district profile, with that DEM.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import sqlalchemy as sa
 from data import _geometry as demo_geometry
 from data._dem import make_dem
 from data.demo import DEMO_DISTRICT_CODE, DEMO_TABLES, DemoData, generate
+from data.profile import demo_profile
 from spatial.db.copy import copy_frame, hex_ewkb, json_text, pg_array
 from spatial.db.engine import get_engine, session_scope
 from spatial.errors import Conflict
 from spatial.forecasts import default_dem_path
+from spatial.profile import store_profile
 from spatial.settings import get_settings
 
 _JSON = {"attrs", "thresholds", "data"}
@@ -82,6 +85,7 @@ def write_demo(data: DemoData, *, replace: bool = True, url: str | None = None) 
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"))
         session.execute(sa.text(f"ANALYZE {', '.join(DEMO_TABLES)}"))
+        store_profile(session, demo_profile())
     t_db = time.perf_counter() - t0
     path = default_dem_path()
     data.dem.write(path)

@@ -19,7 +19,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial.settings import get_settings
+from spatial.profile import district_profile
 
 _MOVE_SQL = """
 WITH m AS (
@@ -78,7 +78,7 @@ def step_positions(session: Session, *, now: datetime | None = None, step_m: flo
     dx, dy = rng.normal(0.0, step_m, n), rng.normal(0.0, step_m, n)
     acc = np.round(rng.uniform(3.0, 15.0, n), 1)
     params = {"ids": list(ids), "dx": dx.tolist(), "dy": dy.tolist(), "acc": acc.tolist(), "now": now,
-              "srid": get_settings().metric_srid, "pull": pull}
+              "srid": district_profile(session).metric_srid, "pull": pull}
     session.execute(sa.text(_MOVE_SQL), params)
     session.execute(sa.text(_FIX_SQL), {"ids": list(ids), "now": now})
     session.flush()

@@ -25,12 +25,14 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from sqlalchemy.orm import Session
 
 from flood_model.forecast import ForecastResult, run_forecast
 from flood_model.grid import load_dem
 from flood_model.rainfall import Hyetograph
 from layers.raster import corner_bounds, depth_rgba, to_png
 from spatial.errors import ConfigError, NotFound, ValidationError
+from spatial.profile import Profile, district_profile
 from spatial.settings import get_settings
 
 #: Shallower water is not drawn (a film of rain everywhere would hide the map), metres.
@@ -46,18 +48,27 @@ def default_dem_path() -> Path:
     return get_settings().home / "demo" / "dem.tif"
 
 
-def dem_path() -> Path:
-    """The DEM planner forecasts run on: ``ONEMAP_PLANNER_DEM`` or :func:`default_dem_path`.
+#: What the planner says when the district has no DEM.
+NO_DEM = "no DEM for this district: run onemap dem set PATH"
+
+
+def dem_path(source: Profile | Session) -> Path:
+    """The DEM planner forecasts run on: the district profile's ``dem`` (never another district's).
+
+    ``source`` is the profile, or a session to read it with.
 
     Raises
     ------
     ConfigError
-        When no DEM file exists there (load the demo or set ``ONEMAP_PLANNER_DEM``).
+        No profile DEM (:data:`NO_DEM`), or its file is missing.
     """
-    path = get_settings().planner_dem or default_dem_path()
-    if not Path(path).is_file():
-        raise ConfigError(f"no DEM at {path}: load the demo district or set ONEMAP_PLANNER_DEM to a GeoTIFF")
-    return Path(path)
+    prof = source if isinstance(source, Profile) else district_profile(source)
+    path = prof.dem_path
+    if path is None:
+        raise ConfigError(NO_DEM)
+    if not path.is_file():
+        raise ConfigError(f"the district's DEM {path} is missing: run onemap dem set PATH")
+    return path
 
 
 def overlay_dir() -> Path:
@@ -136,8 +147,9 @@ class ForecastOutcome:
 
 
 def run_scenario(scenario: Scenario, *, grids: gpd.GeoDataFrame, roads: gpd.GeoDataFrame | None,
-                 progress: Callable[[float, str], None] | None = None, run_id: str | None = None) -> ForecastOutcome:
-    """Run one scenario on :func:`dem_path` and store its overlay.
+                 progress: Callable[[float, str], None] | None = None, run_id: str | None = None,
+                 dem: Path) -> ForecastOutcome:
+    """Run one scenario on ``dem`` (the district's: :func:`dem_path`) and store its overlay.
 
     ``grids`` and ``roads`` are EPSG:4326 frames with ``id``, ``name`` and
     ``geometry`` (the warnings are computed for them).
@@ -145,7 +157,7 @@ def run_scenario(scenario: Scenario, *, grids: gpd.GeoDataFrame, roads: gpd.GeoD
     t0 = time.perf_counter()
     if progress:
         progress(0.0, "loading DEM")
-    grid = load_dem(dem_path(), resolution=scenario.cell_m)
+    grid = load_dem(dem, resolution=scenario.cell_m)
     road_cols = roads[["id", "name", "geometry"]] if roads is not None and len(roads) else None
     res = run_forecast(grid, scenario.rain, duration_s=scenario.duration_s, drainage_mm_h=scenario.drainage_mm_h,
                        roads=road_cols, grids=grids[["id", "name", "geometry"]], progress=progress)
@@ -153,8 +165,6 @@ def run_scenario(scenario: Scenario, *, grids: gpd.GeoDataFrame, roads: gpd.GeoD
     depth = np.asarray(res.max_depth, dtype="float64")
     max_depth = float(np.nanmax(depth)) if np.isfinite(depth).any() else 0.0
     corners = corner_bounds(res.transform, depth.shape, res.crs)
-    url = store_overlay(run_id, to_png(depth_rgba(depth, min_depth_m=MIN_SHOWN_M)), corners=corners,
-                        meta={"max_depth_m": max_depth})
     w = res.warnings
     warnings = w.to_crs("EPSG:4326") if w is not None and len(w) else None
     wet = np.isfinite(depth) & (depth >= WET_M)
@@ -166,8 +176,35 @@ def run_scenario(scenario: Scenario, *, grids: gpd.GeoDataFrame, roads: gpd.GeoD
         "grids_at_risk": int((warnings["kind"] == "grid").sum()) if warnings is not None else 0,
         "wall_s": time.perf_counter() - t0,
     }
+    record = {**summary, "scenario": scenario.rain.label, "cell_m": scenario.cell_m, "dem": str(dem),
+              "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "warnings": warning_table(warnings).to_dict("records")}
+    url = store_overlay(run_id, to_png(depth_rgba(depth, min_depth_m=MIN_SHOWN_M)), corners=corners, meta=record)
     return ForecastOutcome(run_id=run_id, result=res, overlay_url=url, corners=corners, warnings=warnings,
                            summary=summary)
+
+
+def past_runs(limit: int = 50) -> list[dict]:
+    """Stored planner runs, newest first: their ``<run_id>.json`` records plus ``run_id`` and ``overlay_url``.
+
+    A record holds the corners and the run's summary, scenario label, cell
+    size (m), DEM path and warnings table (runs stored before these were
+    recorded have only ``max_depth_m``). ``onemap flood run`` writes its
+    products to its ``--out`` folder and is not listed.
+    """
+    d = overlay_dir()
+    if not d.is_dir():
+        return []
+    files = sorted((p for p in d.glob("*.json") if not p.name.startswith(".")),
+                   key=lambda p: p.stat().st_mtime, reverse=True)[:limit]
+    out = []
+    for p in files:
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue
+        out.append({**rec, "run_id": p.stem, "overlay_url": f"/api/map/flood/{p.stem}.png"})
+    return out
 
 
 def warning_table(warnings: gpd.GeoDataFrame | None) -> pd.DataFrame:
@@ -190,6 +227,7 @@ class BackgroundRun:
     scenario: Scenario
     grids: gpd.GeoDataFrame
     roads: gpd.GeoDataFrame | None
+    dem: Path
     fraction: float = 0.0
     message: str = "starting"
     outcome: ForecastOutcome | None = None
@@ -213,7 +251,8 @@ class BackgroundRun:
 
     def _work(self) -> None:
         try:
-            self.outcome = run_scenario(self.scenario, grids=self.grids, roads=self.roads, progress=self._progress)
+            self.outcome = run_scenario(self.scenario, grids=self.grids, roads=self.roads, progress=self._progress,
+                                        dem=self.dem)
         except Exception as exc:  # reported to whoever polls
             self.error = exc
         finally:

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from spatial.errors import ImportDataError, ValidationError
 from spatial.geometry import keep_family
 from spatial.locate import COMMUNITY, DISTRICT, GRID, locate_sql
+from spatial.profile import district_profile, utm_srid
 from spatial.settings import get_settings
 
 SHAPES = ("square", "hex")
@@ -52,18 +53,21 @@ def parse_size(text: str) -> float:
     return float(m.group(1)) * (1000.0 if m.group(2) == "km" else 1.0)
 
 
-def metric_srid(lon: float, lat: float) -> int:
+def metric_srid(lon: float, lat: float, session: Session | None = None) -> int:
     """The projected CRS (EPSG code, metres) for metric work at (lon, lat) in degrees.
 
-    ``Settings.metric_srid`` when it is set explicitly (ONEMAP_METRIC_SRID),
-    otherwise the WGS 84 UTM zone of the point (326xx north, 327xx south).
-    The one place to switch to a district profile's CRS.
+    The stored district profile's metric CRS (``spatial.profile``) when ``session`` is given and a
+    profile is stored; else ``Settings.metric_srid`` when set explicitly (ONEMAP_METRIC_SRID);
+    otherwise the WGS 84 UTM zone of the point.
     """
+    if session is not None:
+        prof = district_profile(session)
+        if prof.stored:
+            return prof.metric_srid
     settings = get_settings()
     if "metric_srid" in settings.model_fields_set:
         return settings.metric_srid
-    zone = min(60, max(1, int((lon + 180) // 6) + 1))
-    return (32600 if lat >= 0 else 32700) + zone
+    return utm_srid(lon, lat)
 
 
 def lattice(bounds: tuple[float, float, float, float], shape: str,
@@ -192,7 +196,7 @@ def generate_grids(session: Session, *, shape: str = "square", size: float = 250
     if existing and not replace:
         raise ImportDataError(f"{existing} grids exist already; use --replace (replace=True) to replace them.")
     c = district.centroid
-    srid = metric_srid(c.x, c.y)
+    srid = metric_srid(c.x, c.y, session)
     cells = grid_cells(district, parents, shape=shape, size=size, min_part=min_part, srid=srid)
     homes = 0
     if existing:

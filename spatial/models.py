@@ -1,8 +1,8 @@
 """Core PostGIS tables (SQLAlchemy 2 + GeoAlchemy2).
 
 Every geometry is stored in EPSG:4326 (lon/lat degrees). Metric work (buffers,
-distances, areas) transforms to the projected CRS in
-``Settings.metric_srid`` (default EPSG:32649, UTM 49N) or uses geography.
+distances, areas) transforms to
+the district profile's metric CRS (:mod:`spatial.profile`) or uses geography.
 All timestamps are ``timestamptz`` in UTC.
 
 Every table of the platform is declared here, on one :class:`Base`: the
@@ -522,6 +522,26 @@ class CameraDetection(Base):
     grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="SET NULL"))
     road_id: Mapped[int | None] = mapped_column(sa.ForeignKey("road.id", ondelete="SET NULL"))
     data: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+
+class DistrictProfile(Base):
+    """The district's profile (one current row, ``id = 1``): see :mod:`spatial.profile`.
+
+    ``doc`` holds the profile file as validated JSON; ``metric_srid`` is the
+    resolved metric CRS (the file's, else the UTM zone of the boundary's
+    centroid) and ``timezone`` the IANA zone, both copied out of ``doc``.
+    """
+
+    __tablename__ = "district_profile"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="ck_district_profile_one_row"),)
+
+    id: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, server_default=sa.text("1"))
+    name: Mapped[str] = mapped_column(sa.Text)
+    metric_srid: Mapped[int] = mapped_column(sa.Integer)
+    timezone: Mapped[str] = mapped_column(sa.Text)
+    doc: Mapped[dict] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
 
 
 def build_lookup_indexes(*selectables: sa.FromClause) -> None:

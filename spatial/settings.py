@@ -69,16 +69,13 @@ class Settings(BaseSettings):
         default=[], description="Extra websocket Origin hosts for the app (same origin as Host is always allowed).",
     )
     metric_srid: int = Field(
-        default=32649, description="Projected CRS for metric work (UTM 49N for the demo district)."
+        default=32649, description="Metric CRS when no district profile is stored (the profile's wins)."
     )
     sla_sweep_seconds: int = Field(default=60, description="Period of the in-server deadline sweep; 0 = off.")
     sensor_check_seconds: int = Field(default=60, description="Period of the in-server sensor offline check; 0 = off.")
     retention_sweep_seconds: int = Field(default=3600, description="Period of the GPS history pruning; 0 = off.")
     demo_simulate_seconds: int = Field(
         default=0, description="Demo mode: move on-duty workers this often (dev.sh run sets 20); 0 = off."
-    )
-    planner_dem: Path | None = Field(
-        default=None, description="DEM GeoTIFF (projected, metres) for planner forecasts; unset: the demo DEM."
     )
     flood_warmup: bool = Field(default=True, description="Compile the flood kernels in the background at start-up.")
     position_retention_days: int = Field(default=30, description="Worker GPS history kept this long.")
@@ -90,7 +87,8 @@ class Settings(BaseSettings):
         default="omit",
         description="Tickets of sensitive categories for the public: omitted, or without location, "
                     "address, description and photos.")
-    timezone: str = "Asia/Shanghai"
+    timezone: str = Field(default="Asia/Shanghai",
+                          description="Local time zone when no district profile is stored (the profile's wins).")
     pool_size: int = 10
 
     @property

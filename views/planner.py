@@ -1,7 +1,8 @@
 """Planner view: rainfall scenario -> flood forecast -> depth map, roads/grids at risk -> warnings.
 
 UI only: ``spatial.forecasts`` runs the scenario in a worker thread on the
-DEM (``ONEMAP_PLANNER_DEM`` or the demo DEM) coarsened to the chosen cell
+district profile's DEM (``onemap dem set PATH``; none: the view says so and
+does not run) coarsened to the chosen cell
 size (20-50 m), stores the depth overlay PNG (served by
 ``/api/map/flood/<run>.png``, by URL, never inlined) and summarises it; a
 periodic callback copies the progress into the progress bar. "Issue
@@ -28,12 +29,12 @@ from layers.raster import bitmap_layer
 from layers.warnings import tooltip as warning_tooltip
 from layers.warnings import warning_features
 from spatial import forecasts
-from spatial.errors import ValidationError
+from spatial.errors import ConfigError, ValidationError
 from spatial.maps import mapdata
+from spatial.profile import district_profile
 from spatial.sensors.flood_warnings import publish_forecast_warnings
 from views.common import MAP_H, MAP_W, MapPane, db, guarded, new_alert, show
 
-PRESETS = {"Guangzhou Huangpu": "huangpu", "Guangzhou (city)": "guangzhou", "Shenzhen": "shenzhen"}
 ACTOR = "app:planner"
 ORDER = ["grid_lines", "flood", "roads", "warnings", "streets"]
 
@@ -44,13 +45,19 @@ class PlannerView:
     def __init__(self) -> None:
         self.alert = new_alert()
         with db() as s:
+            self.profile = district_profile(s)
             self.bounds = mapdata.district_bounds(s)
             self.streets_gdf = mapdata.admin_units(s, level=2)
             grids = mapdata.admin_units(s, level=4)
             roads = mapdata.roads(s)
-        self.preset = pn.widgets.Select(name="Storm formula", options=PRESETS, value="huangpu", width=200)
-        self.period = pn.widgets.Select(name="Return period (years)", options=[1, 2, 3, 5, 10, 20, 50, 100],
-                                        value=10, width=200)
+        storm, spec = self.profile.storm, self.profile.spec.storm
+        self.storm = storm
+        self.preset = pn.widgets.Select(name="Storm formula", options=[storm.name] if storm else
+                                        ["none in the district profile: upload a forecast"], width=200)
+        periods = [p if p % 1 else int(p) for p in (spec.return_periods if spec else [1, 2, 5, 10, 20, 50, 100])]
+        default = spec.default_return_period if spec else 10
+        self.period = pn.widgets.Select(name="Return period (years)", options=periods,
+                                        value=default if default in periods else periods[0], width=200)
         self.duration = pn.widgets.Select(name="Storm duration (min)", options=[30, 60, 120, 180], value=60,
                                           width=200)
         self.upload = pn.widgets.FileInput(accept=".csv", width=200)
@@ -59,6 +66,12 @@ class PlannerView:
         self.extra = pn.widgets.IntInput(name="Recession after rain (min)", value=30, start=0, end=240, width=200)
         self.drain = pn.widgets.FloatInput(name="Sewer capacity (mm/h)", value=20.0, start=0, end=200, width=200)
         self.run_btn = pn.widgets.Button(name="Run forecast", button_type="primary", width=200)
+        try:
+            self.dem: Path | None = forecasts.dem_path(self.profile)
+        except ConfigError as exc:
+            self.dem = None
+            self.run_btn.disabled = True
+            show(self.alert, exc.message, "warning")
         self.progress = pn.indicators.Progress(name="progress", value=0, max=100, width=360, visible=False)
         self.prog_text = pn.pane.HTML("")
         self.summary = pn.pane.HTML("<i>Choose a scenario and run the forecast.</i>")
@@ -66,6 +79,8 @@ class PlannerView:
                                                sizing_mode="stretch_width", layout="fit_data_fill", theme="simple")
         self.issue_btn = pn.widgets.Button(name="Issue warnings", button_type="danger", width=200, disabled=True)
         self.issue_result = pn.pane.HTML("")
+        self.past = pn.widgets.Select(name="Past runs", options=self._past_options(), width=200)
+        self.show_btn = pn.widgets.Button(name="Show run", width=200)
         self.map = MapPane(view_for_bounds(self.bounds, width_px=MAP_W, height_px=MAP_H),
                            tooltips={"warnings": warning_tooltip()})
         context = {"grid_lines": boundaries(grids, layer_id="grid_lines", color=(170, 170, 170, 160), width_px=1),
@@ -81,11 +96,13 @@ class PlannerView:
         g = guarded(self.alert)
         self.run_btn.on_click(g(lambda e: self.start()))
         self.issue_btn.on_click(g(lambda e: self.issue()))
+        self.show_btn.on_click(g(lambda e: self.show_past()))
 
     # ------------------------------------------------------------------ layout
     def sidebar(self) -> list:
         return [self.preset, self.period, self.duration, "Or upload a rainfall forecast:", self.upload,
-                self.use_upload, self.cell, self.extra, self.drain, self.run_btn, self.legend]
+                self.use_upload, self.cell, self.extra, self.drain, self.run_btn, self.past, self.show_btn,
+                self.legend]
 
     def main(self) -> pn.viewable.Viewable:
         right = pn.Column(self.progress, self.prog_text, self.summary, "#### Roads and grids at risk",
@@ -104,11 +121,16 @@ class PlannerView:
                 return Hyetograph.from_csv(f.name, step_s=60.0)
             finally:
                 Path(f.name).unlink(missing_ok=True)
-        return design_storm(self.preset.value, return_period=float(self.period.value),
+        if self.storm is None:
+            raise ValidationError("the district profile has no storm formula: upload a rainfall forecast")
+        return design_storm(self.storm, return_period=float(self.period.value),
                             duration_s=float(self.duration.value) * 60)
 
     def start(self) -> None:
         """Validate the scenario, then run it in the background (progress via a periodic callback)."""
+        if self.dem is None:
+            show(self.alert, forecasts.NO_DEM, "warning")
+            return
         if self._run is not None and not self._run.done:
             show(self.alert, "A forecast is already running.", "info")
             return
@@ -125,7 +147,7 @@ class PlannerView:
         self.issue_result.object = ""
         self.progress.visible = True
         self.progress.value = 0
-        self._run = forecasts.BackgroundRun(scenario, grids=grids, roads=roads).start()
+        self._run = forecasts.BackgroundRun(scenario, grids=grids, roads=roads, dem=self.dem).start()
         self._cb = pn.state.add_periodic_callback(self._poll, period=300)
 
     def _poll(self) -> None:
@@ -148,6 +170,36 @@ class PlannerView:
             return
         guarded(self.alert)(self._show_result)(run.outcome)
 
+    @staticmethod
+    def _past_options() -> dict[str, str]:
+        """Stored runs for the selector: label -> run id, newest first."""
+        out = {}
+        for rec in forecasts.past_runs():
+            depth = rec.get("max_depth_m")
+            label = f"{rec['run_id']}" + (f" ({rec['scenario']})" if rec.get("scenario") else "")
+            out[label + (f", max {depth:.2f} m" if isinstance(depth, float) else "")] = rec["run_id"]
+        return out
+
+    def show_past(self) -> None:
+        """Show a stored run: its overlay, summary and warnings table (its warnings cannot be re-issued)."""
+        rec = next((r for r in forecasts.past_runs() if r["run_id"] == self.past.value), None)
+        if rec is None:
+            show(self.alert, "Choose a stored run first.", "info")
+            return
+        self.map.set_layers({"flood": bitmap_layer(rec["overlay_url"], bounds=rec["corners"], layer_id="flood"),
+                             "warnings": None}, order=ORDER)
+        self.run_id, self.warnings = rec["run_id"], None
+        self.issue_btn.disabled = True
+        parts = [f"<b>Stored run {rec['run_id']}</b>"]
+        if rec.get("scenario"):
+            parts.append(f"{rec['scenario']}, {rec.get('cell_m', '?')} m cells, finished {rec.get('finished_at')}")
+        if rec.get("max_depth_m") is not None:
+            parts.append(f"max depth {rec['max_depth_m']:.2f} m")
+        if "roads_at_risk" in rec:
+            parts.append(f"<b>{rec['roads_at_risk']}</b> roads and <b>{rec['grids_at_risk']}</b> grids at risk")
+        self.summary.object = "<br/>".join(parts)
+        self.warn_table.value = pd.DataFrame(rec.get("warnings") or {"level": []})
+
     def _show_result(self, out: forecasts.ForecastOutcome) -> None:
         self.run_id = out.run_id
         self.warnings = out.warnings
@@ -163,6 +215,7 @@ class PlannerView:
         self.prog_text.object = ""
         self.warn_table.value = forecasts.warning_table(self.warnings)
         self.issue_btn.disabled = self.warnings is None
+        self.past.options = self._past_options()
 
     def issue(self) -> None:
         """Publish the warnings (alerts, messages, tickets for orange/red) in one transaction."""

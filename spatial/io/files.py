@@ -55,7 +55,7 @@ from spatial.io.read import prepare_frame, read_source, row_list, select_rows
 from spatial.io.spec import PG_TYPES, SPECS, ImportOptions, TableSpec, shp_name, spec_for
 from spatial.locate import district_geometry, inside_sql, locate_points
 from spatial.privacy import PRIVATE_SENSOR_TYPES, SENSITIVE_CATEGORY_CODES
-from spatial.settings import get_settings
+from spatial.profile import district_profile
 from spatial.tickets.deadlines import due_at_many
 
 log = logging.getLogger(__name__)
@@ -289,14 +289,15 @@ def _ticket_derived(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
     if unknown.any():
         codes = sorted(set(frame.loc[unknown, "category"]))[:_LISTED]
         raise ImportDataError(f"{row_list(unknown)}: unknown category code(s) {', '.join(map(repr, codes))}.")
-    tz = get_settings().timezone
+    profile = district_profile(session)
+    tz, cal = profile.timezone, profile.calendar
     info = pd.DataFrame([cats[c] for c in frame["category"]],
                         columns=["department_id", "al", "au", "rl", "ru"])
     start = pd.Series(pd.to_datetime(frame["created_at"], utc=True) if "created_at" in frame
                       else pd.NaT, index=info.index, dtype="datetime64[us, UTC]")
     start = start.fillna(pd.Timestamp.now(tz="UTC"))
-    acc = due_at_many(start, info["al"].astype(float), info["au"], tz)
-    res = due_at_many(start, info["rl"].astype(float), info["ru"], tz)
+    acc = due_at_many(start, info["al"].astype(float), info["au"], tz, calendar=cal)
+    res = due_at_many(start, info["rl"].astype(float), info["ru"], tz, calendar=cal)
     dept = info["department_id"]
     frame = frame.copy()
     frame["department_id"] = pd.array(dept, dtype="Int64")

@@ -20,6 +20,7 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
+from spatial.db.profile import app_profile
 from spatial.errors import ImportDataError, OneMapError
 from spatial.geometry import FAMILY, keep_family, multi_of
 from spatial.io.spec import (
@@ -34,7 +35,6 @@ from spatial.io.spec import (
     spec_for,
 )
 from spatial.models import CHANNELS, TICKET_STATES
-from spatial.settings import get_settings
 
 _MAX_LISTED = 10
 
@@ -323,7 +323,7 @@ def _coerce(s: pd.Series, kind: str, name: str) -> pd.Series:
         return out.astype(object).where(present, None)
     if kind == "datetime":
         vals = s.where(present, None)
-        tz = get_settings().timezone
+        tz = app_profile().timezone
         try:  # fast path: one format, one offset
             parsed = pd.DatetimeIndex(pd.to_datetime(vals, errors="raise", format="ISO8601")
                                       if vals.dtype == object else pd.to_datetime(vals))

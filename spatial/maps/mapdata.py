@@ -35,6 +35,7 @@ from spatial import privacy
 from spatial.auth import Principal
 from spatial.clock import utc_now
 from spatial.errors import ValidationError
+from spatial.profile import district_profile
 from spatial.tickets.lifecycle import FINAL_STATES, QUEUE_STATES, UNFINISHED_STATES, sql_list
 
 #: Ticket state sets (owned by ``spatial.tickets.lifecycle``): backlog, dispatch queue, final.
@@ -118,14 +119,18 @@ def admin_units(session: Session, *, level: int, parent_id: int | None = None,
     return _gdf(session, sql, {"level": level, "parent": parent_id, "tol": simplify_deg})
 
 
+#: Map box (W, S, E, N degrees) shown before any admin unit is loaded.
+WORLD_BOUNDS = (-180.0, -60.0, 180.0, 75.0)
+
+
 def district_bounds(session: Session) -> tuple[float, float, float, float]:
-    """(W, S, E, N) degrees of the district (level 1, else all units); a default box when empty."""
+    """(W, S, E, N) degrees of the district (level 1, else all units); the whole world when none is loaded."""
     row = session.execute(sa.text(
         "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
         "SELECT ST_Extent(geom) AS e FROM admin_unit "
         "WHERE level = (SELECT min(level) FROM admin_unit)) s")).one()
     if row[0] is None:
-        return (113.40, 23.08, 113.48, 23.16)
+        return WORLD_BOUNDS
     return tuple(float(v) for v in row)  # type: ignore[return-value]
 
 
@@ -286,10 +291,10 @@ def street_stats(session: Session, window: Window, *, categories: Sequence[str] 
 
 
 def trend(session: Session, window: Window, *, categories: Sequence[str] | None = None,
-          street_id: int | None = None, grid_id: int | None = None, tz: str = "Asia/Shanghai") -> pd.DataFrame:
-    """Daily ``received`` and ``closed`` counts over the window (local calendar days in ``tz``)."""
+          street_id: int | None = None, grid_id: int | None = None, tz: str | None = None) -> pd.DataFrame:
+    """Daily ``received`` and ``closed`` counts over the window (local days in ``tz``, default the profile's)."""
     p, cat = _params(window, categories)
-    p["tz"] = tz
+    p["tz"] = tz or district_profile(session).timezone
     scope = _scope(p, street_id=street_id, grid_id=grid_id)
     sql = f"""
         WITH days AS (

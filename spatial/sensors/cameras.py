@@ -3,7 +3,7 @@
 A camera has a location (EPSG:4326), a heading (degrees clockwise from
 north), a field of view (degrees) and a range (metres). Its *view location*
 is the point ``range_m / 2`` ahead along the heading, computed in the metric
-CRS ``Settings.metric_srid``; tickets from its detections are placed there,
+CRS of the district profile; tickets from its detections are placed there,
 located to a grid and snapped to the nearest road within 50 m.
 
 Detections below the class's confidence threshold are stored
@@ -31,8 +31,8 @@ from spatial.clock import utc_now
 from spatial.errors import NotFound, OutsideDistrict, ValidationError
 from spatial.locate import grid_at, grid_sql
 from spatial.models import Camera, CameraDetection, Category, DetectionClass, Ticket
+from spatial.profile import district_profile
 from spatial.sensors.readings import MAX_FUTURE_S, parse_time
-from spatial.settings import get_settings
 from spatial.tickets.intake import TicketCreate, intake
 from spatial.tickets.lifecycle import FINAL_STATES
 
@@ -137,7 +137,7 @@ _PLACE = sa.text(f"""
 
 def view_location(session: Session, camera_id: int) -> dict:
     """View point of a camera: {lon, lat (EPSG:4326), grid_id, road_id (nearest road within 50 m)}."""
-    row = session.execute(_PLACE, {"cid": camera_id, "srid": get_settings().metric_srid,
+    row = session.execute(_PLACE, {"cid": camera_id, "srid": district_profile(session).metric_srid,
                                    "snap": ROAD_SNAP_M}).mappings().one_or_none()
     if row is None:
         raise NotFound(f"camera {camera_id} does not exist")
@@ -150,7 +150,7 @@ def list_cameras(session: Session) -> list[dict]:
         SELECT c.id, c.code, c.name, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.heading_deg, c.fov_deg,
                c.range_m, c.stream_url, c.status, c.grid_id,
                ST_X({_VIEW_SQL}) AS view_lon, ST_Y({_VIEW_SQL}) AS view_lat
-        FROM camera c ORDER BY c.code"""), {"srid": get_settings().metric_srid}).mappings()
+        FROM camera c ORDER BY c.code"""), {"srid": district_profile(session).metric_srid}).mappings()
     return [dict(r) for r in rows]
 
 
@@ -209,7 +209,7 @@ def ingest_detection(session: Session, det: Mapping, *, now: datetime | None = N
         raise ValidationError("confidence must be a number between 0 and 1.") from exc
     if not 0 <= conf <= 1:
         raise ValidationError("confidence must be between 0 and 1.")
-    t = parse_time(det.get("t", det.get("time", det.get("detected_at"))))
+    t = parse_time(det.get("t", det.get("time", det.get("detected_at"))), district_profile(session).zone)
     if (t - now).total_seconds() > MAX_FUTURE_S:
         raise ValidationError(f"detection time {t.isoformat()} is in the future.")
     snapshot = det.get("snapshot_url")
@@ -274,8 +274,9 @@ def ingest_detections(session: Session, detections: Iterable[Mapping], *, now: d
     for i, r in enumerate(rows):
         if not isinstance(r, Mapping):
             raise ValidationError(f"Detection #{i} must be an object.")
+    zone = district_profile(session).zone
     order = sorted(range(len(rows)), key=lambda i: parse_time(rows[i].get("t", rows[i].get("time",
-                                                                 rows[i].get("detected_at")))))
+                                                                 rows[i].get("detected_at"))), zone))
     configs = class_configs(session)
     results: list[dict | None] = [None] * len(rows)
     for i in order:

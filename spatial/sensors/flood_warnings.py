@@ -5,7 +5,8 @@ active alert ``(flood, "{kind}:{feature_id}", "flood_forecast")``: one per
 feature however often runs are published. A new run moves the level up or
 down; re-publishing the same run changes nothing; features a newer run no
 longer warns about are cleared (``clear_missing``). Each new alert and each
-escalation stores one message per channel, e.g.
+escalation stores one message per channel in the district profile's
+languages and texts (:meth:`spatial.profile.Profile.warning_text`), by default
 "黄埔东路 内涝红色预警，请绕行 / Huangpu East Road waterlogging red warning,
 please detour". Orange and red warnings open one ``waterlogging`` ticket per
 alert for the catalog's department (channel ``sensor``).
@@ -25,6 +26,7 @@ from spatial.clock import utc_now
 from spatial.errors import ValidationError
 from spatial.locate import grid_at
 from spatial.models import Alert
+from spatial.profile import Profile, district_profile
 from spatial.sensors import alerts
 
 RULE = "flood_forecast"
@@ -32,15 +34,12 @@ REQUIRED = ("kind", "feature_id", "level", "geometry")
 CATEGORY = "waterlogging"
 
 
-def _text(kind: str, name_zh: str, name_en: str, level: str, depth: float | None) -> str:
-    zh_level, depth_zh, depth_en = alerts.LEVEL_ZH[level], "", ""
-    if depth is not None and math.isfinite(depth):
-        depth_zh, depth_en = f"（预计积水 {depth:.2f} 米）", f" (forecast depth {depth:.2f} m)"
-    if kind == "road":
-        return (f"{name_zh} 内涝{zh_level}预警，请绕行{depth_zh} / "
-                f"{name_en} waterlogging {level} warning, please detour{depth_en}")
-    return (f"{name_zh} 内涝{zh_level}预警，请注意防范{depth_zh} / "
-            f"{name_en} waterlogging {level} warning, take precautions{depth_en}")
+def _names(profile: Profile, kind: str, fid: Any, name: str | None, name_en: str | None) -> dict[str, str]:
+    """The feature's name per message language: ``name`` (``name_en`` for English), else "Road 7"-style."""
+    out = profile.feature_name(kind, fid)
+    for lang in out:
+        out[lang] = (name_en or name or out[lang]) if lang == "en" else (name or out[lang])
+    return out
 
 
 def _grid_for(session: Session, kind: str, feature_id: Any, x: float, y: float) -> int | None:
@@ -103,6 +102,7 @@ def publish_forecast_warnings(
     out = {"run_id": run_id, "created": 0, "escalated": 0, "deescalated": 0, "unchanged": 0, "cleared": 0,
            "messages": 0, "tickets": 0, "alert_ids": []}
     seen: set[str] = set()
+    profile = district_profile(session)
     has_catalog = session.scalar(sa.text("SELECT count(*) FROM category WHERE code = :c AND active"),
                                  {"c": CATEGORY}) > 0
     for row in gdf.to_dict("records"):
@@ -118,14 +118,14 @@ def publish_forecast_warnings(
         seen.add(source_id)
         name = row.get("name")
         name = None if name is None or (isinstance(name, float) and math.isnan(name)) else str(name)
-        name_zh = name or (f"道路 {fid}" if kind == "road" else f"网格 {fid}")
-        name_en = row.get("name_en") or name or (f"Road {fid}" if kind == "road" else f"Grid {fid}")
+        name_en = row.get("name_en")
+        names = _names(profile, kind, fid, name, None if name_en is None else str(name_en))
         # the depth the level rests on (sustained over the warned stretch), not a single pit cell
         depth = row.get("sustained_depth_m", row.get("max_depth_m"))
         depth = None if depth is None or not math.isfinite(float(depth)) else float(depth)
         pt = geom.representative_point()
         grid_id = _grid_for(session, kind, fid, pt.x, pt.y)
-        text = _text(kind, name_zh, str(name_en), level, depth)
+        text = profile.warning_text(kind, name=names, level=level, depth_m=depth)
         first = row.get("first_exceed_s")
         alert, change = alerts.raise_alert(
             session, source_kind="flood", source_id=source_id, rule=RULE, level=level, at=now, value=depth,
@@ -154,7 +154,7 @@ def publish_forecast_warnings(
                 continue
             alerts.clear_alert(session, a, at=now, reason=f"not in forecast run {run_id}")
             name = a.data.get("name") or a.source_id
-            msgs = alerts.publish(session, a, f"{name} 内涝预警解除 / {name} waterlogging warning lifted",
+            msgs = alerts.publish(session, a, profile.warning_text("lifted", name=name),
                                   level=a.level, channels=channels, at=now,
                                   audience={"kind": a.data.get("kind"), "feature_id": a.data.get("feature_id"),
                                             "grid_id": a.grid_id, "run_id": run_id})

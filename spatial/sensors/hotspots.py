@@ -1,7 +1,7 @@
 """High-frequency event detection per category, grid and week (a Poisson baseline test).
 
 For every (category, grid) pair with tickets in the window, weekly counts
-(weeks start on Monday in ``Settings.timezone``; merged duplicates excluded)
+(weeks start on Monday in the district profile's time zone; merged duplicates excluded)
 are compared with a baseline: the mean of the previous ``baseline_weeks``
 weeks, floored at ``0.5 / baseline_weeks`` so a grid that was quiet is not
 given a zero rate. A week is a hotspot when
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from spatial.clock import utc_now
 from spatial.errors import ValidationError
-from spatial.settings import get_settings
+from spatial.profile import district_profile
 
 COLUMNS = ["category", "category_name", "grid_id", "grid_code", "grid_name", "week", "count", "baseline",
            "ratio", "p_value", "q_value", "hotspot"]
@@ -114,7 +114,7 @@ def weekly_table(session: Session, *, weeks: int = 1, baseline_weeks: int = 8, a
     if not 0 < alpha < 1 or min_count < 1:
         raise ValidationError("alpha must be in (0, 1) and min_count >= 1.")
     now = utc_now(now)
-    tz = get_settings().timezone
+    tz = district_profile(session).timezone
     current = _week_start(now, tz)
     first_eval = current - timedelta(weeks=weeks - 1)
     start = first_eval - timedelta(weeks=baseline_weeks)

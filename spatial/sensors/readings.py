@@ -2,7 +2,7 @@
 
 A reading is a mapping with the sensor (``sensor`` or ``sensor_code`` = code,
 or ``sensor_id``), the observation time (``t``/``time``/``observed_at``: ISO
-8601 or datetime; naive times are in ``Settings.timezone``), the value
+8601 or datetime; naive times are in the district profile's time zone), the value
 (``v``/``value``) and optionally its ``unit`` (converted to the sensor's unit
 when convertible, e.g. cm -> m, refused otherwise).
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,10 +29,11 @@ from sqlalchemy.orm import Session
 from spatial import privacy
 from spatial.auth import Principal
 from spatial.clock import as_utc, utc_now
+from spatial.db.profile import app_profile
 from spatial.errors import ValidationError
 from spatial.models import Sensor
+from spatial.profile import district_profile
 from spatial.sensors import rules
-from spatial.settings import get_settings
 
 #: Readings further than this in the future (device clock skew) are refused.
 MAX_FUTURE_S = 300.0
@@ -58,17 +58,12 @@ _UPDATE_SENSORS = sa.text(
 )
 
 
-@lru_cache(maxsize=4)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def parse_time(value: Any) -> datetime:
+def parse_time(value: Any, zone: ZoneInfo | None = None) -> datetime:
     """A tz-aware UTC datetime from an ISO 8601 string, epoch seconds or datetime.
 
-    Naive values are taken in ``Settings.timezone`` (Asia/Shanghai by default).
+    Naive values are taken in ``zone``, by default the district profile's time zone.
     """
-    return as_utc(value, naive_zone=_zone(get_settings().timezone))
+    return as_utc(value, naive_zone=zone or app_profile().zone)
 
 
 def _first(row: Mapping, *keys: str) -> Any:
@@ -128,6 +123,7 @@ def ingest_readings(
     parsed: list[tuple[int, Any, datetime, float, str | None]] = []
     codes: set[str] = set()
     ids: set[int] = set()
+    zone = district_profile(session).zone
     for i, r in enumerate(rows):
         if not isinstance(r, Mapping):
             bad(i, "a reading must be an object with sensor, t, v (and unit).")
@@ -138,7 +134,7 @@ def ingest_readings(
             bad(i, "missing sensor (code) or sensor_id.")
             continue
         try:
-            t = parse_time(_first(r, "t", "time", "observed_at", "timestamp"))
+            t = parse_time(_first(r, "t", "time", "observed_at", "timestamp"), zone)
             raw = _first(r, "v", "value")
             if raw is None or isinstance(raw, bool):
                 raise ValidationError("missing value.")

@@ -31,7 +31,7 @@ from spatial.db.copy import driver_connection
 from spatial.errors import Conflict, ValidationError
 from spatial.locate import locate_points
 from spatial.models import CHANNELS
-from spatial.settings import get_settings
+from spatial.profile import Profile, district_profile
 from spatial.tickets.deadlines import due_at_many
 from spatial.tickets.intake import MAX_BACKDATE, MAX_DESCRIPTION
 
@@ -120,7 +120,8 @@ def bulk_intake(
         reject(df[col].str.len() > limit, f"{col} longer than {limit} characters")
     prio = pd.to_numeric(df["priority"], errors="coerce")
     reject(prio.notna() & ~prio.between(1, 5), "priority must be 1-5")
-    tz = get_settings().timezone
+    profile = district_profile(session)
+    tz = profile.timezone
     rep = pd.to_datetime(df["reported_at"], errors="coerce", format="mixed")
     rep = rep.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT") if rep.dt.tz is None else rep
     rep = rep.dt.tz_convert(UTC)
@@ -144,7 +145,7 @@ def bulk_intake(
     good = _skip_existing(session, good)
     created = len(good)
     if created:
-        _copy_in(session, good, cats, at=at, actor=actor, role=role, tz=tz)
+        _copy_in(session, good, cats, at=at, actor=actor, role=role, profile=profile)
     return {"rows": n, "created": created, "existing": int((~bad).sum() - created), "rejected": rejected}
 
 
@@ -200,12 +201,14 @@ def _checked_references(session: Session, good: pd.DataFrame) -> bool:
 
 
 def _copy_in(session: Session, good: pd.DataFrame, cats: pd.DataFrame, *, at: datetime, actor: str, role: str,
-             tz: str) -> None:
+             profile: Profile) -> None:
     good = good.merge(cats, left_on="category", right_on="code", how="left", sort=False)
     good["priority"] = good["priority"].fillna(good["cat_priority"]).astype(int)
-    good["accept_due_at"] = due_at_many(good["created_at"], good["accept_limit"].astype(float), good["accept_unit"], tz)
+    tz, cal = profile.timezone, profile.calendar
+    good["accept_due_at"] = due_at_many(good["created_at"], good["accept_limit"].astype(float), good["accept_unit"],
+                                        tz, calendar=cal)
     good["resolve_due_at"] = due_at_many(good["created_at"], good["resolve_limit"].astype(float),
-                                        good["resolve_unit"], tz)
+                                         good["resolve_unit"], tz, calendar=cal)
     n = len(good)
     good["id"] = session.execute(sa.text(
         "SELECT nextval(pg_get_serial_sequence('ticket', 'id')) FROM generate_series(1, :n)"), {"n": n}).scalars().all()

@@ -49,7 +49,7 @@ from spatial.db.copy import driver_connection
 from spatial.errors import NotFound, OutsideDistrict, ValidationError
 from spatial.locate import locate_sql
 from spatial.models import CHANNELS, Category, Ticket
-from spatial.settings import get_settings
+from spatial.profile import Profile, district_profile
 from spatial.tickets import dispatch, duplicates, lifecycle
 from spatial.tickets.deadlines import due_at
 
@@ -208,15 +208,15 @@ _CATEGORY_CACHE_MAX = 4096
 
 
 
-def deadlines(cat: Category | sa.Row, start: datetime) -> tuple[datetime, datetime]:
+def deadlines(cat: Category | sa.Row, start: datetime, profile: Profile) -> tuple[datetime, datetime]:
     """(accept_due_at, resolve_due_at) in UTC for a ticket of ``cat`` reported at ``start``.
 
-    Both count from the report time, in the catalog's units, working days in
-    the district's time zone (``Settings.timezone``).
+    Both count from the report time, in the catalog's units, working days of
+    the district profile's calendar in its time zone.
     """
-    tz = get_settings().timezone
-    return (due_at(start, cat.accept_limit, cat.accept_unit, tz=tz),
-            due_at(start, cat.resolve_limit, cat.resolve_unit, tz=tz))
+    tz, cal = profile.timezone, profile.calendar
+    return (due_at(start, cat.accept_limit, cat.accept_unit, tz=tz, calendar=cal),
+            due_at(start, cat.resolve_limit, cat.resolve_unit, tz=tz, calendar=cal))
 
 
 def _raw(session: Session):
@@ -328,6 +328,7 @@ def intake(
             raise ValidationError("reported_at is more than a year ago")
         reported = min(reported, at)
     raw = _raw(session)
+    profile = district_profile(session)
     keys = duplicates.lock_keys(data.category, data.lon, data.lat) if data.dedupe else []
     if data.external_id is not None:  # one decision per external id, merged reports included
         keys = sorted({*keys, duplicates.external_id_lock_key(data.channel, data.external_id)})
@@ -341,7 +342,7 @@ def intake(
         cat_lock = (duplicates.category_lock_key(data.category)
                     if dedupe and cat.duplicate_radius_m > duplicates.LOCK_RADIUS_M else None)
         since = reported - timedelta(hours=cat.duplicate_window_h) if dedupe else None
-        accept_due, resolve_due = deadlines(cat, reported)
+        accept_due, resolve_due = deadlines(cat, reported, profile)
         params = (
             cat.id, cat.xmin, duplicates.LOCK_NAMESPACE, keys or None, cat_lock,
             dedupe, data.lon, data.lat, data.channel, data.external_id,

@@ -1,6 +1,6 @@
 """Monthly assessment: "one event one score, one month one ranking".
 
-For a calendar month in the district's local time zone (``Settings.timezone``)
+For a calendar month in the district's local time zone (the district profile's ``timezone``)
 every department (or street) is scored on the tickets created in that month,
 duplicates merged away excluded:
 
@@ -38,8 +38,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from spatial.db.profile import app_profile
 from spatial.errors import ValidationError
-from spatial.settings import get_settings
+from spatial.profile import district_profile
 
 WEIGHTS = {"on_time_resolve_rate": 40.0, "on_time_accept_rate": 30.0, "satisfaction_norm": 30.0}
 COLUMNS = ["unit_id", "code", "name", "intake", "on_time_accept_rate", "on_time_resolve_rate", "overdue",
@@ -72,8 +73,8 @@ ORDER BY u.code
 
 
 def month_bounds(month: date, *, tz: str | None = None) -> tuple[datetime, datetime]:
-    """[start, end) of the calendar month containing ``month`` in the district time zone (aware)."""
-    zone = ZoneInfo(tz or get_settings().timezone)
+    """[start, end) of the calendar month containing ``month`` in ``tz`` (default the profile's zone; aware)."""
+    zone = ZoneInfo(tz or app_profile().timezone)
     start = datetime(month.year, month.month, 1, tzinfo=zone)
     nxt = datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=zone)
     return start, nxt
@@ -105,7 +106,7 @@ def monthly_scores(
         unit, units = "street_id", "(SELECT id, code, name FROM admin_unit WHERE level = 2)"
     else:
         raise ValidationError("by must be 'department' or 'street'")
-    start, end = month_bounds(month)
+    start, end = month_bounds(month, tz=district_profile(session).timezone)
     raw = pd.DataFrame(session.execute(sa.text(_SQL.format(unit=unit, units=units)),
                                        {"start": start, "end": end}).mappings().all())
     if raw.empty:
