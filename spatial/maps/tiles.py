@@ -7,7 +7,8 @@ layer     zoom    properties
 ========  ======  ============================================================================
 water     all     kind, name
 landuse   >= 12   kind, name
-roads     by class  class (OSM highway), group (major >= 0, street >= 13, service >= 14, path >= 15),
+roads     by class  class (OSM highway), group (major >= 0, street >= 13, service >= 14, path >= 15;
+                  :data:`ROAD_GROUPS`),
                   name, oneway
 buildings >= 14   height (m, NULL when unknown), name
 pois      >= 15   kind, name
@@ -34,10 +35,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from spatial.errors import NotFound
 
+#: Path of the tiles on the one server (``spatial.api.tiles``).
+URL_TEMPLATE = "/tiles/basemap/{z}/{x}/{y}.mvt"
+#: Path of loaders.gl's MVT parser worker on the one server (the browser decodes the tiles with it).
+WORKER_URL = "/tiles/mvt-worker.js"
 #: Deepest zoom served.
 MAX_ZOOM = 22
 #: MVT extent (units per tile side) and buffer (units beyond the edge kept for strokes).
@@ -47,11 +53,14 @@ SIMPLIFY_BELOW_ZOOM = 16
 #: Web-mercator world width in metres (EPSG:3857).
 WORLD_M = 40_075_016.685578488
 
-#: Road classes (OSM ``highway``) per drawing group, and the zoom from which each group is in the tiles.
+#: Road classes (OSM ``highway``; also the Chinese urban classes expressway/arterial/secondary/branch of
+#: CJJ 37 used by the demo) per drawing group, and the zoom from which each group is in the tiles.
+#: Unknown classes are drawn as streets.
 ROAD_GROUPS: dict[str, tuple[tuple[str, ...], int]] = {
     "major": (("motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link", "secondary",
-               "secondary_link"), 0),
-    "street": (("tertiary", "tertiary_link", "unclassified", "residential", "living_street", "road", "busway"), 13),
+               "secondary_link", "expressway", "arterial"), 0),
+    "street": (("tertiary", "tertiary_link", "unclassified", "residential", "living_street", "road", "busway",
+                "branch"), 13),
     "service": (("service", "pedestrian", "track"), 14),
     "path": (("footway", "cycleway", "path", "steps", "bridleway"), 15),
 }
@@ -66,7 +75,7 @@ LAYERS = ("water", "landuse", "roads", "buildings", "pois", "admin")
 def _group_case() -> str:
     whens = " ".join(f"WHEN road_class IN ({', '.join(repr(c) for c in classes)}) THEN '{g}'"
                      for g, (classes, _) in ROAD_GROUPS.items())
-    return f"CASE {whens} ELSE 'path' END"
+    return f"CASE {whens} ELSE 'street' END"
 
 
 def _group_min_zoom() -> str:
@@ -123,15 +132,19 @@ def check_tile(z: int, x: int, y: int) -> None:
         raise NotFound(f"no tile {z}/{x}/{y}: x and y must be 0 to {n - 1} at zoom {z}")
 
 
-def generation(session: Session) -> int:
+#: A session or a connection (the server uses an autocommit connection: no BEGIN/COMMIT round trips).
+Db = Session | Connection
+
+
+def generation(db: Db) -> int:
     """The current basemap generation (changes with every committed write to a drawn table)."""
-    return int(session.execute(GENERATION_SQL).scalar_one())
+    return int(db.execute(GENERATION_SQL).scalar_one())
 
 
-def render_tile(session: Session, z: int, x: int, y: int) -> bytes:
+def render_tile(db: Db, z: int, x: int, y: int) -> bytes:
     """The MVT bytes of tile z/x/y (EPSG:3857), empty when nothing is there; uncached."""
     check_tile(z, x, y)
-    return bytes(session.execute(TILE_SQL, {"z": z, "x": x, "y": y}).scalar_one() or b"")
+    return bytes(db.execute(TILE_SQL, {"z": z, "x": x, "y": y}).scalar_one() or b"")
 
 
 @dataclass(frozen=True)
@@ -159,18 +172,19 @@ class TileCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, session: Session, z: int, x: int, y: int, *, gen: int | None = None) -> Tile:
+    def get(self, db: Db, z: int, x: int, y: int, *, gen: int | None = None) -> Tile:
         """The tile from the cache, or rendered and stored."""
         check_tile(z, x, y)
-        gen = generation(session) if gen is None else gen
-        key = (str(session.get_bind().url), gen, z, x, y)
+        gen = generation(db) if gen is None else gen
+        bind = db.get_bind() if isinstance(db, Session) else db.engine
+        key = (str(bind.url), gen, z, x, y)
         with self._lock:
             tile = self._tiles.get(key)
             if tile is not None:
                 self._tiles.move_to_end(key)
                 self.hits += 1
                 return tile
-        tile = Tile(render_tile(session, z, x, y), etag_for(gen, z, x, y))
+        tile = Tile(render_tile(db, z, x, y), etag_for(gen, z, x, y))
         with self._lock:
             self.misses += 1
             if key not in self._tiles:
