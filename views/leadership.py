@@ -193,7 +193,7 @@ class LeadershipView:
             else (0.0, float(max(grids[metric].max(), 1)) if len(grids) else 1.0)
         layers = {
             "grids": grid_choropleth(grids, value=metric, extruded=self.extrude.value, ramp=ramp, vmin=vmin,
-                                     vmax=vmax, reverse=reverse, opacity=0.35 if bins is not None else 0.6,
+                                     vmax=vmax, reverse=reverse, opacity=0.35 if bins is not None else 0.5,
                                      label_columns=("id", "code", "name", "street_id", "street")),
             # outlines in one light LineLayer (cheap to redraw with software WebGL); flat grids drop their
             # own polygon stroke and get their edges there too
