@@ -118,7 +118,7 @@ def test_cli_import_errors(capsys):
     assert cli_main(["osm", "import", str(DATA / "PROVENANCE.txt"), "--clip-to-data"]) == 2
     assert "expected an .osm.pbf or a GeoJSON layer" in capsys.readouterr().err
     assert cli_main(["osm", "import", str(SHANGHAI[0]), "--bbox", "1,2,3"]) == 2
-    assert "W,S,E,N" in capsys.readouterr().err
+    assert "bbox must be four numbers" in capsys.readouterr().err
 
 
 @pytest.fixture

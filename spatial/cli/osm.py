@@ -5,23 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from spatial.errors import ImportDataError
+from spatial.api.deps import parse_bbox
 from spatial.io import basemap, osm
-
-
-def _bbox(text: str) -> tuple[float, float, float, float]:
-    try:
-        parts = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 4:
-        raise ImportDataError("--bbox must be W,S,E,N in degrees (EPSG:4326)")
-    return parts  # type: ignore[return-value]
 
 
 def _import(args: argparse.Namespace) -> int:
     res = basemap.import_osm(args.paths, source=args.source, theme=args.theme, clip_to_data=args.clip_to_data,
-                             bbox=_bbox(args.bbox) if args.bbox else None)
+                             bbox=parse_bbox(args.bbox))
     if args.json:
         print(json.dumps(res, indent=1))
         return 0
