@@ -372,6 +372,9 @@ class Road(Base):
     road_class: Mapped[str | None] = mapped_column(sa.String(32))
     geom = mapped_column(Geometry("MULTILINESTRING", srid=SRID, spatial_index=False), nullable=False)
     attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    #: The OSM import that wrote the row (``spatial.io.osm``; a re-import replaces its source); migration 0010.
+    source: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    oneway: Mapped[bool | None] = mapped_column(sa.Boolean)
 
 
 class Building(Base):
@@ -385,6 +388,77 @@ class Building(Base):
     height_m: Mapped[float | None] = mapped_column(sa.Float)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
     attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    #: The OSM import that wrote the row (``spatial.io.osm``); migration 0010.
+    source: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+
+
+class Water(Base):
+    """Water of the basemap: areas (MULTIPOLYGON) and rivers/canals (MULTILINESTRING), EPSG:4326."""
+
+    __tablename__ = "water"
+    __table_args__ = (sa.Index("ix_water_geom", "geom", postgresql_using="gist"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(64), index=True)
+    osm_id: Mapped[str | None] = mapped_column(sa.String(32))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    geom = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=False), nullable=False)
+
+
+class Landuse(Base):
+    """Land use / land cover areas of the basemap (park, residential, grass...), EPSG:4326."""
+
+    __tablename__ = "landuse"
+    __table_args__ = (sa.Index("ix_landuse_geom", "geom", postgresql_using="gist"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(64), index=True)
+    osm_id: Mapped[str | None] = mapped_column(sa.String(32))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
+
+
+class Poi(Base):
+    """A point of interest (school, hospital, shelter, police...) with its ``kind``, EPSG:4326."""
+
+    __tablename__ = "poi"
+    __table_args__ = (sa.Index("ix_poi_geom", "geom", postgresql_using="gist"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(64), index=True)
+    osm_id: Mapped[str | None] = mapped_column(sa.String(32))
+    kind: Mapped[str] = mapped_column(sa.String(32), index=True)
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+    attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+class Address(Base):
+    """An address point (street + house number), EPSG:4326."""
+
+    __tablename__ = "address"
+    __table_args__ = (sa.Index("ix_address_geom", "geom", postgresql_using="gist"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(64), index=True)
+    osm_id: Mapped[str | None] = mapped_column(sa.String(32))
+    street: Mapped[str | None] = mapped_column(sa.String(200))
+    housenumber: Mapped[str | None] = mapped_column(sa.String(32))
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+
+
+class BasemapState(Base):
+    """One row: ``generation`` changes with any write to a basemap table (triggers of migration 0010)."""
+
+    __tablename__ = "basemap_state"
+
+    id: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    generation: Mapped[int] = mapped_column(sa.BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
 
 class ApiToken(Base):
     """A bearer token: hashed secret, role and optional department/worker scope."""

@@ -15,8 +15,11 @@ import panel as pn
 from sqlalchemy.orm import Session
 
 from layers import LayerError, deck_spec
+from layers.basemap import basemap_layer
 from spatial.db.engine import session_scope
 from spatial.errors import OneMapError
+from spatial.maps.tiles import URL_TEMPLATE as BASEMAP_TILES
+from spatial.maps.tiles import WORKER_URL as MVT_WORKER
 
 log = logging.getLogger("onemap.app")
 
@@ -43,14 +46,17 @@ class MapPane:
 
     Panel re-applies ``initialViewState`` on every update; we feed back the
     last ``view_state`` the browser reported so updates never jump the map.
+    The offline basemap (vector tiles of the same server, ``layers.basemap``) is always the
+    first layer, under the data; :meth:`set_basemap` switches its buildings to 3D.
     """
 
     def __init__(self, view: dict, *, tooltips: dict | None = None, height: int = 620) -> None:
         self.view = dict(view)
         self.layers: dict[str, dict] = {}
         self.order: list[str] = []
+        self.basemap = basemap_layer(BASEMAP_TILES, worker_url=MVT_WORKER)
         self.pane = pn.pane.DeckGL(
-            deck_spec([], view=self.view), tooltips=tooltips or {}, sizing_mode="stretch_width",
+            deck_spec([self.basemap], view=self.view), tooltips=tooltips or {}, sizing_mode="stretch_width",
             height=height, throttle={"view": 300, "hover": 400}, margin=(0, 5))
         self.pane.param.watch(self._on_view, "view_state")
 
@@ -84,9 +90,16 @@ class MapPane:
             self.order = order
         if view is not None:
             self.view = dict(view)
-        ordered = [self.layers[k] for k in self.order if k in self.layers]
+        ordered = [self.basemap] + [self.layers[k] for k in self.order if k in self.layers]
         ordered += [v for k, v in self.layers.items() if k not in self.order]
         self.pane.object = deck_spec(ordered, view=self.view)
+
+    def set_basemap(self, *, extruded: bool) -> bool:
+        """Flat or 3D basemap buildings; True when that changed (the caller's next update sends it)."""
+        if self.basemap["extruded"] == extruded:
+            return False
+        self.basemap = basemap_layer(BASEMAP_TILES, worker_url=MVT_WORKER, extruded=extruded)
+        return True
 
 
 def guarded(alert: pn.pane.Alert) -> Callable:

@@ -31,6 +31,7 @@ from layers.sensors import tooltip as sensor_tooltip
 from layers.tickets import ticket_points
 from layers.tickets import tooltip as ticket_tooltip
 from spatial.maps import mapdata
+from spatial.maps.tiles import BUILDINGS_MIN_ZOOM
 from views.common import MAP_H, MAP_W, MapPane, Timer, db, guarded, new_alert, show
 
 WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last 365 days": 365}
@@ -128,6 +129,7 @@ class LeadershipView:
         self.points = pn.widgets.Checkbox(name=f"Ticket points when zoomed in (zoom >= {POINT_ZOOM:g})", value=True)
         self._points_key: tuple | None = None
         self._grids: gpd.GeoDataFrame | None = None
+        self._bld_from_tiles = False
 
         self.refresh = guarded(self.alert)(self._do_refresh)
         self.map.pane.param.watch(guarded(self.alert)(self._on_click), "click_state")
@@ -191,7 +193,7 @@ class LeadershipView:
             else (0.0, float(max(grids[metric].max(), 1)) if len(grids) else 1.0)
         layers = {
             "grids": grid_choropleth(grids, value=metric, extruded=self.extrude.value, ramp=ramp, vmin=vmin,
-                                     vmax=vmax, reverse=reverse, opacity=0.35 if bins is not None else 0.75,
+                                     vmax=vmax, reverse=reverse, opacity=0.35 if bins is not None else 0.5,
                                      label_columns=("id", "code", "name", "street_id", "street")),
             # outlines in one light LineLayer (cheap to redraw with software WebGL); flat grids drop their
             # own polygon stroke and get their edges there too
@@ -260,7 +262,11 @@ class LeadershipView:
                 self._sensors = mapdata.sensors(s)
                 if len(self._sensors):
                     out["sensors"] = sensor_points(self._sensors, now=datetime.now(UTC))
-            if "3D buildings" in on:
+            # 3D buildings: the basemap tiles extrude theirs from BUILDINGS_MIN_ZOOM on; below it (no
+            # buildings in the tiles) the district's footprints come as one GeoJSON layer
+            self.map.set_basemap(extruded="3D buildings" in on)
+            self._bld_from_tiles = self.map.zoom >= BUILDINGS_MIN_ZOOM
+            if "3D buildings" in on and not self._bld_from_tiles:
                 b = mapdata.buildings(s, bbox=self.bounds)
                 if len(b):
                     out["buildings"] = buildings_3d(b)
@@ -283,7 +289,10 @@ class LeadershipView:
         return ticket_points(pts[["id", "status", "category", "overdue", "geometry"]], radius_px=4)
 
     def _on_view(self, event) -> None:
-        """Load or drop ticket points when the user zooms across POINT_ZOOM or pans while zoomed in."""
+        """Load or drop ticket points when the user zooms across POINT_ZOOM or pans while zoomed in;
+        with 3D buildings, swap the GeoJSON buildings for the tiles' when crossing BUILDINGS_MIN_ZOOM."""
+        if "3D buildings" in self.overlays.value and (self.map.zoom >= BUILDINGS_MIN_ZOOM) != self._bld_from_tiles:
+            self.map.set_layers({"buildings": self._overlay_layers()["buildings"]})
         zoomed = self.map.zoom >= POINT_ZOOM and self.points.value
         bbox = self.map.bbox
         if not zoomed and self._points_key is None:

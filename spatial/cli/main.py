@@ -1,7 +1,7 @@
 """The ``onemap`` command line of the core.
 
 Core commands live here (db, migrate, import, export); the domain command
-groups (``spatial.cli.tickets``, ``.dispatch``, ``.sensors``, ``.backup``, ``.grids``, ``.district`` and
+groups (``spatial.cli.tickets``, ``.dispatch``, ``.sensors``, ``.backup``, ``.grids``, ``.district``, ``.osm`` and
 ``flood_model.cli``) are listed in :data:`COMMAND_GROUPS`. The composition
 root (``app.main``, the ``onemap`` entry point) adds ``load-demo`` and
 ``serve`` through ``extra``. Errors a user can cause print their message and
@@ -22,6 +22,7 @@ from spatial.cli import backup as backup_cli
 from spatial.cli import dispatch as dispatch_cli
 from spatial.cli import district as district_cli
 from spatial.cli import grids as grids_cli
+from spatial.cli import osm as osm_cli
 from spatial.cli import sensors as sensors_cli
 from spatial.cli import tickets as tickets_cli
 from spatial.db import migrate, roles
@@ -39,7 +40,7 @@ AddCommands = Callable[[argparse._SubParsersAction], None]
 #: The domain command groups, each an ``add_parser(subparsers)``.
 COMMAND_GROUPS: tuple[AddCommands, ...] = (tickets_cli.add_parser, dispatch_cli.add_parser,
                                            sensors_cli.add_parser, backup_cli.add_parser, flood_cli.add_parser,
-                                           grids_cli.add_parser, district_cli.add_parser)
+                                           grids_cli.add_parser, district_cli.add_parser, osm_cli.add_parser)
 
 
 def _db_up(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from shapely.geometry import Point, box
 
 from layers import LayerError, deck_spec, view_for_bounds
 from layers._common import ramp_colors, to_wgs84
+from layers.basemap import basemap_layer
 from layers.buildings import buildings_3d
 from layers.cameras import camera_points, view_cones
 from layers.density import bin_columns, heatmap, hexagon_density
@@ -44,10 +45,24 @@ def points(count: int, crs="EPSG:4326", **cols) -> gpd.GeoDataFrame:
 
 def test_layers_import_neither_spatial_nor_panel():
     code = ("import sys, layers.grids, layers.tickets, layers.density, layers.cameras, layers.sensors, "
-            "layers.workers, layers.buildings, layers.raster, layers.legend; "
+            "layers.workers, layers.buildings, layers.raster, layers.legend, layers.basemap; "
             "bad=[m for m in sys.modules if m.split('.')[0] in ('spatial','panel','bokeh')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_basemap_layer_styles_every_tile_layer():
+    spec = basemap_layer("/t/{z}/{x}/{y}.mvt", worker_url="/t/w.js", extruded=True)
+    assert spec["@@type"] == "MVTLayer" and spec["data"] == "/t/{z}/{x}/{y}.mvt" and spec["extruded"] is True
+    assert spec["loadOptions"] == {"mvt": {"workerUrl": "/t/w.js"}} and spec["pickable"] is False
+    fill, line = spec["getFillColor"], spec["getLineColor"]
+    assert fill.startswith("@@=") and line.startswith("@@=")
+    for name in ("water", "landuse", "buildings", "pois"):
+        assert f"properties.layerName == '{name}'" in fill
+    for name in ("roads", "admin"):
+        assert f"properties.layerName == '{name}'" in line and f"properties.layerName == '{name}'" in spec[
+            "getLineWidth"]
+    assert fill.count("(") == fill.count(")") and "'park'" in fill
 
 
 def test_grid_choropleth_reprojects_and_colours():
