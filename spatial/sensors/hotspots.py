@@ -107,7 +107,8 @@ def weekly_table(session: Session, *, weeks: int = 1, baseline_weeks: int = 8, a
     min_count
         Minimum tickets in a week for a hotspot.
     now
-        Reference time (tz-aware, default now).
+        Reference time (tz-aware, default now); tickets created after it are not counted, so a
+        past time (CLI/API ``as_of``) gives the table as it stood then.
     """
     if not 1 <= weeks <= 104 or not 2 <= baseline_weeks <= 104:
         raise ValidationError("weeks must be in 1..104 and baseline_weeks in 2..104.")
@@ -119,7 +120,8 @@ def weekly_table(session: Session, *, weeks: int = 1, baseline_weeks: int = 8, a
     first_eval = current - timedelta(weeks=weeks - 1)
     start = first_eval - timedelta(weeks=baseline_weeks)
     end = current + timedelta(weeks=1)
-    df = pd.DataFrame(session.execute(_COUNTS, {"tz": tz, "start": start, "end": end,
+    # tickets up to ``now`` only: with a past ``now`` (``as_of``) later reports are not yet known
+    df = pd.DataFrame(session.execute(_COUNTS, {"tz": tz, "start": start, "end": min(end, now),
                                                 "category": category}).mappings().all())
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)
