@@ -4,7 +4,7 @@ replace of an imported history, append-only events, and live intake's one-year l
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
@@ -15,9 +15,11 @@ from spatial.cli import main as cli
 from spatial.db.engine import get_engine, session_scope
 from spatial.errors import ValidationError
 from spatial.io.files import import_file
+from spatial.maps.mapdata import Window
 from spatial.models import AdminUnit
 from spatial.settings import REPO_ROOT, get_settings
 from spatial.tickets.bulk import bulk_intake
+from spatial.tickets.scoring import monthly_scores
 from tests.district import seed_small_district
 
 LA_FILE = ("04_complaints_311", "la_myla311_2017_subset.csv")
@@ -224,13 +226,18 @@ def test_history_scores_as_of_see_the_times(session):
              "reported_at": "2020-03-02 08:00", "accepted_at": "2020-03-02 09:00",
              "closed_at": f"2020-03-{3 + 3 * i:02d} 10:00"} for i in range(4)]  # closed 3rd, 6th, 9th, 12th
     bulk_intake(session, rows, actor="s.csv", role="admin", history=True)
-    from spatial.tickets.scoring import monthly_scores
-
     def urban(as_of):
-        df = monthly_scores(session, month=datetime(2020, 3, 1).date(), as_of=as_of)
+        df = monthly_scores(session, month=date(2020, 3, 1), as_of=as_of)
         return df[df["code"] == "urban"].iloc[0]
 
-    early = urban(datetime(2020, 3, 4).date())  # one closed, due (5 working days) not yet passed for the rest
+    early = urban(date(2020, 3, 4))  # one closed, due (5 working days) not yet passed for the rest
     assert early["closed"] == 1 and early["on_time_resolve_rate"] == 1.0 and early["on_time_accept_rate"] == 1.0
-    late = urban(datetime(2020, 3, 31).date())  # 3rd, 6th in time; 9th, 12th after the 9 March 08:00 deadline
+    late = urban(date(2020, 3, 31))  # 3rd, 6th in time; 9th, 12th after the 9 March 08:00 deadline
     assert late["closed"] == 4 and late["on_time_resolve_rate"] == 0.5 and late["overdue"] == 2
+
+
+def test_map_window_between_local_days():
+    w = Window.between(date(2017, 12, 27), date(2017, 12, 31), tz="America/Los_Angeles")
+    assert (w.since, w.until) == (datetime(2017, 12, 27, 8, tzinfo=UTC), datetime(2018, 1, 1, 8, tzinfo=UTC))
+    with pytest.raises(ValidationError, match="before it starts"):
+        Window.between(date(2017, 12, 31), date(2017, 12, 1))
