@@ -34,7 +34,10 @@ instead of the sweep's flags (which are set later, and never for imported
 history): a deadline is missed when it was met late, or when it had passed at
 the cut-off while the ticket was still waiting for that step (not moved on,
 and not rejected/merged before; a final ticket's ``updated_at`` stands for
-that time). Ratings count for tickets closed by the cut-off.
+that time) and the step is known: it was recorded later, or the ticket is
+still waiting for it now (imported history that never recorded an
+acceptance leaves the accept deadline undecided, as the sweep's flags do).
+Ratings count for tickets closed by the cut-off.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from sqlalchemy.orm import Session
 from spatial.clock import cut_off
 from spatial.errors import ValidationError
 from spatial.settings import get_settings
+from spatial.tickets.lifecycle import OPEN_STATES, sql_list
 
 WEIGHTS = {"on_time_resolve_rate": 40.0, "on_time_accept_rate": 30.0, "satisfaction_norm": 30.0}
 COLUMNS = ["unit_id", "code", "name", "intake", "closed", "on_time_accept_rate", "on_time_resolve_rate", "overdue",
@@ -68,9 +72,9 @@ _LIVE = """
 _AS_OF = """
   SELECT unit_id, accepted_at, accept_due_at, resolved_at, resolve_due_at, created_at, closed_at,
          CASE WHEN closed_at IS NOT NULL THEN rating END AS rating,
-         coalesce(accepted_at > accept_due_at, accept_due_at < :cut AND accepted_at IS NULL
+         coalesce(accepted_at > accept_due_at, accept_due_at < :cut AND accepted_at IS NULL AND accept_known
                   AND coalesce(dispatched_at, resolved_at, closed_at) IS NULL AND NOT gone) AS accept_overdue,
-         coalesce(resolved_at > resolve_due_at, resolve_due_at < :cut AND resolved_at IS NULL
+         coalesce(resolved_at > resolve_due_at, resolve_due_at < :cut AND resolved_at IS NULL AND resolve_known
                   AND closed_at IS NULL AND NOT gone) AS resolve_overdue
   FROM (
     SELECT {unit} AS unit_id, accept_due_at, resolve_due_at, created_at, rating,
@@ -78,7 +82,9 @@ _AS_OF = """
            CASE WHEN dispatched_at < :cut THEN dispatched_at END AS dispatched_at,
            CASE WHEN resolved_at < :cut THEN resolved_at END AS resolved_at,
            CASE WHEN closed_at < :cut THEN closed_at END AS closed_at,
-           (status IN ('rejected', 'merged') AND updated_at < :cut) AS gone
+           (status IN ('rejected', 'merged') AND updated_at < :cut) AS gone,
+           (accepted_at IS NOT NULL OR status = 'reported') AS accept_known,
+           (resolved_at IS NOT NULL OR status IN {open_states}) AS resolve_known
     FROM ticket
     WHERE created_at >= :start AND created_at < least(:end, :cut)
       AND NOT (status = 'merged' AND updated_at < :cut)
@@ -150,7 +156,7 @@ def monthly_scores(
     rows = _LIVE
     if as_of is not None:
         params["cut"] = cut_off(as_of, get_settings().timezone)
-        rows = _AS_OF
+        rows = _AS_OF.replace("{open_states}", sql_list(OPEN_STATES))
     raw = pd.DataFrame(session.execute(sa.text(_SQL.format(rows=rows.format(unit=unit), units=units)),
                                        params).mappings().all())
     if raw.empty:
