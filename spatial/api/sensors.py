@@ -20,10 +20,8 @@ from sqlalchemy.orm import Session
 from spatial.api.deps import db_session, optional_principal, require_roles
 from spatial.auth import STAFF_ROLES, Principal
 from spatial.bounds import AwareTime
-from spatial.clock import cut_off
 from spatial.errors import ValidationError
 from spatial.sensors import alerts, cameras, hotspots, readings, rules
-from spatial.settings import get_settings
 
 router = APIRouter(prefix="/api", tags=["sensors"])
 
@@ -121,7 +119,6 @@ def get_hotspots(weeks: int = Query(1, ge=1, le=104), baseline_weeks: int = Quer
                                                              "(weeks up to it) instead of now"),
                  session: Session = Depends(db_session),
                  principal: Principal = Depends(require_roles(*STAFF_ROLES))) -> list[dict]:
-    now = cut_off(as_of, get_settings().timezone) if as_of is not None else None
     df = hotspots.hotspots(session, weeks=weeks, baseline_weeks=baseline_weeks, alpha=alpha,
-                           min_count=min_count, category=category, now=now)
+                           min_count=min_count, category=category, as_of=as_of)
     return hotspots.to_records(df)

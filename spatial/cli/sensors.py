@@ -14,11 +14,10 @@ import time
 
 import pandas as pd
 
-from spatial.clock import cut_off, parse_day
+from spatial.clock import parse_day
 from spatial.db.engine import session_scope
 from spatial.errors import ImportDataError
 from spatial.sensors import cameras, hotspots, mqtt, readings, rules
-from spatial.settings import get_settings
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -75,10 +74,10 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _hotspots(args: argparse.Namespace) -> int:
-    now = cut_off(parse_day(args.as_of, "--as-of"), get_settings().timezone) if args.as_of else None
+    as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
     with session_scope() as session:
         df = hotspots.hotspots(session, weeks=args.weeks, baseline_weeks=args.baseline_weeks, alpha=args.alpha,
-                               min_count=args.min_count, category=args.category, now=now)
+                               min_count=args.min_count, category=args.category, as_of=as_of)
     if args.json:
         print(json.dumps(hotspots.to_records(df), ensure_ascii=False, indent=1))
     elif df.empty:
