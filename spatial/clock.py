@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from spatial.bounds import TIME_RANGE_MESSAGE, utc_in_range
+from spatial.bounds import DAY_RANGE_MESSAGE, TIME_RANGE_MESSAGE, day_in_range, utc_in_range
 from spatial.errors import ValidationError
 
 
@@ -84,6 +84,9 @@ def cut_off(as_of: date | datetime, tz: str) -> datetime:
 def parse_day(text: str, what: str = "date") -> date:
     """A ``YYYY-MM-DD`` text as a date; ValidationError naming ``what`` otherwise."""
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except (AttributeError, ValueError) as exc:
         raise ValidationError(f"{what} {text!r} must be a date YYYY-MM-DD") from exc
+    if not day_in_range(day):
+        raise ValidationError(f"{what} {DAY_RANGE_MESSAGE}")
+    return day

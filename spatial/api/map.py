@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from spatial import forecasts
 from spatial.api.deps import db_session
+from spatial.bounds import Day
 from spatial.errors import ValidationError
 from spatial.maps import mapdata
 
@@ -32,8 +32,8 @@ router = APIRouter(prefix="/api/map", tags=["map"])
 
 
 def window(days: Annotated[float, Query(gt=0, le=3660)] = 30,
-           since: Annotated[date | None, Query(description="first local day (YYYY-MM-DD), with until")] = None,
-           until: Annotated[date | None, Query(description="last local day, included")] = None,
+           since: Annotated[Day | None, Query(description="first local day (YYYY-MM-DD), with until")] = None,
+           until: Annotated[Day | None, Query(description="last local day, included")] = None,
            ) -> mapdata.Window:
     """The time window of a map request: ``since``..``until`` when given, else the last ``days`` days."""
     if since is not None or until is not None:

@@ -11,7 +11,6 @@ request writes nothing.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from spatial.api.deps import db_session, optional_principal, require_roles
 from spatial.auth import STAFF_ROLES, Principal
-from spatial.bounds import AwareTime
+from spatial.bounds import AwareTime, Day
 from spatial.errors import ValidationError
 from spatial.sensors import alerts, cameras, hotspots, readings, rules
 
@@ -115,7 +114,7 @@ def get_frequent(cls: str = Query(..., alias="class"), days: float = Query(30, g
 def get_hotspots(weeks: int = Query(1, ge=1, le=104), baseline_weeks: int = Query(8, ge=2, le=104),
                  alpha: float = Query(0.05, gt=0, lt=1), min_count: int = Query(5, ge=1),
                  category: str | None = None,
-                 as_of: date | None = Query(None, description="evaluate at the end of this local day "
+                 as_of: Day | None = Query(None, description="evaluate at the end of this local day "
                                                              "(weeks up to it) instead of now"),
                  session: Session = Depends(db_session),
                  principal: Principal = Depends(require_roles(*STAFF_ROLES))) -> list[dict]:

@@ -32,7 +32,7 @@ from spatial.api.deps import (
     require_roles,
 )
 from spatial.auth import INTAKE_ROLES, Principal
-from spatial.bounds import AwareTime, JsonObject
+from spatial.bounds import AwareTime, Day, JsonObject
 from spatial.errors import Forbidden, ValidationError
 from spatial.models import Ticket
 from spatial.tickets import dispatch, lifecycle, scoring
@@ -234,7 +234,7 @@ def get_scores(
     month: str | None = Query(None, pattern=r"^\d{4}-\d{2}$",
                               description="YYYY-MM (district local time); default: the month of as_of"),
     by: Literal["department", "street"] = "department",
-    as_of: date | None = Query(None, description="score the month as it stood at the end of this local day"),
+    as_of: Day | None = Query(None, description="score the month as it stood at the end of this local day"),
     principal: Principal = Depends(require_roles(*READ_SCORE_ROLES)),
     session: Session = Depends(db_session),
 ) -> dict:

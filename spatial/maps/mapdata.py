@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from spatial import privacy
 from spatial.auth import Principal
+from spatial.bounds import DAY_RANGE_MESSAGE, day_in_range
 from spatial.clock import cut_off, utc_now
 from spatial.errors import ValidationError
 from spatial.settings import get_settings
@@ -72,6 +73,8 @@ class Window:
         ``now`` (default: the current time) stays the reference of the "now"
         figures (open, overdue), so a past range shows what happened in it.
         """
+        if not (day_in_range(since) and day_in_range(until)):
+            raise ValidationError(f"the range's days {DAY_RANGE_MESSAGE}")
         if until < since:
             raise ValidationError(f"the range ends ({until}) before it starts ({since})")
         if (until - since).days >= 3660:
