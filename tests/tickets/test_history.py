@@ -136,8 +136,11 @@ def test_la_history_scores_hotspots_and_replace(committed, la_zone, capsys, tmp_
     hot = json.loads(capsys.readouterr().out)  # weeks before the extract are empty: its week stands out
     assert hot and {str(r["week"])[:10] for r in hot} == {"2017-12-25"}
 
-    # the same file again: skipped as existing; with --replace twice: exactly one copy each time
+    # the same file again: skipped as existing; with --replace twice: exactly one copy each time,
+    # also after the SLA sweep flagged and escalated the tickets still open (bookkeeping, not work)
     assert _history_import(path, capsys)["created"] == 0
+    assert cli.main(["sla", "sweep"]) == 0
+    assert json.loads(capsys.readouterr().out)["escalated_street"] > 0
     for _ in range(2):
         again = _history_import(path, capsys, "--replace")
         assert again["replaced"] == out["created"] and again["created"] == out["created"]

@@ -7,9 +7,11 @@ every UPDATE and every DELETE, except a DELETE that runs inside
 transaction-local flag only while it deletes, and removes only tickets whose
 every event was written by an import (actor ``import:...``): their events,
 then the tickets (reporter rows cascade; alerts', detections' and merged
-tickets' references are set NULL). The trigger accepts a DELETE only when the
-flag is up, the current user is the table's owner and the event is an
-import's, so the application role (which may set the flag but is not the
+tickets' references are set NULL). Besides the import's own events, those of
+the two bookkeeping jobs (``system:sla-sweep`` flags and escalations,
+``system:retention``) do not make a ticket live. The trigger accepts a DELETE
+only when the flag is up, the current user is the table's owner and the event
+is one of those, so the application role (which may set the flag but is not the
 owner) and the owner outside the function are refused as before. A ticket
 with a live event (worked on after the import) is never purged: the call
 fails and nothing is deleted. Only the application role may execute it.
@@ -29,7 +31,8 @@ CREATE OR REPLACE FUNCTION onemap_append_only() RETURNS trigger LANGUAGE plpgsql
 BEGIN
   IF TG_OP = 'DELETE' AND current_setting('onemap.purge_imported', true) = 'on'
      AND current_user::text = (SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = TG_RELID)
-     AND coalesce(to_jsonb(OLD) ->> 'actor', '') LIKE 'import:%' THEN
+     AND (coalesce(to_jsonb(OLD) ->> 'actor', '') LIKE 'import:%'
+          OR to_jsonb(OLD) ->> 'actor' IN ('system:sla-sweep', 'system:retention')) THEN
     RETURN OLD;
   END IF;
   RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
@@ -44,7 +47,8 @@ DECLARE
   n integer;
 BEGIN
   SELECT e.ticket_id INTO live FROM ticket_event e
-  WHERE e.ticket_id = ANY(ids) AND e.actor NOT LIKE 'import:%' ORDER BY e.ticket_id LIMIT 1;
+  WHERE e.ticket_id = ANY(ids) AND e.actor NOT LIKE 'import:%'
+    AND e.actor NOT IN ('system:sla-sweep', 'system:retention') ORDER BY e.ticket_id LIMIT 1;
   IF live IS NOT NULL THEN
     RAISE EXCEPTION 'ticket % has events that are not an import''s: only imported history can be replaced', live
       USING ERRCODE = 'insufficient_privilege';
