@@ -14,7 +14,7 @@ A value outside these ranges is refused with a 4xx before any SQL runs
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
@@ -65,6 +65,25 @@ def _not_a_number(value: Any) -> Any:
 
 #: A timezone-aware ISO 8601 time within the schema's range, converted to UTC (request models).
 AwareTime = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_utc_in_range)]
+
+
+#: What a day out of range is told.
+DAY_RANGE_MESSAGE = f"must lie between {MIN_TIME:%Y-%m-%d} and {MAX_TIME - timedelta(days=2):%Y-%m-%d}"
+
+
+def day_in_range(d: date) -> bool:
+    """Whether the local day ``d`` lies within the schema's range (a day's margin for any time zone)."""
+    return MIN_TIME.date() <= d <= (MAX_TIME - timedelta(days=2)).date()
+
+
+def _day_in_range(d: date) -> date:
+    if not day_in_range(d):
+        raise ValueError(DAY_RANGE_MESSAGE)
+    return d
+
+
+#: A calendar day within the schema's range (``as_of``, ``since``/``until`` of requests).
+Day = Annotated[date, AfterValidator(_day_in_range)]
 
 
 def _small_json(value: dict[str, Any]) -> dict[str, Any]:

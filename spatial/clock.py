@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from spatial.bounds import TIME_RANGE_MESSAGE, utc_in_range
+from spatial.bounds import DAY_RANGE_MESSAGE, TIME_RANGE_MESSAGE, day_in_range, utc_in_range
 from spatial.errors import ValidationError
 
 
@@ -66,3 +67,26 @@ def as_utc(value: Any, *, what: str = "time", naive_zone: tzinfo | None = None) 
             raise ValidationError(f"{what} must carry a time zone (e.g. 2026-01-01T08:00:00+08:00)")
         dt = dt.replace(tzinfo=naive_zone)
     return _checked(dt, what)
+
+
+def cut_off(as_of: date | datetime, tz: str) -> datetime:
+    """The aware cut-off time of an ``as_of`` argument: a date is the end of that day in zone ``tz``.
+
+    A datetime must be timezone-aware and is returned as it is.
+    """
+    if isinstance(as_of, datetime):
+        if as_of.tzinfo is None:
+            raise ValidationError("as_of needs a time zone (or give a date)")
+        return as_of
+    return datetime(as_of.year, as_of.month, as_of.day, tzinfo=ZoneInfo(tz)) + timedelta(days=1)
+
+
+def parse_day(text: str, what: str = "date") -> date:
+    """A ``YYYY-MM-DD`` text as a date; ValidationError naming ``what`` otherwise."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except (AttributeError, ValueError) as exc:
+        raise ValidationError(f"{what} {text!r} must be a date YYYY-MM-DD") from exc
+    if not day_in_range(day):
+        raise ValidationError(f"{what} {DAY_RANGE_MESSAGE}")
+    return day

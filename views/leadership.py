@@ -9,7 +9,8 @@ street (map) and the grid (KPIs, trend); "Whole district" goes back.
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
@@ -32,9 +33,14 @@ from layers.tickets import ticket_points
 from layers.tickets import tooltip as ticket_tooltip
 from spatial.maps import mapdata
 from spatial.maps.tiles import BUILDINGS_MIN_ZOOM
+from spatial.profile import district_profile
 from views.common import MAP_H, MAP_W, MapPane, Timer, db, guarded, new_alert, show
 
-WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last 365 days": 365}
+#: Time window choices; ``RANGE`` means the date range picker's local days.
+RANGE = 0
+WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last 365 days": 365, "Date range": RANGE}
+#: Title of the date range picker (also how the browser test finds it).
+RANGE_TITLE = "Date range (local days, both included)"
 #: metric -> (label, ramp, reverse: high is good)
 METRICS = {
     "open": ("Open tickets", "YlOrRd", False),
@@ -92,7 +98,11 @@ class LeadershipView:
         with db() as s:
             cats = mapdata.categories(s)
             self.bounds = mapdata.district_bounds(s)
+            tz = district_profile(s).timezone
         self.window = pn.widgets.Select(name="Time window", options=WINDOWS, value=30, width=200)
+        today = datetime.now(ZoneInfo(tz)).date()
+        self.range = pn.widgets.DateRangePicker(name=RANGE_TITLE, value=(today - timedelta(days=29), today),
+                                                width=200)
         self.cats = pn.widgets.MultiChoice(name="Categories (none = all)", width=200,
                                            options={f"{r.name} ({r.code})": r.code for r in cats.itertuples()})
         self.metric = pn.widgets.Select(name="Map colour", width=200,
@@ -136,6 +146,7 @@ class LeadershipView:
         self.map.pane.param.watch(guarded(self.alert)(self._on_view), "view_state")
         for w in (self.window, self.cats, self.metric, self.extrude, self.bins, self.points, self.overlays):
             w.param.watch(lambda e: self.refresh(), "value")
+        self.range.param.watch(self._on_range, "value")
         self.reset.on_click(lambda e: self._drill(None, None))
         self.street_pick.param.watch(self._on_street_pick, "value")
         self._tables_ready = False
@@ -148,7 +159,7 @@ class LeadershipView:
 
     # ------------------------------------------------------------------ layout
     def sidebar(self) -> list:
-        return [self.window, self.cats, self.metric, self.extrude, self.bins, self.points, "Overlays",
+        return [self.window, self.range, self.cats, self.metric, self.extrude, self.bins, self.points, "Overlays",
                 self.overlays, self.street_pick, self.reset, self.info,
                 self.scope, self.legend]
 
@@ -172,7 +183,16 @@ class LeadershipView:
 
     # ------------------------------------------------------------------ data
     def _window(self) -> mapdata.Window:
-        return mapdata.Window.last(self.window.value)
+        if self.window.value == RANGE and self.range.value:
+            return mapdata.Window.between(*self.range.value)
+        return mapdata.Window.last(self.window.value or 30)
+
+    def _on_range(self, event) -> None:
+        """Picking dates switches the window to the range (which refreshes), or refreshes it."""
+        if self.window.value != RANGE:
+            self.window.value = RANGE
+        else:
+            self.refresh()
 
     def _do_refresh(self) -> None:
         show(self.alert, "")
@@ -283,7 +303,7 @@ class LeadershipView:
         with db() as s:
             pts, truncated = mapdata.tickets_in_view(s, self._window(), bbox=bbox, limit=POINT_LIMIT,
                                                      categories=cats)
-        self._points_key = (tuple(round(v, 4) for v in bbox), self.window.value, tuple(cats or ()))
+        self._points_key = (tuple(round(v, 4) for v in bbox), self.window.value, self.range.value, tuple(cats or ()))
         if truncated:
             show(self.alert, f"Showing the newest {POINT_LIMIT:,} tickets in view; zoom in for all.", "info")
         return ticket_points(pts[["id", "status", "category", "overdue", "geometry"]], radius_px=4)
@@ -297,7 +317,8 @@ class LeadershipView:
         bbox = self.map.bbox
         if not zoomed and self._points_key is None:
             return
-        key = (tuple(round(v, 4) for v in bbox), self.window.value, tuple(self.cats.value)) if bbox else None
+        key = ((tuple(round(v, 4) for v in bbox), self.window.value, self.range.value, tuple(self.cats.value))
+               if bbox else None)
         if zoomed and key == self._points_key:
             return
         self.map.set_layers({"tickets": self._points_layer(list(self.cats.value) or None)})

@@ -7,8 +7,9 @@
 ``GET /api/map/flood/{run_id}.json``
     Its placement: four ``[lon, lat]`` corners (EPSG:4326) and metadata.
 ``GET /api/map/kpis?days=30&category=pothole``
-    :func:`spatial.maps.mapdata.kpis` for the last ``days`` days.
-``GET /api/map/grids?days=30``
+    :func:`spatial.maps.mapdata.kpis` for the last ``days`` days, or for the
+    local days ``since=2017-12-01&until=2017-12-31`` (both included; they win over ``days``).
+``GET /api/map/grids?days=30`` (or ``since``/``until``)
     Per-grid counts as GeoJSON (EPSG:4326) for other clients.
 """
 
@@ -23,9 +24,23 @@ from sqlalchemy.orm import Session
 
 from spatial import forecasts
 from spatial.api.deps import db_session
+from spatial.bounds import Day
+from spatial.errors import ValidationError
 from spatial.maps import mapdata
 
 router = APIRouter(prefix="/api/map", tags=["map"])
+
+
+def window(days: Annotated[float, Query(gt=0, le=3660)] = 30,
+           since: Annotated[Day | None, Query(description="first local day (YYYY-MM-DD), with until")] = None,
+           until: Annotated[Day | None, Query(description="last local day, included")] = None,
+           ) -> mapdata.Window:
+    """The time window of a map request: ``since``..``until`` when given, else the last ``days`` days."""
+    if since is not None or until is not None:
+        if since is None or until is None:
+            raise ValidationError("give both since and until (YYYY-MM-DD)")
+        return mapdata.Window.between(since, until)
+    return mapdata.Window.last(days)
 
 @router.get("/flood/{run_id}.png", response_class=FileResponse)
 def flood_png(run_id: str) -> FileResponse:
@@ -42,18 +57,17 @@ def flood_meta(run_id: str) -> JSONResponse:
 
 @router.get("/kpis")
 def kpis(session: Annotated[Session, Depends(db_session)],
-         days: Annotated[float, Query(gt=0, le=3660)] = 30,
+         win: Annotated[mapdata.Window, Depends(window)],
          category: Annotated[list[str] | None, Query()] = None,
          street_id: int | None = None, grid_id: int | None = None) -> dict:
-    """Received, closed, on-time rate, open, overdue and satisfaction for the last ``days`` days."""
-    return mapdata.kpis(session, mapdata.Window.last(days), categories=category, street_id=street_id,
-                        grid_id=grid_id)
+    """Received, closed, on-time rate, open, overdue and satisfaction for the window."""
+    return mapdata.kpis(session, win, categories=category, street_id=street_id, grid_id=grid_id)
 
 
 @router.get("/grids")
 def grids(session: Annotated[Session, Depends(db_session)],
-          days: Annotated[float, Query(gt=0, le=3660)] = 30,
+          win: Annotated[mapdata.Window, Depends(window)],
           category: Annotated[list[str] | None, Query()] = None) -> JSONResponse:
     """Per-grid received/closed/open/overdue/on_time_pct/satisfaction as a GeoJSON FeatureCollection."""
-    gdf = mapdata.grid_stats(session, mapdata.Window.last(days), categories=category)
+    gdf = mapdata.grid_stats(session, win, categories=category)
     return JSONResponse(json.loads(gdf.to_json(drop_id=True, na="null")))

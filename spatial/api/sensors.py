@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from spatial.api.deps import db_session, optional_principal, require_roles
 from spatial.auth import STAFF_ROLES, Principal
-from spatial.bounds import AwareTime
+from spatial.bounds import AwareTime, Day
 from spatial.errors import ValidationError
 from spatial.sensors import alerts, cameras, hotspots, readings, rules
 
@@ -113,8 +113,11 @@ def get_frequent(cls: str = Query(..., alias="class"), days: float = Query(30, g
 @router.get("/hotspots", summary="High-frequency events per category, grid and week")
 def get_hotspots(weeks: int = Query(1, ge=1, le=104), baseline_weeks: int = Query(8, ge=2, le=104),
                  alpha: float = Query(0.05, gt=0, lt=1), min_count: int = Query(5, ge=1),
-                 category: str | None = None, session: Session = Depends(db_session),
+                 category: str | None = None,
+                 as_of: Day | None = Query(None, description="evaluate at the end of this local day "
+                                                             "(weeks up to it) instead of now"),
+                 session: Session = Depends(db_session),
                  principal: Principal = Depends(require_roles(*STAFF_ROLES))) -> list[dict]:
     df = hotspots.hotspots(session, weeks=weeks, baseline_weeks=baseline_weeks, alpha=alpha,
-                           min_count=min_count, category=category)
+                           min_count=min_count, category=category, as_of=as_of)
     return hotspots.to_records(df)

@@ -33,7 +33,7 @@ from spatial.api.deps import (
     require_roles,
 )
 from spatial.auth import INTAKE_ROLES, Principal
-from spatial.bounds import AwareTime, JsonObject
+from spatial.bounds import AwareTime, Day, JsonObject
 from spatial.errors import Forbidden, ValidationError
 from spatial.models import Ticket
 from spatial.tickets import dispatch, lifecycle, scoring
@@ -242,14 +242,22 @@ def get_events(ticket_id: TicketIdPath, principal: Principal = Depends(current_p
 
 @router.get("/scores", summary="Monthly scores and ranking per department or street")
 def get_scores(
-    month: str = Query(..., pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (district local time)"),
+    month: str | None = Query(None, pattern=r"^\d{4}-\d{2}$",
+                              description="YYYY-MM (district local time); default: the month of as_of"),
     by: Literal["department", "street"] = "department",
+    as_of: Day | None = Query(None, description="score the month as it stood at the end of this local day"),
     principal: Principal = Depends(require_roles(*READ_SCORE_ROLES)),
     session: Session = Depends(db_session),
 ) -> dict:
+    if month is None and as_of is None:
+        raise ValidationError("give month=YYYY-MM or as_of=YYYY-MM-DD")
+    month = month or as_of.strftime("%Y-%m")
     try:
         first = date(int(month[:4]), int(month[5:]), 1)
     except ValueError as exc:
         raise ValidationError(f"month {month!r} is not a valid YYYY-MM") from exc
-    df = scoring.monthly_scores(session, month=first, by=by)
-    return {"month": month, "by": by, "rows": scoring.to_records(df)}
+    df = scoring.monthly_scores(session, month=first, by=by, as_of=as_of)
+    out = {"month": month, "by": by, "rows": scoring.to_records(df)}
+    if as_of is not None:
+        out["as_of"] = as_of.isoformat()
+    return out

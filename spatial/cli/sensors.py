@@ -14,6 +14,7 @@ import time
 
 import pandas as pd
 
+from spatial.clock import parse_day
 from spatial.db.engine import session_scope
 from spatial.errors import ImportDataError
 from spatial.sensors import cameras, hotspots, mqtt, readings, rules
@@ -73,13 +74,14 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _hotspots(args: argparse.Namespace) -> int:
+    as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
     with session_scope() as session:
         df = hotspots.hotspots(session, weeks=args.weeks, baseline_weeks=args.baseline_weeks, alpha=args.alpha,
-                               min_count=args.min_count, category=args.category)
+                               min_count=args.min_count, category=args.category, as_of=as_of)
     if args.json:
         print(json.dumps(hotspots.to_records(df), ensure_ascii=False, indent=1))
     elif df.empty:
-        print(f"no hotspots in the last {args.weeks} week(s)")
+        print(f"no hotspots in the {args.weeks} week(s) up to {args.as_of or 'now'}")
     else:
         cols = ["week", "category", "grid_code", "grid_name", "count", "baseline", "ratio", "p_value", "q_value"]
         print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
@@ -131,6 +133,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hs.add_argument("--alpha", type=float, default=0.05)
     hs.add_argument("--min-count", type=int, default=5)
     hs.add_argument("--category")
+    hs.add_argument("--as-of", help="YYYY-MM-DD: evaluate the weeks up to the end of this local day")
     hs.add_argument("--json", action="store_true")
     hs.set_defaults(func=_hotspots)
 

@@ -3,12 +3,12 @@
 ::
 
     onemap sla sweep [--now 2026-10-05T10:00:00+08:00]
-    onemap score --month 2026-10 [--by department|street] [--json]
+    onemap score --month 2026-10 [--as-of 2026-10-15] [--by department|street] [--json]   (alias: scores)
     onemap token create --name hotline-gw --role channel [--department CODE] [--worker CODE]
     onemap token list
     onemap token revoke ID
     onemap ticket show ID [--json]
-    onemap ticket import FILE.csv [--channel hotline] [--skip-invalid]
+    onemap ticket import FILE.csv [--channel hotline] [--skip-invalid] [--history [--replace]] [--columns MAPPING.yaml]
     onemap ticket prune-reporters [--days 365] [--now 2027-10-05T10:00:00+08:00]
 """
 
@@ -18,12 +18,13 @@ import argparse
 import json
 import time
 from datetime import date, datetime
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
 from spatial.auth import create_token, revoke_token
-from spatial.clock import as_utc
+from spatial.clock import as_utc, parse_day
 from spatial.db.engine import session_scope
 from spatial.errors import NotFound, ValidationError
 from spatial.io import ticket_export
@@ -31,6 +32,7 @@ from spatial.models import ApiToken, Department, Worker
 from spatial.tickets import queries as ticket_views
 from spatial.tickets import retention, scoring, sla
 from spatial.tickets.bulk import bulk_intake
+from spatial.tickets.mapping import read_mapped
 
 
 def _parse_now(value: str | None) -> datetime | None:
@@ -53,16 +55,22 @@ def _sla_sweep(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
+    if not args.month and as_of is None:
+        raise ValidationError("give --month YYYY-MM or --as-of YYYY-MM-DD")
+    args.month = args.month or as_of.strftime("%Y-%m")
     try:
         year, month = (int(p) for p in args.month.split("-"))
         first = date(year, month, 1)
     except ValueError as exc:
         raise ValidationError(f"--month {args.month!r} must be YYYY-MM") from exc
     with session_scope() as session:
-        df = scoring.monthly_scores(session, month=first, by=args.by)
+        df = scoring.monthly_scores(session, month=first, by=args.by, as_of=as_of)
     if args.json:
-        print(json.dumps({"month": args.month, "by": args.by, "rows": scoring.to_records(df)}, indent=2,
-                         ensure_ascii=False))
+        out = {"month": args.month, "by": args.by, "rows": scoring.to_records(df)}
+        if as_of is not None:
+            out["as_of"] = as_of.isoformat()
+        print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
     if df.empty:
         print(f"no {args.by}s to score")
@@ -72,7 +80,7 @@ def _score(args: argparse.Namespace) -> int:
         show[col] = (show[col] * 100).round(1)
     show = show.rename(columns={"on_time_accept_rate": "accept_on_time_%", "on_time_resolve_rate":
                                 "resolve_on_time_%", "avg_resolve_hours": "avg_resolve_h"})
-    print(f"Scores for {args.month} by {args.by}")
+    print(f"Scores for {args.month} by {args.by}" + (f" as of {as_of}" if as_of else ""))
     print(show.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.1f}"))
     return 0
 
@@ -137,11 +145,15 @@ def _ticket_show(args: argparse.Namespace) -> int:
 
 
 def _ticket_import(args: argparse.Namespace) -> int:
-    df = pd.read_csv(args.path, dtype=str, keep_default_na=False)
+    if args.columns:
+        df = read_mapped(args.path, args.columns)
+    else:
+        df = pd.read_csv(args.path, dtype=str, keep_default_na=False)
+    actor = f"import:{Path(args.path).name}" if args.history else f"cli:{args.actor}"
     t0 = time.perf_counter()
     with session_scope() as session:
-        out = bulk_intake(session, df, actor=f"cli:{args.actor}", role="admin", channel=args.channel,
-                          skip_invalid=args.skip_invalid)
+        out = bulk_intake(session, df, actor=actor, role="admin", channel=args.channel,
+                          skip_invalid=args.skip_invalid, history=args.history, replace=args.replace)
     dt = time.perf_counter() - t0
     out["seconds"] = round(dt, 3)
     print(json.dumps(out, indent=2, default=str))
@@ -175,8 +187,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sw.add_argument("--now", help="evaluate at this ISO 8601 time (with zone) instead of now")
     sw.set_defaults(func=_sla_sweep)
 
-    sc = subparsers.add_parser("score", help="monthly department/street scores and ranking")
-    sc.add_argument("--month", required=True, help="YYYY-MM (district local time)")
+    sc = subparsers.add_parser("score", aliases=["scores"], help="monthly department/street scores and ranking")
+    sc.add_argument("--month", help="YYYY-MM (district local time); default: the month of --as-of")
+    sc.add_argument("--as-of", help="YYYY-MM-DD: the month as it stood at the end of this local day")
     sc.add_argument("--by", choices=["department", "street"], default="department")
     sc.add_argument("--json", action="store_true")
     sc.set_defaults(func=_score)
@@ -204,6 +217,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ti.add_argument("--channel", default="hotline")
     ti.add_argument("--actor", default="import")
     ti.add_argument("--skip-invalid", action="store_true", help="import the valid rows, report the others")
+    ti.add_argument("--history", action="store_true",
+                    help="tickets as they happened: status, lifecycle times and events kept, no age limit "
+                         "(actor import:<file name>)")
+    ti.add_argument("--replace", action="store_true",
+                    help="with --history: remove this file's earlier import first (its tickets and events)")
+    ti.add_argument("--columns", help="YAML column/value mapping of another system's export "
+                                      "(e.g. data/catalogs/los_angeles_311.yaml)")
     ti.set_defaults(func=_ticket_import)
     te = tk.add_parser("export", help="export tickets with filters to .csv, .xlsx, .gpkg or .geojson "
                                       "(lifecycle times in UTC, no reporter contact)")

@@ -17,8 +17,12 @@ Modes: ``append`` (refuses keys that exist), ``upsert`` (updates rows with
 the same key with the columns the file has) and ``replace`` (deletes the
 table's rows first; refused when other rows reference them with ``ON DELETE
 RESTRICT``, e.g. departments used by categories; ``SET NULL`` references such
-as tickets' grid ids are cleared). Imported tickets keep the given status;
-lifecycle timestamps are not imported.
+as tickets' grid ids are cleared; tickets: only imported history, through the
+owner's ``onemap_purge_imported_tickets``, migration 0012). Imported tickets
+keep the given status and the lifecycle times the ticket table has
+(``accepted_at``, ``dispatched_at``, ``resolved_at``, ``closed_at``; they may
+not go back in time) with one ``import`` event; history with an event per
+transition is ``spatial.tickets.bulk.bulk_intake(history=True)``.
 
 :func:`export_table` writes a table by file extension (``.gpkg``,
 ``.geojson``, ``.shp``, ``.csv``): references as codes, lists and JSON as
@@ -57,6 +61,7 @@ from spatial.locate import district_geometry, inside_sql, locate_points
 from spatial.privacy import PRIVATE_SENSOR_TYPES, SENSITIVE_CATEGORY_CODES
 from spatial.profile import district_profile
 from spatial.tickets.deadlines import due_at_many
+from spatial.tickets.history import TICKET_TIME_COLUMNS, order_reasons
 
 log = logging.getLogger(__name__)
 MODES = ("append", "replace", "upsert")
@@ -296,6 +301,12 @@ def _ticket_derived(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
     start = pd.Series(pd.to_datetime(frame["created_at"], utc=True) if "created_at" in frame
                       else pd.NaT, index=info.index, dtype="datetime64[us, UTC]")
     start = start.fillna(pd.Timestamp.now(tz="UTC"))
+    times = pd.DataFrame({c: pd.Series(pd.to_datetime(frame[c], utc=True).array, index=info.index)
+                          for c in TICKET_TIME_COLUMNS if c in frame})
+    bad = (order_reasons(times, start)[0] != "").to_numpy() if len(times.columns) else np.zeros(len(frame), bool)
+    if bad.any():
+        first = order_reasons(times, start)[0][bad].iloc[0]
+        raise ImportDataError(f"{row_list(bad)}: lifecycle times go back ({first}; created_at is reported_at).")
     acc = due_at_many(start, info["al"].astype(float), info["au"], tz, calendar=cal)
     res = due_at_many(start, info["rl"].astype(float), info["ru"], tz, calendar=cal)
     dept = info["department_id"]
@@ -406,6 +417,8 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
         _fail_if(session, f"SELECT s._row, {kcat} FROM {stage} s JOIN {table} t ON {on} ORDER BY s._row",
                  f"{{rows}}: {'/'.join(key)} already in {table}{{values}}; use mode upsert or replace.")
     if mode == "replace":
+        if table == "ticket":  # their events are append-only: the owner's purge of imported history
+            session.execute(sa.text("SELECT onemap_purge_imported_tickets(ARRAY(SELECT id FROM ticket))"))
         session.execute(sa.text(f"DELETE FROM {table}"))
 
     # INSERT ... SELECT
@@ -419,6 +432,9 @@ def _load(session: Session, spec: TableSpec, values: pd.DataFrame, stage: str, *
             exprs.append(f"r{i}.id")
         else:
             exprs.append("NULL" if c.kind == "code" else f"s.{c.name}")
+    if table == "ticket" and "description" in cols:  # NOT NULL: an empty CSV cell is an empty description
+        i = cols.index("description")
+        exprs[i] = f"COALESCE({exprs[i]}, '')"
     if "geom" in values:
         cols.append("geom")
         exprs.append("ST_Multi(s.geom)" if spec.geom in ("line", "polygon") else "s.geom")
@@ -488,7 +504,7 @@ def _select_sql(spec: TableSpec) -> str:
     if spec.locate:
         parts.append("(SELECT g.code FROM admin_unit g WHERE g.id = t.grid_id) AS grid")
     if spec.table == "ticket":
-        parts += ["t.accept_due_at", "t.resolve_due_at", "t.closed_at"]
+        parts += ["t.accept_due_at", "t.resolve_due_at"]  # closed_at and the other times: spec columns
     if spec.geom is not None:
         parts.append("ST_AsBinary(t.geom) AS _wkb")
     return f"SELECT {', '.join(parts)} FROM {spec.table} t ORDER BY t.id"

@@ -100,7 +100,9 @@ SPECS: dict[str, TableSpec] = {s.table: s for s in [
         _c("category", "code", required=True, ref="category", db="category_id"),
         _c("description"), _c("address"), _c("status"), _c("priority", "int"), _c("reporter_name"),
         _c("reporter_phone"), _c("reporter_account"), _c("created_at", "datetime"), _c("photo_urls", "list"),
-        _c("rating", "int"), _ATTRS), geom="point", key=("channel", "external_id"), locate=True,
+        _c("rating", "int"), _c("accepted_at", "datetime"), _c("dispatched_at", "datetime"),
+        _c("resolved_at", "datetime"), _c("closed_at", "datetime"), _ATTRS), geom="point",
+        key=("channel", "external_id"), locate=True,
         locate_hierarchy=True),
     TableSpec("road", (_c("code", required=True), _c("name"), _c("road_class"), _ATTRS), geom="line"),
     TableSpec("building", (_c("code", required=True), _c("height_m", "float"), _ATTRS), geom="polygon"),
@@ -108,9 +110,8 @@ SPECS: dict[str, TableSpec] = {s.table: s for s in [
 
 #: columns written by export for information only, ignored on import
 EXPORT_ONLY = {"id", "fid", "ogc_fid", "grid", "community", "street", "workload",
-               "accept_due_at", "resolve_due_at", "accepted_at", "dispatched_at", "resolved_at", "closed_at",
-               "updated_at", "accept_overdue", "resolve_overdue", "escalation_level", "assigned_worker",
-               "version", "last_value", "last_reading_at"}
+               "accept_due_at", "resolve_due_at", "updated_at", "accept_overdue", "resolve_overdue",
+               "escalation_level", "assigned_worker", "version", "last_value", "last_reading_at"}
 
 #: accepted names for CSV longitude / latitude columns
 LON_NAMES = ("lon", "lng", "long", "longitude", "x")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import geopandas as gpd
 import numpy as np
@@ -33,7 +33,9 @@ from sqlalchemy.orm import Session
 
 from spatial import privacy
 from spatial.auth import Principal
-from spatial.clock import utc_now
+from spatial.bounds import DAY_RANGE_MESSAGE, day_in_range
+from spatial.clock import cut_off, utc_now
+from spatial.db.profile import app_profile
 from spatial.errors import ValidationError
 from spatial.profile import district_profile
 from spatial.tickets.lifecycle import FINAL_STATES, QUEUE_STATES, UNFINISHED_STATES, sql_list
@@ -64,6 +66,23 @@ class Window:
             raise ValidationError(f"window must be 1-3660 days, got {days}")
         now = utc_now(now)
         return cls(since=now - timedelta(days=days), until=now, now=now)
+
+    @classmethod
+    def between(cls, since: date, until: date, *, tz: str | None = None, now: datetime | None = None) -> Window:
+        """Local calendar days ``since`` to ``until``, both included, in the district time zone ``tz``.
+
+        ``now`` (default: the current time) stays the reference of the "now"
+        figures (open, overdue), so a past range shows what happened in it.
+        """
+        if not (day_in_range(since) and day_in_range(until)):
+            raise ValidationError(f"the range's days {DAY_RANGE_MESSAGE}")
+        if until < since:
+            raise ValidationError(f"the range ends ({until}) before it starts ({since})")
+        if (until - since).days >= 3660:
+            raise ValidationError("the range may span at most 3660 days")
+        zone = tz or app_profile().timezone
+        start = cut_off(since - timedelta(days=1), zone)  # midnight starting ``since``
+        return cls(since=start.astimezone(UTC), until=cut_off(until, zone).astimezone(UTC), now=utc_now(now))
 
 
 def _params(window: Window, categories: Sequence[str] | None) -> tuple[dict, str]:

@@ -17,7 +17,7 @@ The Poisson tail is computed exactly (log-space series, no SciPy needed).
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -25,7 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from spatial.clock import utc_now
+from spatial.clock import cut_off, utc_now
 from spatial.errors import ValidationError
 from spatial.profile import district_profile
 
@@ -93,7 +93,7 @@ _COUNTS = sa.text(
 
 def weekly_table(session: Session, *, weeks: int = 1, baseline_weeks: int = 8, alpha: float = 0.05,
                  min_count: int = 5, fdr: bool = True, category: str | None = None,
-                 now: datetime | None = None) -> pd.DataFrame:
+                 now: datetime | None = None, as_of: date | None = None) -> pd.DataFrame:
     """Every tested (category, grid, week) with count, baseline, ratio, p and q values and the flag.
 
     Parameters
@@ -107,19 +107,24 @@ def weekly_table(session: Session, *, weeks: int = 1, baseline_weeks: int = 8, a
     min_count
         Minimum tickets in a week for a hotspot.
     now
-        Reference time (tz-aware, default now).
+        Reference time (tz-aware, default now); tickets created after it are not counted, so a
+        past time gives the table as it stood then.
+    as_of
+        A local day instead of ``now``: the weeks up to and including that day, as they stood at its end.
     """
     if not 1 <= weeks <= 104 or not 2 <= baseline_weeks <= 104:
         raise ValidationError("weeks must be in 1..104 and baseline_weeks in 2..104.")
     if not 0 < alpha < 1 or min_count < 1:
         raise ValidationError("alpha must be in (0, 1) and min_count >= 1.")
-    now = utc_now(now)
     tz = district_profile(session).timezone
+    # the last instant of the as_of day, so the evaluated week is the one containing it
+    now = cut_off(as_of, tz) - timedelta(microseconds=1) if as_of is not None else utc_now(now)
     current = _week_start(now, tz)
     first_eval = current - timedelta(weeks=weeks - 1)
     start = first_eval - timedelta(weeks=baseline_weeks)
     end = current + timedelta(weeks=1)
-    df = pd.DataFrame(session.execute(_COUNTS, {"tz": tz, "start": start, "end": end,
+    # tickets up to ``now`` only: with a past ``now`` (``as_of``) later reports are not yet known
+    df = pd.DataFrame(session.execute(_COUNTS, {"tz": tz, "start": start, "end": min(end, now),
                                                 "category": category}).mappings().all())
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -150,14 +155,14 @@ def weekly_table(session: Session, *, weeks: int = 1, baseline_weeks: int = 8, a
 
 def hotspots(session: Session, *, weeks: int = 1, baseline_weeks: int = 8, alpha: float = 0.05,
              min_count: int = 5, fdr: bool = True, category: str | None = None,
-             now: datetime | None = None) -> pd.DataFrame:
+             now: datetime | None = None, as_of: date | None = None) -> pd.DataFrame:
     """Only the flagged (category, grid, week) rows, newest week first, then by p-value.
 
     See :func:`weekly_table` for the parameters. ``week`` is the local Monday
     of the week; ``baseline`` the expected weekly count; ``ratio`` count / baseline.
     """
     table = weekly_table(session, weeks=weeks, baseline_weeks=baseline_weeks, alpha=alpha,
-                         min_count=min_count, fdr=fdr, category=category, now=now)
+                         min_count=min_count, fdr=fdr, category=category, now=now, as_of=as_of)
     flagged = table.loc[table["hotspot"].astype(bool)]
     return flagged.sort_values(["week", "p_value", "count"], ascending=[False, True, False]).reset_index(drop=True)
 

@@ -12,12 +12,17 @@ merge (imports are usually already deduplicated upstream); idempotent on ``(chan
 (as tickets or as merged reports) are skipped and counted as ``existing``.
 A concurrent import of the same ids makes the later one fail with
 :class:`~spatial.errors.Conflict` (retry it: the retry skips them).
+
+Live intake (the default) takes new reports: ``reported``, reported at most a
+year back. ``history=True`` imports tickets as they happened, with no age
+limit, their status and lifecycle times and one event per transition
+(:mod:`spatial.tickets.history` owns those rules).
 """
 
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -33,6 +38,14 @@ from spatial.locate import locate_points
 from spatial.models import CHANNELS
 from spatial.profile import Profile, district_profile
 from spatial.tickets.deadlines import due_at_many
+from spatial.tickets.history import (
+    HISTORY_COLUMNS,
+    TICKET_TIME_COLUMNS,
+    check_history,
+    history_events,
+    overdue_flags,
+    parse_times,
+)
 from spatial.tickets.intake import MAX_BACKDATE, MAX_DESCRIPTION
 
 BULK_COLUMNS = ("category", "lon", "lat", "external_id", "channel", "description", "address", "reporter_name",
@@ -41,7 +54,9 @@ _TICKET_COLS = ("id", "channel", "external_id", "category_id", "department_id", 
                 "street_id", "geom", "address", "description", "status", "priority", "reporter_name",
                 "reporter_phone", "reporter_account", "created_at", "updated_at", "accept_due_at",
                 "resolve_due_at", "created_by")
+_HISTORY_TICKET_COLS = (*TICKET_TIME_COLUMNS, "accept_overdue", "resolve_overdue", "rating", "version")
 _EVENT_COLS = ("ticket_id", "at", "kind", "to_status", "actor", "actor_role", "data")
+_HISTORY_EVENT_COLS = (*_EVENT_COLS, "from_status")
 _REPORTER_COLS = ("ticket_id", "channel", "external_id", "name", "phone", "account", "reported_at", "description",
                   "geom")
 _TEXT_LIMITS = (("description", MAX_DESCRIPTION), ("address", 500), ("reporter_name", 200), ("reporter_phone", 40),
@@ -63,6 +78,8 @@ def bulk_intake(
     channel: str = "hotline",
     now: datetime | None = None,
     skip_invalid: bool = False,
+    history: bool = False,
+    replace: bool = False,
 ) -> dict:
     """Import many reports at once (no duplicate merge; idempotent on ``(channel, external_id)``).
 
@@ -75,6 +92,18 @@ def bulk_intake(
     skip_invalid : bool
         False (default): any invalid row raises ValidationError and nothing is
         written. True: invalid rows are skipped and listed in ``rejected``.
+    history : bool
+        Import tickets as they happened (:mod:`spatial.tickets.history`):
+        ``reported_at`` required and of any age, ``status`` and the lifecycle
+        times of :data:`~spatial.tickets.history.HISTORY_COLUMNS` kept, one
+        event per transition at its time; the actor gets an ``import:``
+        prefix. False (live intake): those columns are refused and reports
+        older than a year are rejected.
+    replace : bool
+        History only: first remove the tickets this actor imported before
+        (``onemap_purge_imported_tickets``, migration 0012: their events too;
+        refused if any was worked on after the import), so a corrected file
+        replaces its earlier import instead of being skipped as ``existing``.
 
     Returns
     -------
@@ -91,6 +120,15 @@ def bulk_intake(
         raise ValidationError(f"unknown channel {channel!r}")
     n = len(df)
     df = df.reset_index(drop=True)
+    given = [c for c in HISTORY_COLUMNS if c in df.columns
+             and (df[c].astype("string").str.strip().fillna("") != "").any()]
+    if given and not history:
+        raise ValidationError(f"columns {', '.join(given)} describe history: import them as history "
+                              "(history=True, CLI --history); live intake takes new reports only")
+    if history and not actor.startswith("import:"):
+        actor = f"import:{actor}"
+    if replace and not history:
+        raise ValidationError("replace applies to history imports only")
     for col in BULK_COLUMNS:
         if col not in df.columns:
             df[col] = None
@@ -122,12 +160,15 @@ def bulk_intake(
     reject(prio.notna() & ~prio.between(1, 5), "priority must be 1-5")
     profile = district_profile(session)
     tz = profile.timezone
-    rep = pd.to_datetime(df["reported_at"], errors="coerce", format="mixed")
-    rep = rep.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT") if rep.dt.tz is None else rep
-    rep = rep.dt.tz_convert(UTC)
+    rep = parse_times(df["reported_at"], tz)
     reject(df["reported_at"].notna() & rep.isna(), "reported_at is not a time")
     reject(rep > at + timedelta(minutes=5), "reported_at is in the future")
-    reject(rep < at - MAX_BACKDATE, "reported_at is more than a year ago")
+    if history:
+        reject(rep.isna(), "reported_at is required for history")
+        hist, why = check_history(df, rep, tz=tz, now=at)
+        reject(why != "", why)
+    else:
+        reject(rep < at - MAX_BACKDATE, "reported_at is more than a year ago")
     ok = (reasons == "").to_numpy()
     loc = locate_points(session, np.where(ok, lon, 0.0), np.where(ok, lat, 0.0))
     reject(ok & ~loc["inside"].to_numpy(), "outside the district")
@@ -142,11 +183,21 @@ def bulk_intake(
     good["lon"], good["lat"] = lon[~bad.to_numpy()], lat[~bad.to_numpy()]
     good["created_at"] = rep[~bad].fillna(at).clip(upper=at)
     good["priority"] = prio[~bad]
+    replaced = 0
+    if replace:
+        replaced = session.execute(sa.text(
+            "SELECT onemap_purge_imported_tickets(ARRAY(SELECT id FROM ticket WHERE created_by = :actor))"),
+            {"actor": actor}).scalar_one()
+    if history:
+        good = good.join(hist[~bad].add_prefix("h_"))
     good = _skip_existing(session, good)
     created = len(good)
     if created:
-        _copy_in(session, good, cats, at=at, actor=actor, role=role, profile=profile)
-    return {"rows": n, "created": created, "existing": int((~bad).sum() - created), "rejected": rejected}
+        _copy_in(session, good, cats, at=at, actor=actor, role=role, profile=profile, history=history)
+    out = {"rows": n, "created": created, "existing": int((~bad).sum() - created), "rejected": rejected}
+    if replace:
+        out["replaced"] = replaced
+    return out
 
 
 def _skip_existing(session: Session, good: pd.DataFrame) -> pd.DataFrame:
@@ -201,7 +252,7 @@ def _checked_references(session: Session, good: pd.DataFrame) -> bool:
 
 
 def _copy_in(session: Session, good: pd.DataFrame, cats: pd.DataFrame, *, at: datetime, actor: str, role: str,
-             profile: Profile) -> None:
+             profile: Profile, history: bool = False) -> None:
     good = good.merge(cats, left_on="category", right_on="code", how="left", sort=False)
     good["priority"] = good["priority"].fillna(good["cat_priority"]).astype(int)
     tz, cal = profile.timezone, profile.calendar
@@ -214,19 +265,36 @@ def _copy_in(session: Session, good: pd.DataFrame, cats: pd.DataFrame, *, at: da
         "SELECT nextval(pg_get_serial_sequence('ticket', 'id')) FROM generate_series(1, :n)"), {"n": n}).scalars().all()
     pts = shapely.set_srid(shapely.points(np.c_[good["lon"].to_numpy(), good["lat"].to_numpy()]), 4326)
     good["geom"] = shapely.to_wkb(pts, hex=True, include_srid=True)
-    good["status"] = "reported"
     stamp = pd.Timestamp(at).strftime(_TS)
-    good["updated_at"] = stamp
+    ticket_cols, event_cols = _TICKET_COLS, _EVENT_COLS
+    if history:
+        hist = good[[c for c in good.columns if c.startswith("h_")]].rename(columns=lambda c: c[2:])
+        events = history_events(good["id"], good["created_at"], hist, actor=actor, grid_ids=good["grid_id"],
+                                channels=good["channel"])
+        events["at"] = events["at"].dt.strftime(_TS)
+        good["status"] = hist["status"]
+        good["accept_overdue"], good["resolve_overdue"] = overdue_flags(hist, good["accept_due_at"],
+                                                                        good["resolve_due_at"])
+        good["rating"] = hist["rating"]
+        good["version"] = events.groupby("ticket_id").size().reindex(good["id"]).to_numpy()
+        good["updated_at"] = hist[[c for c in hist.columns if c.endswith("_at")]].max(axis=1).fillna(
+            good["created_at"]).clip(lower=good["created_at"]).dt.strftime(_TS)
+        for col in TICKET_TIME_COLUMNS:
+            good[col] = hist[col].dt.strftime(_TS)
+        ticket_cols, event_cols = _TICKET_COLS + _HISTORY_TICKET_COLS, _HISTORY_EVENT_COLS
+    else:
+        good["status"] = "reported"
+        good["updated_at"] = stamp
+        events = pd.DataFrame({
+            "ticket_id": good["id"], "at": stamp, "kind": "reported", "to_status": "reported", "actor": actor,
+            "actor_role": role,
+            # channel codes need no JSON escaping; the external id is on the ticket itself
+            "data": ('{"channel": "' + good["channel"].astype(str) + '", "grid_id": '
+                     + good["grid_id"].astype("string").fillna("null") + ', "bulk": true}'),
+        })
     good["created_by"] = actor
     for col in ("created_at", "accept_due_at", "resolve_due_at"):
         good[col] = good[col].dt.strftime(_TS)
-    events = pd.DataFrame({
-        "ticket_id": good["id"], "at": stamp, "kind": "reported", "to_status": "reported", "actor": actor,
-        "actor_role": role,
-        # channel codes need no JSON escaping; the external id is on the ticket itself
-        "data": ('{"channel": "' + good["channel"].astype(str) + '", "grid_id": '
-                 + good["grid_id"].astype("string").fillna("null") + ', "bulk": true}'),
-    })
     reporters = pd.DataFrame({
         "ticket_id": good["id"], "channel": good["channel"], "external_id": good["external_id"],
         "name": good["reporter_name"], "phone": good["reporter_phone"],
@@ -235,14 +303,14 @@ def _copy_in(session: Session, good: pd.DataFrame, cats: pd.DataFrame, *, at: da
     })
     good["description"] = good["description"].fillna("")  # NOT NULL on the ticket, NULL on the reporter row
     buffers = []
-    for frame, cols in ((good, _TICKET_COLS), (events, _EVENT_COLS), (reporters, _REPORTER_COLS)):
+    for frame, cols in ((good, ticket_cols), (events, event_cols), (reporters, _REPORTER_COLS)):
         buf = io.StringIO()
         frame[list(cols)].to_csv(buf, index=False, header=False, na_rep="\\N")
         buffers.append(buf.getvalue())
     fast = _checked_references(session, good)
     cur = driver_connection(session).cursor()
     try:
-        for table, cols, text in (("ticket", _TICKET_COLS, buffers[0]), ("ticket_event", _EVENT_COLS, buffers[1]),
+        for table, cols, text in (("ticket", ticket_cols, buffers[0]), ("ticket_event", event_cols, buffers[1]),
                                   ("ticket_reporter", _REPORTER_COLS, buffers[2])):
             with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
                 copy.write(text)

@@ -11,6 +11,8 @@ duplicates merged away excluded:
     is decided (accepted, or flagged overdue by the sweep); NaN when none.
 ``on_time_resolve_rate``
     same for resolving by ``resolve_due_at``.
+``closed``
+    tickets closed (by the cut-off with ``as_of``).
 ``overdue``
     tickets that missed either deadline.
 ``avg_resolve_hours``
@@ -24,6 +26,18 @@ duplicates merged away excluded:
 ``rank``
     1 = best by score (ties share a rank, ordered by more intake); units
     without tickets get no score and no rank.
+
+``as_of`` (a date: the end of that local day; or an aware time) scores the
+month as it stood at that cut-off: tickets created before it, lifecycle
+times after it ignored, and the deadline flags worked out from the times
+instead of the sweep's flags (which are set later, and never for imported
+history): a deadline is missed when it was met late, or when it had passed at
+the cut-off while the ticket was still waiting for that step (not moved on,
+and not rejected/merged before; a final ticket's ``updated_at`` stands for
+that time) and the step is known: it was recorded later, or the ticket is
+still waiting for it now (imported history that never recorded an
+acceptance leaves the accept deadline undecided, as the sweep's flags do).
+Ratings count for tickets closed by the cut-off.
 """
 
 from __future__ import annotations
@@ -38,23 +52,51 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from spatial.clock import cut_off
 from spatial.db.profile import app_profile
 from spatial.errors import ValidationError
 from spatial.profile import district_profile
+from spatial.tickets.lifecycle import OPEN_STATES, sql_list
 
 WEIGHTS = {"on_time_resolve_rate": 40.0, "on_time_accept_rate": 30.0, "satisfaction_norm": 30.0}
-COLUMNS = ["unit_id", "code", "name", "intake", "on_time_accept_rate", "on_time_resolve_rate", "overdue",
+COLUMNS = ["unit_id", "code", "name", "intake", "closed", "on_time_accept_rate", "on_time_resolve_rate", "overdue",
            "avg_resolve_hours", "satisfaction", "rated", "score", "rank"]
 
-_SQL = """
-WITH t AS (
+_LIVE = """
   SELECT {unit} AS unit_id, accepted_at, accept_due_at, accept_overdue, resolved_at, resolve_due_at,
-         resolve_overdue, created_at, rating
+         resolve_overdue, created_at, rating, closed_at
   FROM ticket
   WHERE created_at >= :start AND created_at < :end AND status <> 'merged'
-)
+"""
+
+#: The same rows as they stood at :cut (see the module doc).
+_AS_OF = """
+  SELECT unit_id, accepted_at, accept_due_at, resolved_at, resolve_due_at, created_at, closed_at,
+         CASE WHEN closed_at IS NOT NULL THEN rating END AS rating,
+         coalesce(accepted_at > accept_due_at, accept_due_at < :cut AND accepted_at IS NULL AND accept_known
+                  AND coalesce(dispatched_at, resolved_at, closed_at) IS NULL AND NOT gone) AS accept_overdue,
+         coalesce(resolved_at > resolve_due_at, resolve_due_at < :cut AND resolved_at IS NULL AND resolve_known
+                  AND closed_at IS NULL AND NOT gone) AS resolve_overdue
+  FROM (
+    SELECT {unit} AS unit_id, accept_due_at, resolve_due_at, created_at, rating,
+           CASE WHEN accepted_at < :cut THEN accepted_at END AS accepted_at,
+           CASE WHEN dispatched_at < :cut THEN dispatched_at END AS dispatched_at,
+           CASE WHEN resolved_at < :cut THEN resolved_at END AS resolved_at,
+           CASE WHEN closed_at < :cut THEN closed_at END AS closed_at,
+           (status IN ('rejected', 'merged') AND updated_at < :cut) AS gone,
+           (accepted_at IS NOT NULL OR status = 'reported') AS accept_known,
+           (resolved_at IS NOT NULL OR status IN {open_states}) AS resolve_known
+    FROM ticket
+    WHERE created_at >= :start AND created_at < least(:end, :cut)
+      AND NOT (status = 'merged' AND updated_at < :cut)
+  ) AS cut
+"""
+
+_SQL = """
+WITH t AS ({rows})
 SELECT u.id AS unit_id, u.code, u.name,
   count(t.unit_id) AS intake,
+  count(t.closed_at) AS closed,
   count(*) FILTER (WHERE t.accepted_at IS NOT NULL OR t.accept_overdue) AS accept_decided,
   count(*) FILTER (WHERE t.accepted_at IS NOT NULL AND NOT t.accept_overdue
                    AND (t.accept_due_at IS NULL OR t.accepted_at <= t.accept_due_at)) AS accept_on_time,
@@ -85,6 +127,7 @@ def monthly_scores(
     *,
     month: date,
     by: Literal["department", "street"] = "department",
+    as_of: date | datetime | None = None,
 ) -> pd.DataFrame:
     """Scores and ranking of every department or street for one month.
 
@@ -94,6 +137,9 @@ def monthly_scores(
         Any day of the month (local time zone of the district).
     by : {"department", "street"}
         Unit of assessment (streets are admin units of level 2).
+    as_of : date or datetime, optional
+        Score the month as it stood at this cut-off (a date: the end of that
+        local day; a datetime must be timezone-aware).
 
     Returns
     -------
@@ -106,13 +152,19 @@ def monthly_scores(
         unit, units = "street_id", "(SELECT id, code, name FROM admin_unit WHERE level = 2)"
     else:
         raise ValidationError("by must be 'department' or 'street'")
-    start, end = month_bounds(month, tz=district_profile(session).timezone)
-    raw = pd.DataFrame(session.execute(sa.text(_SQL.format(unit=unit, units=units)),
-                                       {"start": start, "end": end}).mappings().all())
+    tz = district_profile(session).timezone
+    start, end = month_bounds(month, tz=tz)
+    params: dict = {"start": start, "end": end}
+    rows = _LIVE
+    if as_of is not None:
+        params["cut"] = cut_off(as_of, tz)
+        rows = _AS_OF.replace("{open_states}", sql_list(OPEN_STATES))
+    raw = pd.DataFrame(session.execute(sa.text(_SQL.format(rows=rows.format(unit=unit), units=units)),
+                                       params).mappings().all())
     if raw.empty:
         return pd.DataFrame(columns=COLUMNS)
     df = pd.DataFrame({"unit_id": raw["unit_id"].astype(int), "code": raw["code"], "name": raw["name"],
-                       "intake": raw["intake"].astype(int)})
+                       "intake": raw["intake"].astype(int), "closed": raw["closed"].astype(int)})
     with np.errstate(invalid="ignore", divide="ignore"):
         df["on_time_accept_rate"] = _ratio(raw["accept_on_time"], raw["accept_decided"])
         df["on_time_resolve_rate"] = _ratio(raw["resolve_on_time"], raw["resolve_decided"])
