@@ -35,6 +35,7 @@ from spatial.api.jobs import Job
 from spatial.api.main import create_api
 from spatial.cli import main as core_cli
 from spatial.db import migrate
+from spatial.db.profile import app_profile
 from spatial.settings import get_settings
 from views.common import CSS
 from views.dispatcher import DispatcherView
@@ -79,7 +80,9 @@ def create_app_view(role: str | None = None) -> pn.template.BootstrapTemplate:
         role = "leadership"
     pn.extension(*EXTENSIONS[role], raw_css=[CSS], notifications=False)
     view = VIEWS[role]()
-    title = f"OneMap - {next(k for k, v in ROLES.items() if v == role)}"
+    district = app_profile()
+    where = f" · {district.spec.name}" if district.stored else ""
+    title = f"OneMap{where} - {next(k for k, v in ROLES.items() if v == role)}"
     return pn.template.BootstrapTemplate(title=title, sidebar=list(view.sidebar()), main=[view.main()],
                                          header=[_role_links(role)], sidebar_width=240,
                                          header_background="#1d3557")
