@@ -159,6 +159,9 @@ class LocalInertialSolver:
         self.mx[:, 1:nx] = act[:, 1:] & act[:, :-1]
         self.my = np.zeros((ny + 1, nx), np.uint8)
         self.my[1:ny, :] = act[1:, :] & act[:-1, :]
+        # largest bed step between active cells [m]: bounds the step while nothing flows yet (dry start)
+        self._dz_max = float(max(np.abs(self.dzx[self.mx != 0]).max(initial=0.0),
+                                 np.abs(self.dzy[self.my != 0]).max(initial=0.0)))
         # roughness
         if np.ndim(manning) == 0:
             if float(manning) <= 0:
@@ -193,6 +196,10 @@ class LocalInertialSolver:
         if backend == "numpy":
             self.nchunks = 1
         self._stats = np.zeros((self.nchunks, K.S_SIZE), dt_)
+        self._ustats = np.zeros((self.nchunks, 3), dt_)
+        self._u_peak = 0.0  # largest face speed |q|/h_f of the last step [m/s]
+        self._f_peak = 0.0  # largest n^2 u^2 / h_f^(4/3) of the last step (friction bound)
+        self._s_peak = 0.0  # largest water-surface step |d eta| across a flowing face [m]
         self._negrow = np.zeros(ny, np.uint8)
         itype = np.int32 if dt_ == np.float32 else np.int64
         self._magic = itype(K.MAGIC32 if dt_ == np.float32 else K.MAGIC64)
@@ -261,9 +268,27 @@ class LocalInertialSolver:
         return float(self.h.sum(dtype=np.float64)) * self.cell_area
 
     def stable_dt(self) -> float:
-        """Next time step [s]: ``alpha * min(dx, dy) / sqrt(g h_max)``, capped at ``dt_max``."""
+        """Next time step [s] from the state after the last step, capped at ``dt_max``.
+
+        ``dt = alpha * min(d / (|u|max + sqrt(g h_max)), sqrt(d / (5/3 g max(n^2 u^2 / h_f^(4/3)))))``
+        with ``d = min(dx, dy)``: the gravity-wave + advection Courant limit and the
+        friction/explicit-inertia limit of the scheme (a flux that relaxes to Manning in one
+        oversized step overshoots; coupled with continuity this is stable for
+        ``C_k * B < 1``, kinematic Courant number ``C_k = 5/3 u dt/d`` times friction number
+        ``B = g dt n^2 u / h^(4/3)``), and ``alpha * sqrt(2 d^2 / (g |d eta|max))`` for the
+        largest water-surface step across a flowing face (water starting from rest must not
+        cross more than a cell in one step; the largest bed step while nothing flows yet).
+        See docs/flood.md, "Time step".
+        """
         hp = max(self._h_peak, 1e-12)
-        return min(self.dt_max, self.alpha * min(self.dx, self.dy) / math.sqrt(self.g * hp))
+        d = min(self.dx, self.dy)
+        dt = min(self.dt_max, self.alpha * d / (self._u_peak + math.sqrt(self.g * hp)))
+        if self._f_peak > 0:
+            dt = min(dt, self.alpha * math.sqrt(d / (5.0 / 3.0 * self.g * self._f_peak)))
+        s_w = self._s_peak if self._s_peak > 0 else self._dz_max  # nothing flows yet: the bed steps
+        if s_w > 0:  # free acceleration down the steepest water-surface step
+            dt = min(dt, self.alpha * math.sqrt(2.0 * d * d / (self.g * s_w)))
+        return dt
 
     def _source_volume_rate(self, source) -> float:
         """Source volume per second [m3/s] over active cells."""
@@ -326,10 +351,13 @@ class LocalInertialSolver:
         if self.backend == "numba":
             K.flux_kernel(self.h, self.qx, self.qy, self._qx2, self._qy2, self.dzx, self.dzy, self.mx,
                           self.my, self.n2, self._n2_uniform, P, self._magic, self._fbuf, self._fbuf_i,
-                          self._rbuf, self._rbuf_i, self.nchunks)
+                          self._rbuf, self._rbuf_i, self._ustats, self.nchunks)
         else:
             R.flux(self.h, self.qx, self.qy, self._qx2, self._qy2, self.dzx, self.dzy, self.mx, self.my,
-                   self.n2, self._n2_uniform, P)
+                   self.n2, self._n2_uniform, P, self._ustats)
+        self._u_peak = float(self._ustats[:, 0].max())
+        self._f_peak = float(self._ustats[:, 1].max())
+        self._s_peak = float(self._ustats[:, 2].max())
         self.qx, self._qx2 = self._qx2, self.qx
         self.qy, self._qy2 = self._qy2, self.qy
         depth = K.depth_kernel if self.backend == "numba" else R.depth
