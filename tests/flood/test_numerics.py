@@ -54,7 +54,9 @@ def test_tilted_plane_matches_kinematic_wave_at_default_settings():
     h = s.h[:, 1]
     assert np.abs(np.diff(h[5:-2], 2)).max() < 0.1 * h.mean()
     h_e = (q_eq * N / np.sqrt(S)) ** 0.6
-    assert s.velocity().max() < 1.3 * q_eq / h_e
+    q_cell = 0.5 * np.abs(s.qy[:-1, 1] + s.qy[1:, 1])
+    speed = q_cell[h > 1e-3] / h[h > 1e-3]  # thin flow: velocity() ignores depths < 1 cm
+    assert speed.max() < 1.3 * q_eq / h_e  # kinematic equilibrium speed 0.48 m/s
 
 
 def _l1(t_a, q_a, t_ref, q_ref) -> float:
