@@ -70,8 +70,7 @@ def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, 
     """Local inertial face update (Bates 2010, de Almeida 2012), all faces, one step.
 
     ``ustats[c, 0]`` receives the chunk's largest face speed ``|q|/h_f`` [m/s] and
-    ``ustats[c, 1]`` the largest ``n^2 u^2 / h_f^(4/3)`` [s^-2 m] (friction bound of the step),
-    ``ustats[c, 2]`` the largest water-surface step ``|d eta|`` [m] across a face carrying flow.
+    ``ustats[c, 1]`` the largest water-surface step ``|d eta|`` [m] across a face carrying flow.
     """
     ny, nx = h.shape
     theta = P[P_THETA]
@@ -95,7 +94,6 @@ def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, 
         rb = rbuf[c]
         rbi = rbuf_i[c]
         um = zero
-        fm = zero
         sm = zero
         for j in range(r0, r1):
             # ---- x-faces of row j: faces 1..nx-1
@@ -124,7 +122,6 @@ def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, 
                 qx_new[j, i] = q
                 uf = abs(q) * r2 * r
                 um = max(um, uf)
-                fm = max(fm, nf * uf * uf * r2 * r2)
                 sm = max(sm, abs(deta) if q != zero else zero)
             # ---- y-faces between rows j-1 and j
             if j >= 1:
@@ -153,11 +150,9 @@ def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, 
                     qy_new[j, i] = q
                     uf = abs(q) * r2 * r
                     um = max(um, uf)
-                    fm = max(fm, nf * uf * uf * r2 * r2)
                     sm = max(sm, abs(deta) if q != zero else zero)
         ustats[c, 0] = um
-        ustats[c, 1] = fm
-        ustats[c, 2] = sm
+        ustats[c, 1] = sm
 
 
 @nb.njit(**_JIT)

@@ -28,7 +28,7 @@ def flux(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, ustats)
     q = (qbar - P[K.P_GDTDX] * x * (dz + hb - ha)) / (1 + gdt * nf * np.abs(q0) / x ** (7.0 / 3.0))
     qx_new[:, 1:nx] = np.where((x > hmin) & (mx[:, 1:nx] != 0), q, zero)
     u = np.abs(qx_new[:, 1:nx]) / x
-    um, fm = u.max(initial=0.0), (nf * u * u / x ** (4.0 / 3.0)).max(initial=0.0)
+    um = u.max(initial=0.0)
     sm = np.where(qx_new[:, 1:nx] != 0, np.abs(dz + hb - ha), zero).max(initial=0.0)
     qx_new[:, 0] = 0
     qx_new[:, nx] = 0
@@ -44,8 +44,7 @@ def flux(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, ustats)
     u = np.abs(qy_new[1:ny, :]) / x
     ustats[:] = 0
     ustats[0, 0] = max(um, u.max(initial=0.0))
-    ustats[0, 1] = max(fm, (nf * u * u / x ** (4.0 / 3.0)).max(initial=0.0))
-    ustats[0, 2] = max(sm, np.where(qy_new[1:ny, :] != 0, np.abs(dz + hb - ha), zero).max(initial=0.0))
+    ustats[0, 1] = max(sm, np.where(qy_new[1:ny, :] != 0, np.abs(dz + hb - ha), zero).max(initial=0.0))
     qy_new[0, :] = 0
     qy_new[ny, :] = 0
 

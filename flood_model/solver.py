@@ -198,9 +198,8 @@ class LocalInertialSolver:
         if backend == "numpy":
             self.nchunks = 1
         self._stats = np.zeros((self.nchunks, K.S_SIZE), dt_)
-        self._ustats = np.zeros((self.nchunks, 3), dt_)
+        self._ustats = np.zeros((self.nchunks, 2), dt_)
         self._u_peak = 0.0  # largest face speed |q|/h_f of the last step [m/s]
-        self._f_peak = 0.0  # largest n^2 u^2 / h_f^(4/3) of the last step (friction bound)
         self._s_peak = 0.0  # largest water-surface step |d eta| across a flowing face [m]
         self._negrow = np.zeros(ny, np.uint8)
         itype = np.int32 if dt_ == np.float32 else np.int64
@@ -290,24 +289,22 @@ class LocalInertialSolver:
     def stable_dt(self) -> float:
         """Next time step [s] from the state after the last step, capped at ``dt_max``.
 
-        ``dt = alpha * min(d / (|u|max + sqrt(g h_max)), sqrt(d / (5/3 g max(n^2 u^2 / h_f^(4/3)))))``
-        with ``d = min(dx, dy)``: the gravity-wave + advection Courant limit and the
-        friction/explicit-inertia limit of the scheme (a flux that relaxes to Manning in one
-        oversized step overshoots; coupled with continuity this is stable for
-        ``C_k * B < 1``, kinematic Courant number ``C_k = 5/3 u dt/d`` times friction number
-        ``B = g dt n^2 u / h^(4/3)``), and ``alpha * sqrt(2 d^2 / (g |d eta|max))`` for the
-        largest water-surface step across a flowing face (water starting from rest must not
-        cross more than a cell in one step; the largest bed step while nothing flows yet).
-        See docs/flood.md, "Time step".
+        ``dt = alpha * min(d / (|u|max + sqrt(g h_max)), sqrt(0.6 d / (g S_w)))`` with
+        ``d = min(dx, dy)``, face speeds ``u = |q|/h_f`` and ``S_w = |d eta|max / d`` the
+        steepest water-surface slope across a face carrying flow (the steepest bed step
+        while nothing flows yet). The first term is the Courant limit with advection; the
+        second keeps the semi-implicit friction from overshooting its Manning equilibrium:
+        linearised with continuity the scheme is stable for ``C_k * B < 1`` (kinematic Courant
+        number ``5/3 u dt/d`` times friction number ``g dt n^2 u / h^(4/3)``), which at
+        equilibrium is ``5/3 g dt^2 S_w / d < 1``, independent of depth and roughness. It also
+        bounds the free acceleration of water starting from rest. See docs/flood.md, "Time step".
         """
         hp = max(self._h_peak, 1e-12)
         d = min(self.dx, self.dy)
         dt = min(self.dt_max, self.alpha * d / (self._u_peak + math.sqrt(self.g * hp)))
-        if self._f_peak > 0:
-            dt = min(dt, self.alpha * math.sqrt(d / (5.0 / 3.0 * self.g * self._f_peak)))
-        s_w = self._s_peak if self._s_peak > 0 else self._dz_max  # nothing flows yet: the bed steps
-        if s_w > 0:  # free acceleration down the steepest water-surface step
-            dt = min(dt, self.alpha * math.sqrt(2.0 * d * d / (self.g * s_w)))
+        dz = self._s_peak if self._s_peak > 0 else self._dz_max  # nothing flows yet: the bed steps
+        if dz > 0:
+            dt = min(dt, self.alpha * math.sqrt(0.6 * d * d / (self.g * dz)))
         return dt
 
     def _source_volume_rate(self, source) -> float:
@@ -376,8 +373,7 @@ class LocalInertialSolver:
             R.flux(self.h, self.qx, self.qy, self._qx2, self._qy2, self.dzx, self.dzy, self.mx, self.my,
                    self.n2, self._n2_uniform, P, self._ustats)
         self._u_peak = float(self._ustats[:, 0].max())
-        self._f_peak = float(self._ustats[:, 1].max())
-        self._s_peak = float(self._ustats[:, 2].max())
+        self._s_peak = float(self._ustats[:, 1].max())
         self.qx, self._qx2 = self._qx2, self.qx
         self.qy, self._qy2 = self._qy2, self.qy
         depth = K.depth_kernel if self.backend == "numba" else R.depth
