@@ -120,9 +120,11 @@ def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, 
                 q = (qbar - gdtdx * x * deta) / (one + gdt * nf * abs(q0) * r7)
                 q = q if (x > hmin and mx[j, i] != 0) else zero
                 qx_new[j, i] = q
-                uf = abs(q) * r2 * r
-                um = max(um, uf)
-                sm = max(sm, abs(deta) if q != zero else zero)
+                fb[i] = abs(q) * r2 * r  # face speed; buffers are free now (kept out of the
+                rb[i] = abs(deta) if q != zero else zero  # vectorised loop: max below)
+            for i in range(1, nx):
+                um = max(um, fb[i])
+                sm = max(sm, rb[i])
             # ---- y-faces between rows j-1 and j
             if j >= 1:
                 for i in range(nx):
@@ -148,9 +150,11 @@ def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, 
                     q = (qbar - gdtdy * x * deta) / (one + gdt * nf * abs(q0) * r7)
                     q = q if (x > hmin and my[j, i] != 0) else zero
                     qy_new[j, i] = q
-                    uf = abs(q) * r2 * r
-                    um = max(um, uf)
-                    sm = max(sm, abs(deta) if q != zero else zero)
+                    fb[i] = abs(q) * r2 * r  # face speed; buffers are free now (kept out of the
+                    rb[i] = abs(deta) if q != zero else zero  # vectorised loop: max below)
+                for i in range(nx):
+                    um = max(um, fb[i])
+                    sm = max(sm, rb[i])
         ustats[c, 0] = um
         ustats[c, 1] = sm
 
