@@ -66,8 +66,12 @@ _JIT_SERIAL = dict(fastmath=False, cache=True, error_model="numpy", nogil=True)
 
 @nb.njit(**_JIT)
 def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, magic,
-                fbuf, fbuf_i, rbuf, rbuf_i, nchunks):  # pragma: no cover - compiled
-    """Local inertial face update (Bates 2010, de Almeida 2012), all faces, one step."""
+                fbuf, fbuf_i, rbuf, rbuf_i, ustats, nchunks):  # pragma: no cover - compiled
+    """Local inertial face update (Bates 2010, de Almeida 2012), all faces, one step.
+
+    ``ustats[c, 0]`` receives the chunk's largest face speed ``|q|/h_f`` [m/s] and
+    ``ustats[c, 1]`` the largest water-surface step ``|d eta|`` [m] across a face carrying flow.
+    """
     ny, nx = h.shape
     theta = P[P_THETA]
     th2 = P[P_THETA2]
@@ -89,6 +93,8 @@ def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, 
         fbi = fbuf_i[c]
         rb = rbuf[c]
         rbi = rbuf_i[c]
+        um = zero
+        sm = zero
         for j in range(r0, r1):
             # ---- x-faces of row j: faces 1..nx-1
             for i in range(1, nx):
@@ -112,7 +118,13 @@ def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, 
                 qbar = theta * q0 + th2 * (qx[j, i - 1] + qx[j, i + 1])
                 nf = n2u if n2_uniform else half * (n2[j, i - 1] + n2[j, i])
                 q = (qbar - gdtdx * x * deta) / (one + gdt * nf * abs(q0) * r7)
-                qx_new[j, i] = q if (x > hmin and mx[j, i] != 0) else zero
+                q = q if (x > hmin and mx[j, i] != 0) else zero
+                qx_new[j, i] = q
+                fb[i] = abs(q) * r2 * r  # face speed; buffers are free now (kept out of the
+                rb[i] = abs(deta) if q != zero else zero  # vectorised loop: max below)
+            for i in range(1, nx):
+                um = max(um, fb[i])
+                sm = max(sm, rb[i])
             # ---- y-faces between rows j-1 and j
             if j >= 1:
                 for i in range(nx):
@@ -136,7 +148,15 @@ def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, 
                     qbar = theta * q0 + th2 * (qy[j - 1, i] + qy[j + 1, i])
                     nf = n2u if n2_uniform else half * (n2[j - 1, i] + n2[j, i])
                     q = (qbar - gdtdy * x * deta) / (one + gdt * nf * abs(q0) * r7)
-                    qy_new[j, i] = q if (x > hmin and my[j, i] != 0) else zero
+                    q = q if (x > hmin and my[j, i] != 0) else zero
+                    qy_new[j, i] = q
+                    fb[i] = abs(q) * r2 * r  # face speed; buffers are free now (kept out of the
+                    rb[i] = abs(deta) if q != zero else zero  # vectorised loop: max below)
+                for i in range(nx):
+                    um = max(um, fb[i])
+                    sm = max(sm, rb[i])
+        ustats[c, 0] = um
+        ustats[c, 1] = sm
 
 
 @nb.njit(**_JIT)

@@ -12,8 +12,8 @@ import numpy as np
 from flood_model import _kernels as K
 
 
-def flux(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P):
-    """Whole-array twin of :func:`flood_model._kernels.flux_kernel`."""
+def flux(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, ustats):
+    """Whole-array twin of :func:`flood_model._kernels.flux_kernel` (one chunk of ``ustats``)."""
     ny, nx = h.shape
     theta, th2, hmin = P[K.P_THETA], P[K.P_THETA2], P[K.P_HMIN]
     gdt = P[K.P_GDT]
@@ -27,6 +27,9 @@ def flux(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P):
     nf = P[K.P_N2] if n2_uniform else 0.5 * (n2[:, :-1] + n2[:, 1:])
     q = (qbar - P[K.P_GDTDX] * x * (dz + hb - ha)) / (1 + gdt * nf * np.abs(q0) / x ** (7.0 / 3.0))
     qx_new[:, 1:nx] = np.where((x > hmin) & (mx[:, 1:nx] != 0), q, zero)
+    u = np.abs(qx_new[:, 1:nx]) / x
+    um = u.max(initial=0.0)
+    sm = np.where(qx_new[:, 1:nx] != 0, np.abs(dz + hb - ha), zero).max(initial=0.0)
     qx_new[:, 0] = 0
     qx_new[:, nx] = 0
     # y-faces 1..ny-1
@@ -38,6 +41,10 @@ def flux(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P):
     nf = P[K.P_N2] if n2_uniform else 0.5 * (n2[:-1, :] + n2[1:, :])
     q = (qbar - P[K.P_GDTDY] * x * (dz + hb - ha)) / (1 + gdt * nf * np.abs(q0) / x ** (7.0 / 3.0))
     qy_new[1:ny, :] = np.where((x > hmin) & (my[1:ny, :] != 0), q, zero)
+    u = np.abs(qy_new[1:ny, :]) / x
+    ustats[:] = 0
+    ustats[0, 0] = max(um, u.max(initial=0.0))
+    ustats[0, 1] = max(sm, np.where(qy_new[1:ny, :] != 0, np.abs(dz + hb - ha), zero).max(initial=0.0))
     qy_new[0, :] = 0
     qy_new[ny, :] = 0
 

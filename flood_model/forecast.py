@@ -32,6 +32,7 @@ from flood_model.errors import InputError, MassBalanceError, RainfallError
 from flood_model.grid import DemGrid, align_raster, burn_obstacles, load_dem
 from flood_model.losses import ConstantLoss, SCSCurveNumber
 from flood_model.outputs import write_cog
+from flood_model.probes import GaugeRecorder, OutletRecorder, outlet_open_mask
 from flood_model.rainfall import MM_H, GriddedRainfall, Hyetograph
 from flood_model.solver import LocalInertialSolver
 
@@ -59,6 +60,11 @@ class ForecastResult:
         drainage, outflow, storage``, ``error_m3``, ``rel_error``.
     warnings : GeoDataFrame or None
         See :func:`flood_model.alerts.build_warnings`.
+    outlets : DataFrame or None
+        ``t_s, outlet, discharge_m3_s`` (mean over the record interval ending at ``t_s``),
+        ``volume_m3`` (cumulative), per named outlet.
+    gauges : DataFrame or None
+        ``t_s, gauge, depth_m, unit_discharge_m2_s, speed_m_s`` per named point.
     """
 
     max_depth: np.ndarray
@@ -72,6 +78,8 @@ class ForecastResult:
     thresholds: tuple[float, ...]
     levels: dict[str, float]
     info: dict[str, Any] = field(default_factory=dict)
+    outlets: pd.DataFrame | None = None
+    gauges: pd.DataFrame | None = None
 
     @property
     def relative_balance_error(self) -> float:
@@ -83,7 +91,8 @@ class ForecastResult:
 
         Files: ``max_depth.tif``, ``max_velocity.tif``, ``time_to_<thr>m.tif`` (COGs),
         ``depth_t<seconds>s.tif`` snapshots, ``balance.csv``, ``summary.json`` and,
-        when roads/grids were given, ``warnings.geojson`` + ``warnings.csv``.
+        when roads/grids were given, ``warnings.geojson`` + ``warnings.csv``; ``outlets.csv`` and
+        ``gauges.csv`` when requested.
         """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -109,6 +118,11 @@ class ForecastResult:
                 paths["warnings_geojson"].write_text('{"type": "FeatureCollection", "features": []}')
             paths["warnings_csv"] = out / "warnings.csv"
             self.warnings.drop(columns="geometry").to_csv(paths["warnings_csv"], index=False)
+        for name in ("outlets", "gauges"):
+            table = getattr(self, name)
+            if table is not None:
+                paths[name] = out / f"{name}.csv"
+                table.to_csv(paths[name], index=False)
         paths["summary"] = out / "summary.json"
         paths["summary"].write_text(json.dumps(self.info, indent=2, default=str, ensure_ascii=False))
         return paths
@@ -152,7 +166,12 @@ def run_forecast(
     warn_min_area_fraction: float | None = None,
     warn_min_cells: int = DEFAULT_MIN_CELLS,
     boundaries: str | dict[str, str] = "open",
-    open_nodata: bool = True,
+    open_mask: np.ndarray | None = None,
+    open_nodata: bool | str = "frame",
+    edge_slope: float = 0.0,
+    boundary_stage: float | None = None,
+    outlets: Mapping[str, str | np.ndarray] | None = None,
+    gauges: Mapping[str, tuple[float, float]] | None = None,
     initial_depth: float | np.ndarray = 0.0,
     crs: Any = None,
     alpha: float = 0.5,
@@ -205,13 +224,30 @@ def run_forecast(
         Both rules: the flooded length / area must span at least this many DEM
         cells (default 2, so a one-cell pit never warns at any cell size).
     boundaries : str or dict
-        Domain-edge types (``open`` = free outflow, ``closed`` = wall).
-    open_nodata : bool
-        Nodata cells (outside a clipped DEM) act as free outflow.
+        Domain-edge types (``open`` = free outflow, ``closed`` = wall), per edge
+        ``north/south/west/east`` with a dict.
+    open_mask : bool array, optional
+        Cells whose raster-edge faces are open regardless of ``boundaries``.
+    open_nodata : bool or "frame"
+        Faces into nodata: ``"frame"`` (default) free outflow into the nodata frame
+        connected to an open raster edge, interior voids are walls; ``True`` all
+        nodata drains; ``False`` all nodata is walled.
+    edge_slope, boundary_stage : float
+        Open-boundary outflow: fixed energy slope [-], or fixed water level [m]
+        outside the open faces (see :class:`flood_model.solver.LocalInertialSolver`).
+    outlets : mapping, optional
+        ``{name: "north"|"south"|"west"|"east"|"nodata"|bool cell mask}``: discharge
+        [m3/s] and volume [m3] through those open faces (``res.outlets``); mask cells on
+        the raster edge are opened.
+    gauges : mapping, optional
+        ``{name: (x, y)}`` in the DEM's CRS: depth, unit discharge and speed series
+        (``res.gauges``), e.g. the water-level sensors.
     alpha, theta, dt_max, h_min_flow, dtype, backend
         Solver parameters, see :class:`flood_model.solver.LocalInertialSolver`.
     record_interval_s : float
-        Resolution [s] of the exceedance times and of progress reports.
+        Resolution [s] of the exceedance times, outlet/gauge series and progress reports.
+        Output times (records, snapshots) never shorten a step: the step sequence depends
+        only on the state, the rain interval edges and the end time.
     max_balance_error : float, optional
         Raise :class:`MassBalanceError` when the final relative error exceeds it.
     progress : callable(fraction, message), optional
@@ -232,12 +268,17 @@ def run_forecast(
         raise InputError("duration must be positive")
     n = _manning_field(manning, landuse, landuse_manning, grid)
     obst = burn_obstacles(buildings, grid) if buildings is not None else None
+    om = outlet_open_mask(outlets, grid.shape)
+    if open_mask is not None:
+        om = np.asarray(open_mask, bool) if om is None else (om | np.asarray(open_mask, bool))
     solver = LocalInertialSolver(
-        grid.z, dx=grid.dx, dy=grid.dy, manning=n, obstacles=obst, boundaries=boundaries,
+        grid.z, dx=grid.dx, dy=grid.dy, manning=n, obstacles=obst, boundaries=boundaries, open_mask=om,
         open_nodata=open_nodata, alpha=alpha, theta=theta, dt_max=dt_max, h_min_flow=h_min_flow,
-        dtype=dtype, backend=backend)  # type: ignore[arg-type]
+        edge_slope=edge_slope, boundary_stage=boundary_stage, dtype=dtype, backend=backend)  # type: ignore[arg-type]
     solver.set_depth(initial_depth)
     act = solver.active
+    outlet_rec = OutletRecorder(outlets, solver) if outlets else None
+    gauge_rec = GaugeRecorder(gauges, grid, solver) if gauges else None
 
     # losses [m/s]
     drain = align_raster(drainage_mm_h, grid, name="drainage")
@@ -259,10 +300,13 @@ def run_forecast(
 
     all_thr = sorted({float(t) for t in thresholds} | {float(v) for v in levels.values()})
     t_first = {t: np.full(grid.shape, np.nan, np.float32) for t in all_thr}
+    if not record_interval_s > 0:
+        raise InputError("record_interval_s must be positive")
     snaps_req = sorted({float(t) for t in snapshot_times if 0 < float(t) <= T})
-    events = set(float(e) for e in rainfall.edges if 0 < e < T) | set(snaps_req) | {T}
-    events |= set(np.arange(record_interval_s, T, record_interval_s).tolist())
-    events_arr = np.array(sorted(events))
+    # steps end at rain interval edges (the forcing changes there) and at T, never at output times
+    events_arr = np.array(sorted({float(e) for e in rainfall.edges if 0 < e < T} | {T}))
+    rec_times = np.array(sorted(set(np.arange(record_interval_s, T, record_interval_s).tolist()) | {T}))
+    ri = 0
     snapshots: dict[float, np.ndarray] = {}
     records: list[tuple] = []
     cum = dict(rain=0.0, infiltration=0.0, drainage=0.0, outflow=0.0, clipped=0.0)
@@ -292,7 +336,16 @@ def run_forecast(
             else:
                 gross_vol_rate = float(np.sum(gross_rate, where=act)) * cell_area
         dt = min(solver.stable_dt(), t_next - t)
+        snap_due = [sn for sn in snaps_req if sn not in snapshots and sn <= t + dt + eps]
+        h_before = solver.h.astype(np.float64) if snap_due else None
         r = solver.step(dt, source=net_rate, loss=loss, infiltration_share=share)
+        if outlet_rec is not None:
+            outlet_rec.add(dt)
+        if gauge_rec is not None:
+            gauge_rec.add()
+        for sn in snap_due:  # linear in time within the step that passes the snapshot time
+            w = min(max((sn - t) / dt, 0.0), 1.0)
+            snapshots[sn] = np.where(act, h_before + w * (solver.h - h_before), np.nan).astype(np.float32)
         gross = gross_vol_rate * dt
         cum["rain"] += gross
         cum["infiltration"] += r.infiltration + (gross - r.source)
@@ -304,15 +357,14 @@ def run_forecast(
         records.append((solver.t, dt, cum["rain"], cum["infiltration"], cum["drainage"], cum["outflow"],
                         r.storage, r.repaired_cells, cum["clipped"], err, err / ref))
         tn = solver.t
-        if abs(tn - t_next) <= eps or tn >= T - eps:
+        if tn >= rec_times[ri] - eps or tn >= T - eps:
+            while ri < len(rec_times) - 1 and rec_times[ri] <= tn + eps:
+                ri += 1
             hm = solver.hmax
             for thr, arr in t_first.items():
                 new = (hm >= thr) & np.isnan(arr)
                 if new.any():
                     arr[new] = tn
-            if any(abs(tn - s) <= eps for s in snaps_req):
-                snapshots[min(snaps_req, key=lambda s: abs(s - tn))] = np.where(act, solver.h, np.nan).astype(
-                    np.float32)
             if progress:
                 progress(min(tn / T, 1.0), f"t={tn:,.0f}/{T:,.0f} s  max depth {float(hm.max()):.3f} m  "
                          f"storage {r.storage:,.0f} m3  balance err {err / ref:.1e}")
@@ -339,6 +391,11 @@ def run_forecast(
         "warning_rule": {"min_length_m": warn_min_length_m, "min_area_m2": warn_min_area_m2,
                          "min_area_fraction": warn_min_area_fraction, "min_cells": warn_min_cells},
     }
+    out_times = np.concatenate([[0.0], rec_times])
+    outlet_tab = outlet_rec.frame(out_times) if outlet_rec is not None else None
+    gauge_tab = gauge_rec.frame(out_times) if gauge_rec is not None else None
+    if outlet_rec is not None:
+        info["outlet_volume_m3"] = outlet_rec.volumes_m3
     if progress:
         progress(1.0, f"done: {solver.nsteps} steps in {wall:.1f} s, max depth {info['max_depth_m']:.3f} m, "
                  f"balance error {rel:.1e}")
@@ -347,4 +404,5 @@ def run_forecast(
     return ForecastResult(max_depth=max_depth, max_velocity=max_vel,
                           time_to_threshold={t: t_first[t] for t in all_thr}, snapshots=snapshots,
                           balance=bal, warnings=warnings, transform=grid.transform, crs=grid.crs,
-                          thresholds=tuple(float(t) for t in thresholds), levels=dict(levels), info=info)
+                          thresholds=tuple(float(t) for t in thresholds), levels=dict(levels), info=info,
+                          outlets=outlet_tab, gauges=gauge_tab)

@@ -21,7 +21,7 @@ from rasterio.warp import calculate_default_transform, reproject, transform_boun
 
 from flood_model.errors import GeographicCRSError, InputError
 
-__all__ = ["DemGrid", "align_raster", "burn_obstacles", "load_dem", "utm_crs_for"]
+__all__ = ["DemGrid", "align_raster", "burn_obstacles", "check_elevations", "load_dem", "utm_crs_for"]
 
 
 @dataclass
@@ -46,6 +46,7 @@ class DemGrid:
         self.z = np.asarray(self.z, dtype=np.float64)
         if self.z.ndim != 2:
             raise InputError("DEM must be 2D")
+        check_elevations(self.z, "DEM")
         if self.transform.b != 0 or self.transform.d != 0 or self.transform.e >= 0:
             raise InputError("DEM must be north-up without rotation")
         if self.crs is None:
@@ -78,6 +79,26 @@ class DemGrid:
         return left, top - ny * self.dy, left + nx * self.dx, top
 
 
+SENTINEL_LOW_M = -1000.0  # no land surface is lower (Dead Sea shore -430 m)
+SENTINEL_HIGH_M = 9000.0  # nor higher (Everest 8849 m)
+
+
+def check_elevations(z: np.ndarray, what: str) -> None:
+    """Refuse elevations [m] that are nodata sentinels in disguise (-9999, -32768, >= 9000 m).
+
+    Voids stored as -9999 without a nodata tag would otherwise be read as ground and
+    fill as ponds hundreds of metres deep. NaN is nodata and passes.
+    """
+    with np.errstate(invalid="ignore"):
+        bad = (z <= SENTINEL_LOW_M) | (z >= SENTINEL_HIGH_M)
+    if bad.any():
+        vals = ", ".join(f"{v:g}" for v in np.unique(z[bad])[:3])
+        raise InputError(
+            f"{what} has {int(bad.sum())} cell(s) at implausible elevations ({vals} m; outside "
+            f"{SENTINEL_LOW_M:g}..{SENTINEL_HIGH_M:g} m), probably voids without a nodata tag; declare the "
+            "value with load_dem(path, nodata=...) or set those cells to NaN")
+
+
 def utm_crs_for(crs: CRS, bounds: tuple[float, float, float, float]) -> CRS:
     """The WGS84 UTM zone CRS containing the centre of ``bounds`` (given in ``crs``)."""
     w, s, e, n = transform_bounds(crs, "EPSG:4326", *bounds)
@@ -86,44 +107,57 @@ def utm_crs_for(crs: CRS, bounds: tuple[float, float, float, float]) -> CRS:
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
-def load_dem(path: str | PathLike, *, crs: Any = None, resolution: float | None = None) -> DemGrid:
+def load_dem(path: str | PathLike, *, crs: Any = None, resolution: float | None = None,
+             nodata: float | None = None) -> DemGrid:
     """Read a DEM GeoTIFF (band 1) into a :class:`DemGrid`.
 
     Parameters
     ----------
     path : path-like
-        Any GDAL raster with a CRS.
+        Any GDAL raster.
     crs : str, int or CRS, optional
-        Target CRS. ``None`` keeps the file's CRS (and refuses a geographic
-        one); ``"utm"`` picks the local UTM zone; anything else is passed to
-        ``CRS.from_user_input``. Reprojection is bilinear.
+        If the file has a CRS: target CRS (``None`` keeps the file's and refuses a
+        geographic one; ``"utm"`` picks the local UTM zone; reprojection is bilinear).
+        If the file has none: the CRS the file is in (assigned, not reprojected).
     resolution : float, optional
         Target cell size [m] when reprojecting/resampling.
+    nodata : float, optional
+        Elevation value [m] that marks voids, in addition to the file's nodata tag
+        (e.g. -9999 in a file without a tag). Implausible elevations (<= -1000 m,
+        >= 9000 m) are refused unless declared here.
 
     Raises
     ------
     GeographicCRSError
         The DEM is in degrees and no target ``crs`` was given.
+    InputError
+        Unreadable file, no CRS and none given, or undeclared nodata sentinels.
     """
     try:
         src = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
         raise InputError(f"cannot read DEM {path}: {exc}") from exc
     with src:
-        if src.crs is None:
-            raise InputError(f"DEM {path} has no CRS")
         z = src.read(1, masked=True).astype(np.float64).filled(np.nan)
-        if crs is None and resolution is None:
-            return DemGrid(z, src.transform, src.crs)
-        dst_crs = src.crs if crs is None else (utm_crs_for(src.crs, src.bounds) if str(crs).lower() == "utm"
-                                               else CRS.from_user_input(crs))
+        if nodata is not None:
+            z[z == float(nodata)] = np.nan
+        check_elevations(z, f"DEM {path}")
+        src_crs, target = src.crs, crs
+        if src_crs is None:
+            if crs is None or str(crs).lower() == "utm":
+                raise InputError(f"DEM {path} has no CRS; give the CRS it is in: load_dem(path, crs='EPSG:...')")
+            src_crs, target = CRS.from_user_input(crs), None
+        if target is None and resolution is None:
+            return DemGrid(z, src.transform, src_crs)
+        dst_crs = src_crs if target is None else (utm_crs_for(src_crs, src.bounds) if str(target).lower() == "utm"
+                                                  else CRS.from_user_input(target))
         if dst_crs.is_geographic:
             raise GeographicCRSError(f"target CRS {dst_crs.to_string()} is geographic; choose a projected CRS")
         kw = {"resolution": resolution} if resolution else {}
         transform, width, height = calculate_default_transform(
-            src.crs, dst_crs, src.width, src.height, *src.bounds, **kw)
+            src_crs, dst_crs, src.width, src.height, *src.bounds, **kw)
         out = np.full((height, width), np.nan)
-        reproject(z, out, src_transform=src.transform, src_crs=src.crs, dst_transform=transform,
+        reproject(z, out, src_transform=src.transform, src_crs=src_crs, dst_transform=transform,
                   dst_crs=dst_crs, resampling=Resampling.bilinear, src_nodata=np.nan, dst_nodata=np.nan)
         return DemGrid(out, transform, dst_crs)
 

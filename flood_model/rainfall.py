@@ -39,8 +39,8 @@ class Hyetograph:
         self.intensity_mm_h = np.asarray(self.intensity_mm_h, dtype=float)
         if self.edges_s.ndim != 1 or len(self.edges_s) != len(self.intensity_mm_h) + 1:
             raise RainfallError("a hyetograph needs len(edges) == len(intensities) + 1")
-        if np.any(np.diff(self.edges_s) <= 0) or np.any(self.intensity_mm_h < 0):
-            raise RainfallError("hyetograph edges must increase and intensities be >= 0")
+        _check_edges(self.edges_s, "hyetograph")
+        _check_intensity(self.intensity_mm_h, "hyetograph intensity")
 
     @classmethod
     def from_depths(cls, depths_mm: Any, step_s: float, *, start_s: float = 0.0, label: str = "hyetograph"
@@ -95,9 +95,8 @@ class GriddedRainfall:
         self.frames_mm_h = np.asarray(self.frames_mm_h, dtype=float)
         if self.frames_mm_h.ndim != 3 or len(self.edges_s) != self.frames_mm_h.shape[0] + 1:
             raise RainfallError("gridded rain needs frames (k, ny, nx) and k + 1 edges")
-        if np.any(np.diff(self.edges_s) <= 0):
-            raise RainfallError("frame edges must increase")
-        self.frames_mm_h = np.nan_to_num(np.maximum(self.frames_mm_h, 0.0))
+        _check_edges(self.edges_s, "gridded rain")
+        _check_intensity(self.frames_mm_h, "gridded rain")
         self._cache: tuple[int, np.ndarray] | None = None
 
     @classmethod
@@ -106,6 +105,8 @@ class GriddedRainfall:
         from flood_model.grid import align_raster
 
         frames = [np.asarray(align_raster(p, grid, name="rainfall")) for p in paths]
+        outside = ~np.isfinite(grid.z)  # no rain is needed where the DEM has no data
+        frames = [np.where(outside, 0.0, f) for f in frames]
         return cls(np.asarray(edges_s, float), np.stack(frames), label=f"{len(paths)} rasters")
 
     @property
@@ -131,6 +132,23 @@ class GriddedRainfall:
 
 
 Rainfall = Hyetograph | GriddedRainfall
+
+
+def _check_edges(edges: np.ndarray, what: str) -> None:
+    if not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
+        raise RainfallError(f"{what} time edges [s] must be finite and strictly increasing")
+
+
+def _check_intensity(values: np.ndarray, what: str) -> None:
+    """Refuse NaN, infinite and negative intensities [mm/h] (no silent zero-filling)."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise RainfallError(f"{what} has {int(bad.sum())} NaN or infinite value(s) [mm/h]; "
+                            "fill gaps explicitly (e.g. 0 where it did not rain) before forecasting")
+    neg = values < 0
+    if neg.any():
+        raise RainfallError(f"{what} has {int(neg.sum())} negative value(s) (min {float(values.min()):g} mm/h); "
+                            "rain intensities must be >= 0")
 
 
 def design_storm(storm: str | StormFormula, *, return_period: float, duration_s: float,
