@@ -81,8 +81,8 @@ def create_app_view(role: str | None = None) -> pn.template.BootstrapTemplate:
     pn.extension(*EXTENSIONS[role], raw_css=[CSS], notifications=False)
     view = VIEWS[role]()
     district = app_profile()
-    where = f" · {district.spec.name}" if district.stored else ""
-    title = f"OneMap{where} - {next(k for k, v in ROLES.items() if v == role)}"
+    name = district.spec.name if district.stored else "OneMap"
+    title = f"{name} - {next(k for k, v in ROLES.items() if v == role)}"
     return pn.template.BootstrapTemplate(title=title, sidebar=list(view.sidebar()), main=[view.main()],
                                          header=[_role_links(role)], sidebar_width=240,
                                          header_background="#1d3557")
