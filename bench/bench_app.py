@@ -45,6 +45,8 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from sqlalchemy.engine import make_url  # noqa: E402
+
 from spatial.db import migrate  # noqa: E402
 from spatial.db.copy import copy_frame, hex_ewkb  # noqa: E402
 from spatial.db.engine import drop_database, ensure_database, get_engine, session_scope  # noqa: E402
@@ -177,7 +179,7 @@ def start_server(url: str, *, app: str = "app:create_server", factory: bool = Tr
     import httpx
 
     port = free_port()
-    env = {**os.environ, "ONEMAP_DATABASE_URL": url, "ONEMAP_SLA_SWEEP_SECONDS": "0"}
+    env = {**os.environ, **get_settings().role_env(make_url(url).database), "ONEMAP_SLA_SWEEP_SECONDS": "0"}
     (REPO / ".onemap").mkdir(exist_ok=True)
     logf = open(REPO / ".onemap" / f"bench_app_server_{port}.log", "w")  # noqa: SIM115
     cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--log-level",
@@ -273,7 +275,7 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="keep the bench database if it holds enough tickets")
     args = ap.parse_args()
     url = get_settings().sqlalchemy_url(DB)
-    os.environ["ONEMAP_DATABASE_URL"] = url
+    os.environ.update(get_settings().role_env(DB))
     get_settings.cache_clear()
     result: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "runs": args.runs,
                     "load_average_start": os.getloadavg()}

@@ -48,9 +48,10 @@ def _url() -> str:
 
 
 def _use_bench_db() -> None:
-    os.environ["ONEMAP_DATABASE_URL"] = _url()
-    os.environ["ONEMAP_SLA_SWEEP_SECONDS"] = "0"
     from spatial.settings import get_settings
+
+    os.environ.update(get_settings().role_env(DB))
+    os.environ["ONEMAP_SLA_SWEEP_SECONDS"] = "0"
 
     get_settings.cache_clear()
 
@@ -313,7 +314,9 @@ def bench_http(n: int, procs: int, workers: int = 1) -> dict:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "ONEMAP_DATABASE_URL": _url(), "ONEMAP_SLA_SWEEP_SECONDS": "0"}
+    from spatial.settings import get_settings
+
+    env = {**os.environ, **get_settings().role_env(DB), "ONEMAP_SLA_SWEEP_SECONDS": "0"}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app:create_server", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)],

@@ -48,7 +48,7 @@ def main() -> int:
     url = get_settings().sqlalchemy_url("onemap_walk")
     drop_database(url)
     migrate.upgrade(url)
-    os.environ["ONEMAP_DATABASE_URL"] = url
+    os.environ.update(get_settings().role_env("onemap_walk"))
     get_settings.cache_clear()
     now = datetime.now(UTC)
     with session_scope() as s:
@@ -73,7 +73,7 @@ def main() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "ONEMAP_DATABASE_URL": url, "ONEMAP_SLA_SWEEP_SECONDS": "0"}
+    env = {**os.environ, "ONEMAP_SLA_SWEEP_SECONDS": "0"}  # the role URLs were exported above
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:create_server", "--factory",
                                "--port", str(port), "--log-level", "warning"], cwd=REPO, env=env)
     base = f"http://127.0.0.1:{port}"

@@ -133,6 +133,17 @@ class Settings(BaseSettings):
                           database=db_name or self.db_name, query={"passfile": str(self.pgpass_file)},
                           ).render_as_string(hide_password=False)
 
+    def role_env(self, db_name: str) -> dict[str, str]:
+        """Environment variables pointing the app, owner and read-only roles at database ``db_name``.
+
+        For a process (test, benchmark, child server) that works on another database of the same server:
+        setting only ``ONEMAP_DATABASE_URL`` would make every role the app role, which may not create,
+        drop or migrate databases.
+        """
+        return {"ONEMAP_DATABASE_URL": self.sqlalchemy_url(db_name, role="app"),
+                "ONEMAP_OWNER_DATABASE_URL": self.sqlalchemy_url(db_name, role="owner"),
+                "ONEMAP_READONLY_DATABASE_URL": self.sqlalchemy_url(db_name, role="readonly")}
+
     def owner_url_for(self, url: str) -> str:
         """The owner's URL for the database of ``url`` when ``url`` is the app's or read-only role's.
 

@@ -79,10 +79,7 @@ def _test_url() -> str:
 
 def role_env(db_name: str) -> dict[str, str]:
     """Environment variables pointing the app, owner and read-only roles at database ``db_name``."""
-    settings = get_settings()
-    return {"ONEMAP_DATABASE_URL": settings.sqlalchemy_url(db_name, role="app"),
-            "ONEMAP_OWNER_DATABASE_URL": settings.sqlalchemy_url(db_name, role="owner"),
-            "ONEMAP_READONLY_DATABASE_URL": settings.sqlalchemy_url(db_name, role="readonly")}
+    return get_settings().role_env(db_name)
 
 
 @pytest.fixture(scope="session")
