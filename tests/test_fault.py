@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ from fastapi.testclient import TestClient
 from spatial.api.main import create_api
 from spatial.auth import create_token
 from spatial.db.engine import session_scope
+from spatial.tickets import duplicates
 from tests.district import seed_small_district
 
 ONEMAP = str(Path(sys.executable).with_name("onemap"))
@@ -418,3 +420,43 @@ def test_first_concurrent_queries_of_a_fresh_process(hotline):
                          text=True, timeout=120, env=os.environ.copy())
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout) == {"rows": [["G00", "S0", 1]] * 8, "engines": 1}, out.stdout + out.stderr[-2000:]
+
+
+def test_a_waiting_open311_post_does_not_stall_the_server(hotline, server, engine):
+    """Open311 POST reads its form asynchronously; its database work must run off the event loop.
+
+    Another connection holds the duplicate-check lock the report needs, so the POST waits in the
+    database; meanwhile /health must still answer at once (it hung while intake ran on the loop).
+    """
+    server.start()
+    lon, lat = 113.415, 23.095
+    keys = duplicates.lock_keys("pothole", lon, lat)
+    blocker = engine.connect()
+    blocker.execute(sa.text("SELECT pg_advisory_lock(:ns, k) FROM unnest(CAST(:keys AS int[])) AS u(k)"),
+                    {"ns": duplicates.LOCK_NAMESPACE, "keys": keys})
+    result: dict = {}
+
+    def post() -> None:
+        form = urllib.parse.urlencode({"api_key": hotline, "service_code": "pothole", "lat": lat, "long": lon,
+                                       "description": "held by a lock"})
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request("POST", "/open311/v2/requests.json", form,
+                     {"Content-Type": "application/x-www-form-urlencoded"})
+        result["status"] = conn.getresponse().status
+        conn.close()
+
+    worker = threading.Thread(target=post)
+    try:
+        worker.start()
+        time.sleep(1.0)  # the POST is now waiting for the lock
+        assert worker.is_alive() and "status" not in result
+        t0 = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        status, _ = _call(conn, "GET", "/health")
+        conn.close()
+        assert status == 200 and time.perf_counter() - t0 < 2.0
+    finally:
+        blocker.execute(sa.text("SELECT pg_advisory_unlock_all()"))
+        blocker.close()
+        worker.join(timeout=30)
+    assert result["status"] == 201

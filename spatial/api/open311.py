@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
@@ -296,7 +297,7 @@ async def post_request(fmt: str, request: Request, session: Session = Depends(db
         doc = [{"service_request_id": str(result.ticket.id), "service_notice": notice,
                 "account_id": get("account_id")}]
         return _respond(fmt, "service_requests", doc, 201 if result.outcome == "created" else 200)
-    return _guard(fmt, session, run)
+    return await run_in_threadpool(_guard, fmt, session, run)  # the database work off the event loop
 
 
 @router.get("/requests.{fmt}", summary="Open311: search requests", openapi_extra=GET_REQUESTS_DOC)
