@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 from flood_model.errors import FloodModelError
 from layers.errors import LayerError
 from spatial.auth import Principal, principal_for_token
-from spatial.bounds import INT4_MAX, INT8_MAX, MAX_PAGE, MAX_SECONDS
+from spatial.bounds import INT4_MAX, INT8_MAX, MAX_PAGE, MAX_SECONDS, AwareTime
 from spatial.db.engine import new_session
 from spatial.errors import Conflict, DatabaseUnavailable, Forbidden, OneMapError, Unauthorized, ValidationError
+from spatial.tickets.queries import TicketFilter
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,23 @@ def commit_before_response(session: Session = Depends(db_session)) -> Iterator[N
 def csv_list(value: str | None) -> list[str]:
     """A comma-separated query parameter as a list (blank items dropped)."""
     return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def ticket_filter(
+    status: str | None = Query(None, description="comma list of states"),
+    category: str | None = Query(None, description="comma list of category codes"),
+    grid: str | None = Query(None, description="comma list of grid codes"),
+    street: str | None = Query(None, description="comma list of street codes"),
+    department: str | None = Query(None, description="comma list of department codes"),
+    since: AwareTime | None = Query(None, description="created at or after (ISO 8601 with zone)"),
+    until: AwareTime | None = Query(None, description="created before (ISO 8601 with zone)"),
+    bbox: str | None = Query(None, description="min_lon,min_lat,max_lon,max_lat (EPSG:4326)"),
+    overdue: bool | None = None,
+) -> TicketFilter:
+    """FastAPI dependency: the ticket filters shared by the list and the exports, as a ``TicketFilter``."""
+    return TicketFilter(status=csv_list(status), category=csv_list(category), grid=csv_list(grid),
+                        street=csv_list(street), department=csv_list(department), since=since, until=until,
+                        bbox=parse_bbox(bbox), overdue=overdue)
 
 
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:

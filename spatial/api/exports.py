@@ -18,11 +18,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from spatial.api.deps import csv_list, db_session, parse_bbox, require_roles
+from spatial.api.deps import db_session, require_roles, ticket_filter
 from spatial.auth import Principal
-from spatial.bounds import AwareTime
 from spatial.io import ticket_export
-from spatial.tickets import queries
+from spatial.tickets.queries import TicketFilter
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
 
@@ -35,21 +34,10 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
 @router.get("/tickets.{fmt}", summary="Export tickets with filters (staff)")
 def export_tickets(
     fmt: Literal["csv", "xlsx", "gpkg", "geojson"],
-    status: str | None = Query(None, description="comma list of states"),
-    category: str | None = Query(None, description="comma list of category codes"),
-    grid: str | None = Query(None, description="comma list of grid codes"),
-    street: str | None = Query(None, description="comma list of street codes"),
-    department: str | None = Query(None, description="comma list of department codes"),
-    since: AwareTime | None = Query(None, description="created at or after (ISO 8601 with zone)"),
-    until: AwareTime | None = Query(None, description="created before (ISO 8601 with zone)"),
-    bbox: str | None = Query(None, description="min_lon,min_lat,max_lon,max_lat (EPSG:4326)"),
-    overdue: bool | None = None,
+    f: TicketFilter = Depends(ticket_filter),
     principal: Principal = Depends(require_roles(*EXPORT_ROLES)),
     session: Session = Depends(db_session),
 ) -> Response:
-    f = queries.TicketFilter(status=csv_list(status), category=csv_list(category), grid=csv_list(grid),
-                             street=csv_list(street), department=csv_list(department), since=since, until=until,
-                             bbox=parse_bbox(bbox), overdue=overdue)
     frame = ticket_export.ticket_frame(session, f, principal)
     return _file(frame, fmt, "tickets", ticket_export.TIME_COLUMNS)
 

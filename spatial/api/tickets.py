@@ -10,6 +10,7 @@ writes nothing (one transaction per request, see ``spatial.api.deps``).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from datetime import date
@@ -25,15 +26,14 @@ from sqlalchemy.orm import Session
 from spatial.api.deps import (
     PageQuery,
     TicketIdPath,
-    csv_list,
     current_principal,
     db_session,
     optional_principal,
-    parse_bbox,
     require_roles,
+    ticket_filter,
 )
 from spatial.auth import INTAKE_ROLES, Principal
-from spatial.bounds import AwareTime, Day, JsonObject
+from spatial.bounds import Day, JsonObject
 from spatial.errors import Forbidden, ValidationError
 from spatial.models import Ticket
 from spatial.tickets import dispatch, lifecycle, scoring
@@ -149,15 +149,7 @@ async def import_tickets(
 
 @router.get("/tickets", summary="List tickets with filters and paging")
 def list_tickets(
-    bbox: str | None = Query(None, description="min_lon,min_lat,max_lon,max_lat (EPSG:4326)"),
-    status: str | None = Query(None, description="comma list of states"),
-    category: str | None = Query(None, description="comma list of category codes"),
-    grid: str | None = Query(None, description="comma list of grid codes"),
-    street: str | None = Query(None, description="comma list of street codes"),
-    department: str | None = Query(None, description="comma list of department codes"),
-    since: AwareTime | None = Query(None, description="created at or after (ISO 8601 with zone)"),
-    until: AwareTime | None = Query(None, description="created before (ISO 8601 with zone)"),
-    overdue: bool | None = None,
+    f: ticket_views.TicketFilter = Depends(ticket_filter),
     mine: bool = Query(False, description="only tickets I reported (needs a token)"),
     page: PageQuery = 1,
     page_size: int = Query(50, ge=1, le=ticket_views.MAX_PAGE_SIZE),
@@ -167,11 +159,8 @@ def list_tickets(
 ) -> dict:
     if mine and principal is None:
         raise ValidationError("mine=true needs a token")
-    f = ticket_views.TicketFilter(
-        status=csv_list(status), category=csv_list(category), grid=csv_list(grid), street=csv_list(street),
-        department=csv_list(department), bbox=parse_bbox(bbox), since=since, until=until, overdue=overdue,
-        owner=principal.actor if mine and principal else None,
-    )
+    if mine:
+        f = dataclasses.replace(f, owner=principal.actor)
     rows, more = ticket_views.list_tickets(session, ticket_views.visible_to(f, principal), limit=page_size,
                                            offset=(page - 1) * page_size, order=order)
     return {"items": ticket_views.views_for(session, rows, principal), "page": page,
