@@ -31,8 +31,8 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-from xml.sax.saxutils import escape as xml_escape
 
+from spatial.api.open311_xml import XML_MEDIA_TYPE, render
 from spatial.settings import get_settings
 
 Scope = MutableMapping[str, Any]
@@ -148,12 +148,11 @@ def _host_of(netloc: str) -> str:
 
 def _error_body(path: str, err: BoundaryError) -> tuple[bytes, bytes]:
     """(body, content type) of a refusal: Open311's error list under ``/open311``, else the API's format."""
-    if path.startswith("/open311/") and path.endswith(".xml"):
-        text = (f'<?xml version="1.0" encoding="utf-8"?><errors><error><code>{err.status}</code>'
-                f"<description>{xml_escape(err.message)}</description></error></errors>")
-        return text.encode(), b"text/xml; charset=utf-8"
     if path.startswith("/open311/"):
-        return json.dumps([{"code": err.status, "description": err.message}]).encode(), b"application/json"
+        errors = [{"code": err.status, "description": err.message}]
+        if path.endswith(".xml"):  # the Open311 router's own XML writer
+            return render("errors", errors), XML_MEDIA_TYPE.encode()
+        return json.dumps(errors).encode(), b"application/json"
     return json.dumps({"error": err.code, "message": err.message}).encode(), b"application/json"
 
 
