@@ -37,7 +37,7 @@ from spatial.api.deps import db_session, parse_bbox
 from spatial.api.open311_xml import XML_MEDIA_TYPE, render
 from spatial.auth import INTAKE_ROLES, Principal, principal_for_token
 from spatial.bounds import INT8_MAX, MAX_PAGE, int_in
-from spatial.clock import utc_now
+from spatial.clock import as_utc, utc_now
 from spatial.errors import Forbidden, NotFound, OneMapError, Unauthorized, ValidationError
 from spatial.models import TICKET_STATES, Category
 from spatial.tickets import intake as tickets
@@ -128,15 +128,8 @@ def _param(request: Request, name: str) -> str | None:
 
 
 def _dt(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValidationError(f"{name} must be a W3C/ISO 8601 datetime") from exc
-    if t.tzinfo is None:
-        raise ValidationError(f"{name} must carry a time zone (e.g. 2026-10-01T00:00:00Z)")
-    return t
+    """An optional W3C/ISO 8601 time parameter with its zone (``spatial.clock.as_utc``: range checked too)."""
+    return None if value is None else as_utc(value, what=name)
 
 
 def _iso(t: datetime | None) -> str | None:
