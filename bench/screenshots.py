@@ -7,6 +7,12 @@
 Drives Debian Chromium (software WebGL, every non-local request blocked): the
 leadership overview, the dispatcher after a click on the most urgent ticket
 (candidates drawn), and the planner after a 20-year, 60-minute design storm.
+
+``--district NAME`` takes the three views of any district as it is (a recipe of
+docs/districts.md), as ``NAME_leadership.png``, ``NAME_dispatcher.png`` and
+``NAME_planner.png``: cameras and 3D buildings on in the leadership view, the
+dispatcher without a click when it has no open ticket, the planner as it opens
+(a district without a DEM says so).
 """
 
 from __future__ import annotations
@@ -33,9 +39,12 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", default="http://127.0.0.1:5006")
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--district", help="file prefix: the three views of the served district as it is")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.district:
+        return district_views(args.url, out, args.district)
     from playwright.sync_api import sync_playwright
 
     external: list[str] = []
@@ -67,6 +76,40 @@ def main() -> int:
         page.wait_for_timeout(1000)
         page.screenshot(path=str(out / "planner.png"))
         print(f"planner: forecast shown after {time.perf_counter() - t0:.1f} s")
+        browser.close()
+    if external:
+        print(f"non-local requests were blocked: {external}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def district_views(url: str, out: Path, name: str) -> int:
+    """The three views of the served district as it is, with its basemap."""
+    from playwright.sync_api import sync_playwright
+
+    external: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 950})
+        block_external(page, external)
+        t = open_view(page, f"{url}/app?role=leadership")
+        for label in ("Cameras", "3D buildings"):
+            box = page.get_by_label(label)
+            if box.count():
+                box.first.check()
+        page.wait_for_timeout(2000)
+        page.wait_for_function(LAYERS_LOADED, timeout=30_000)
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(out / f"{name}_leadership.png"))
+        print(f"{name} leadership: first paint {t:.2f} s")
+        t = open_view(page, f"{url}/app?role=dispatcher")
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(out / f"{name}_dispatcher.png"))
+        print(f"{name} dispatcher: first paint {t:.2f} s")
+        t = open_view(page, f"{url}/app?role=planner")
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(out / f"{name}_planner.png"))
+        print(f"{name} planner: first paint {t:.2f} s")
         browser.close()
     if external:
         print(f"non-local requests were blocked: {external}", file=sys.stderr)

@@ -5,7 +5,10 @@ water, landuse, roads (``class``, ``group``), buildings (``height``, m), pois (`
 (``level``). Styling is done here as deck.gl expressions on ``properties.layerName`` (set by
 deck.gl's MVT loader) and those properties: water blue, landuse muted by kind, roads by group with
 widths in metres, buildings light grey (extruded to their height when ``extruded``), POIs small
-dots by kind, admin outlines dark grey by level.
+dots by kind, admin outlines dark grey by level. :func:`labels_layer` draws the label tiles (names of
+admin units, roads and public POIs) as text with a white halo over the data layers, in the browser's
+CJK-capable sans-serif font (deck.gl builds the glyph atlas from the names it meets:
+``characterSet: 'auto'``).
 
 Offline: the tiles come from the same server, and so does loaders.gl's MVT parser worker
 (``worker_url``; deck.gl's MVTLayer only parses in a worker, whose script it would otherwise
@@ -54,6 +57,11 @@ ADMIN: dict[int, tuple[tuple[int, int, int, int], float]] = {
     4: ((130, 130, 150, 140), 1.5),
 }
 NONE = (0, 0, 0, 0)
+#: Label text: colour and size in pixels per label kind.
+LABELS: dict[str, tuple[tuple[int, int, int, int], int]] = {
+    "admin": ((40, 40, 70, 255), 15), "road": ((70, 64, 58, 255), 12), "poi": ((90, 70, 110, 255), 11),
+}
+LABEL_FONT = "'WenQuanYi Zen Hei', 'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif"
 
 def _lit(v) -> str:
     if isinstance(v, str):
@@ -154,4 +162,39 @@ def basemap_layer(url: str, *, worker_url: str, extruded: bool = False, layer_id
         "pointRadiusUnits": "pixels",
         "pointRadiusMinPixels": 2,
         "opacity": float(opacity),
+    }
+
+
+def labels_layer(url: str, *, worker_url: str, layer_id: str = "basemap_labels", max_zoom: int = 16) -> dict:
+    """The label ``MVTLayer`` (``/tiles/labels``: points with ``kind`` and ``name``), drawn last, over the data.
+
+    Text only (``pointType: 'text'``), coloured and sized by kind (:data:`LABELS`), with a white
+    halo (SDF font atlas) so names stay readable over the choropleth. deck.gl's
+    ``CollisionFilterExtension`` hides a label that would overlap one of higher priority (admin
+    names first, then roads, then POIs), across tiles, at every zoom.
+    """
+    return {
+        "@@type": "MVTLayer",
+        "id": layer_id,
+        "data": url,
+        "minZoom": 0,
+        "maxZoom": int(max_zoom),
+        "binary": False,
+        "loadOptions": {"mvt": {"workerUrl": worker_url}},
+        "pickable": False,
+        "pointType": "text",
+        "getText": "@@=properties.name",
+        "getTextColor": "@@=" + _switch("properties.kind", [((k,), c) for k, (c, _) in LABELS.items()], NONE),
+        "getTextSize": "@@=" + _switch("properties.kind", [((k,), z) for k, (_, z) in LABELS.items()], 12),
+        "textSizeUnits": "pixels",
+        "textCharacterSet": "auto",
+        "textFontFamily": LABEL_FONT,
+        "textFontSettings": {"sdf": True, "fontSize": 48, "buffer": 6},
+        "textOutlineWidth": 3,
+        "textOutlineColor": [255, 255, 255, 230],
+        "textBillboard": True,
+        "extensions": [{"@@type": "CollisionFilterExtension"}],
+        "collisionEnabled": True,
+        "getCollisionPriority": "@@=" + _switch("properties.kind", [(("admin",), 100), (("road",), 50)], 10),
+        "collisionTestProps": {"sizeScale": 1.3},
     }

@@ -15,9 +15,10 @@ import panel as pn
 from sqlalchemy.orm import Session
 
 from layers import LayerError, deck_spec
-from layers.basemap import basemap_layer
+from layers.basemap import basemap_layer, labels_layer
 from spatial.db.engine import session_scope
 from spatial.errors import OneMapError
+from spatial.maps.tiles import LABELS_URL_TEMPLATE as LABEL_TILES
 from spatial.maps.tiles import URL_TEMPLATE as BASEMAP_TILES
 from spatial.maps.tiles import WORKER_URL as MVT_WORKER
 
@@ -47,7 +48,8 @@ class MapPane:
     Panel re-applies ``initialViewState`` on every update; we feed back the
     last ``view_state`` the browser reported so updates never jump the map.
     The offline basemap (vector tiles of the same server, ``layers.basemap``) is always the
-    first layer, under the data; :meth:`set_basemap` switches its buildings to 3D.
+    first layer, under the data, and its labels the last, over it; :meth:`set_basemap` switches
+    its buildings to 3D.
     """
 
     def __init__(self, view: dict, *, tooltips: dict | None = None, height: int = 620) -> None:
@@ -55,9 +57,10 @@ class MapPane:
         self.layers: dict[str, dict] = {}
         self.order: list[str] = []
         self.basemap = basemap_layer(BASEMAP_TILES, worker_url=MVT_WORKER)
+        self.labels = labels_layer(LABEL_TILES, worker_url=MVT_WORKER)
         self.pane = pn.pane.DeckGL(
-            deck_spec([self.basemap], view=self.view), tooltips=tooltips or {}, sizing_mode="stretch_width",
-            height=height, throttle={"view": 300, "hover": 400}, margin=(0, 5))
+            deck_spec([self.basemap, self.labels], view=self.view), tooltips=tooltips or {},
+            sizing_mode="stretch_width", height=height, throttle={"view": 300, "hover": 400}, margin=(0, 5))
         self.pane.param.watch(self._on_view, "view_state")
 
     def _on_view(self, event) -> None:
@@ -92,6 +95,7 @@ class MapPane:
             self.view = dict(view)
         ordered = [self.basemap] + [self.layers[k] for k in self.order if k in self.layers]
         ordered += [v for k, v in self.layers.items() if k not in self.order]
+        ordered.append(self.labels)
         self.pane.object = deck_spec(ordered, view=self.view)
 
     def set_basemap(self, *, extruded: bool) -> bool:

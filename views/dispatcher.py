@@ -53,6 +53,8 @@ class DispatcherView:
             pd.DataFrame(), show_index=False, disabled=True, selectable=1, height=560, width=370,
             layout="fit_columns", widths={"id": 60, "category": 140, "status": 85, "due (min)": 75},
             theme="simple", pagination=None)
+        self.queue_empty = pn.pane.HTML("<i>No ticket is waiting for dispatch.</i>", visible=False,
+                                        styles={"font-size": "12px", "color": "#666"})
         self.ticket_info = pn.pane.HTML("<i>Click a ticket on the map or in the queue.</i>",
                                         sizing_mode="stretch_width")
         # candidate rows are built once and only patched on a click (new Bokeh models are slow to render)
@@ -92,7 +94,8 @@ class DispatcherView:
         side = pn.Column("#### Selected ticket", self.ticket_info, "#### Nearest available workers",
                          self.cand_box, width=330)
         return pn.Column(self.alert,
-                         pn.Row(pn.Column("#### Waiting for dispatch (deadline first)", self.queue, width=380),
+                         pn.Row(pn.Column("#### Waiting for dispatch (deadline first)", self.queue, self.queue_empty,
+                                          width=380),
                                 pn.Column(self.map.pane, sizing_mode="stretch_width", min_width=480), side,
                                 sizing_mode="stretch_width"),
                          self.status, sizing_mode="stretch_width")
@@ -107,8 +110,9 @@ class DispatcherView:
         self.queue_df = q
         view = q[["id", "category_name", "status", "due_in_min"]].rename(
             columns={"category_name": "category", "due_in_min": "due (min)"}) if len(q) else pd.DataFrame(
-            {"id": []})
+            {"id": [], "category": [], "status": [], "due (min)": []})
         self.queue.value = view
+        self.queue.visible, self.queue_empty.visible = bool(len(q)), not len(q)
         self.queue.selection = []
         # map points: the queue plus tickets assigned from this screen (they change colour)
         pts = q[["id", "status", "category", "overdue", "geometry"]] if len(q) else gpd.GeoDataFrame(

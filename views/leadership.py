@@ -98,7 +98,10 @@ class LeadershipView:
         with db() as s:
             cats = mapdata.categories(s)
             self.bounds = mapdata.district_bounds(s)
-            tz = district_profile(s).timezone
+            prof = district_profile(s)
+            tz = prof.timezone
+        #: the profile leaves out the street level (Hong Kong, Los Angeles): no street table or drill-down
+        self.has_streets = 2 in prof.spec.levels
         self.window = pn.widgets.Select(name="Time window", options=WINDOWS, value=30, width=200)
         today = datetime.now(ZoneInfo(tz)).date()
         self.range = pn.widgets.DateRangePicker(name=RANGE_TITLE, value=(today - timedelta(days=29), today),
@@ -119,12 +122,17 @@ class LeadershipView:
         self.trend_src = ColumnDataSource({"day": [], "received": [], "closed": []})
         self.trend: pn.pane.Bokeh | None = None  # built after the first paint
         tab = {"index": False, "sizing_mode": "stretch_width", "max_height": 260, "float_format": "{:,.1f}".format,
+               "na_rep": "-",
                "styles": {"font-size": "12px", "overflow-y": "auto"}}
         self.hot = pn.pane.DataFrame(pd.DataFrame(), **tab)
         self.depts = pn.pane.DataFrame(pd.DataFrame(), **tab)
         self.streets = pn.pane.DataFrame(pd.DataFrame(), **tab)
         self.street_pick = pn.widgets.Select(name="Drill down to street", options={"(whole district)": 0},
-                                             value=0, width=200)
+                                             value=0, width=200, visible=self.has_streets)
+        note = {"styles": {"font-size": "12px", "color": "#666"}, "visible": False}
+        self.hot_note = pn.pane.HTML("<i>No tickets in this window.</i>", **note)
+        self.depts_note = pn.pane.HTML("<i>No tickets in this window.</i>", **note)
+        self.streets_note = pn.pane.HTML("<i>No tickets in this window.</i>", **note)
         self.legend = pn.pane.HTML("")
         self._right = pn.Column(pn.pane.HTML("<i>loading trend and hotspots...</i>"), width=460)
         self._tables = pn.Row(pn.pane.HTML(""), sizing_mode="stretch_width")
@@ -176,10 +184,13 @@ class LeadershipView:
         fig.line("day", "closed", source=self.trend_src, color="#2ca02c", line_width=2, legend_label="closed")
         fig.legend.location = "top_left"
         fig.legend.label_text_font_size = "9pt"
+        fig.y_range.start = 0  # counts: an empty window is a flat line at 0, not the middle of -1..1
         self.trend = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
-        self._right.objects = [self.trend, "#### Top hotspots (grids)", self.hot]
-        self._tables.objects = [pn.Column("#### Department ranking", self.depts, sizing_mode="stretch_width"),
-                                pn.Column("#### By street", self.streets, sizing_mode="stretch_width")]
+        self._right.objects = [self.trend, "#### Top hotspots (grids)", self.hot, self.hot_note]
+        tables = [pn.Column("#### Department ranking", self.depts, self.depts_note, sizing_mode="stretch_width")]
+        if self.has_streets:
+            tables.append(pn.Column("#### By street", self.streets, self.streets_note, sizing_mode="stretch_width"))
+        self._tables.objects = tables
 
     # ------------------------------------------------------------------ data
     def _window(self) -> mapdata.Window:
@@ -257,12 +268,15 @@ class LeadershipView:
             self._build_deferred()
         self._tables_ready = True
         self.trend_src.data = {"day": tr["day"], "received": tr["received"], "closed": tr["closed"]}
-        self.hot.object = hot[["code", "name", "street", "received", "overdue", "top_category"]] if len(hot) \
-            else pd.DataFrame({"code": []})
-        self.depts.object = dep[["rank", "name", "received", "closed", "on_time_pct", "overdue",
-                                 "satisfaction"]] if len(dep) else pd.DataFrame({"rank": []})
-        self.streets.object = st[["street", "received", "closed", "on_time_pct", "open", "overdue",
-                                  "satisfaction"]] if len(st) else pd.DataFrame({"street": []})
+        hot_cols = ["code", "name", "street", "received", "overdue", "top_category"]
+        if not self.has_streets:
+            hot_cols.remove("street")
+        st = st[st["street_id"].notna()]  # grids outside any street are not a street
+        _table(self.hot, self.hot_note, hot, hot_cols)
+        _table(self.depts, self.depts_note, dep,
+               ["rank", "name", "received", "closed", "on_time_pct", "overdue", "satisfaction"])
+        _table(self.streets, self.streets_note, st,
+               ["street", "received", "closed", "on_time_pct", "open", "overdue", "satisfaction"])
         opts = {"(whole district)": 0}
         opts.update({str(r.street): int(r.street_id) for r in st.itertuples() if pd.notna(r.street_id)})
         self.street_pick.options = opts
@@ -363,3 +377,15 @@ class LeadershipView:
             self._drill(sid, None)
         elif not sid and self.street_id is not None:
             self._drill(None, None)
+
+
+def _table(pane: pn.pane.DataFrame, note: pn.pane.HTML, df: pd.DataFrame, columns: list[str]) -> None:
+    """Show ``df[columns]`` in ``pane``, or ``note`` instead when it has no rows (no empty header, no NaN row).
+
+    Missing values (no closed ticket: no on-time share or satisfaction) show as "-" (the panes' ``na_rep``).
+    """
+    if len(df):
+        pane.object = df[columns]
+    else:
+        pane.object = pd.DataFrame({c: [] for c in columns})
+    pane.visible, note.visible = bool(len(df)), not len(df)

@@ -1,4 +1,4 @@
-"""Offline basemap vector tiles: ``GET /tiles/basemap/{z}/{x}/{y}.mvt``.
+"""Offline basemap vector tiles: ``GET /tiles/basemap/{z}/{x}/{y}.mvt`` and its labels ``/tiles/labels/...``.
 
 Mapbox Vector Tiles (``application/vnd.mapbox-vector-tile``) rendered by PostGIS
 (``spatial.maps.tiles``) and kept in an in-process cache keyed by the basemap generation. Every
@@ -56,20 +56,33 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-@router.get(tiles.URL_TEMPLATE, response_class=Response,
-            responses={200: {"content": {MVT_MEDIA_TYPE: {}}, "description": "the tile (may be empty)"},
-                       304: {"description": "not modified (If-None-Match)"}, 404: {"description": "no such tile"}})
-def basemap_tile(z: TileInt, x: TileInt, y: TileInt, conn: Annotated[Connection, Depends(tile_connection)],
-                 if_none_match: Annotated[str | None, Header()] = None) -> Response:
-    """One basemap tile (EPSG:3857 z/x/y): layers water, landuse, roads, buildings, pois, admin."""
+_RESPONSES = {200: {"content": {MVT_MEDIA_TYPE: {}}, "description": "the tile (may be empty)"},
+              304: {"description": "not modified (If-None-Match)"}, 404: {"description": "no such tile"}}
+
+
+def _tile(tileset: str, z: int, x: int, y: int, conn: Connection, if_none_match: str | None) -> Response:
     tiles.check_tile(z, x, y)
     gen = tiles.generation(conn)
-    etag = tiles.etag_for(gen, z, x, y)
+    etag = tiles.etag_for(gen, z, x, y, tileset)
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if _matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
-    tile = CACHE.get(conn, z, x, y, gen=gen)
+    tile = CACHE.get(conn, z, x, y, gen=gen, tileset=tileset)
     return Response(content=tile.data, media_type=MVT_MEDIA_TYPE, headers=headers)
+
+
+@router.get(tiles.URL_TEMPLATE, response_class=Response, responses=_RESPONSES)
+def basemap_tile(z: TileInt, x: TileInt, y: TileInt, conn: Annotated[Connection, Depends(tile_connection)],
+                 if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """One basemap tile (EPSG:3857 z/x/y): layers water, landuse, roads, buildings, pois, admin."""
+    return _tile("basemap", z, x, y, conn, if_none_match)
+
+
+@router.get(tiles.LABELS_URL_TEMPLATE, response_class=Response, responses=_RESPONSES)
+def label_tile(z: TileInt, x: TileInt, y: TileInt, conn: Annotated[Connection, Depends(tile_connection)],
+               if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """The basemap's label points of tile z/x/y (layer ``labels``: kind admin/road/poi, name, level)."""
+    return _tile("labels", z, x, y, conn, if_none_match)
 
 
 @router.get(tiles.WORKER_URL, response_class=FileResponse, include_in_schema=False)

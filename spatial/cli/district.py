@@ -1,4 +1,7 @@
-"""``onemap district init|show|check`` and ``onemap dem set`` (see :mod:`spatial.profile`, :mod:`spatial.dem`)."""
+"""``onemap district init|show|check|extent`` and ``onemap dem set``.
+
+See :mod:`spatial.profile`, :mod:`spatial.dem` and :mod:`spatial.io.extent`.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +57,16 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _extent(args: argparse.Namespace) -> int:
+    from spatial.io.extent import district_from_extent
+
+    with session_scope() as s:
+        out = district_from_extent(s, args.paths, code=args.code, name=args.name, margin_m=args.margin,
+                                   shape=args.shape, lon=args.lon, lat=args.lat, src_crs=args.crs)
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
 def _dem_set(args: argparse.Namespace) -> int:
     with session_scope() as s:
         prof = profile.district_profile(s)
@@ -77,6 +90,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ck = ds.add_parser("check", help="validate a profile file and report what the database holds")
     ck.add_argument("path", nargs="?", help="profile YAML (default: check the stored profile)")
     ck.set_defaults(func=_check)
+    ex = ds.add_parser("extent", help="make the district (level 1) from the extent of data files, when no "
+                                      "boundary file is at hand")
+    ex.add_argument("paths", nargs="+", help="GeoJSON/GeoPackage/Shapefile, or CSV with lon/lat columns")
+    ex.add_argument("--code", required=True, help="the district's code")
+    ex.add_argument("--name", required=True, help="the district's name")
+    ex.add_argument("--margin", type=float, default=200.0, help="metres added around the data (default 200)")
+    ex.add_argument("--shape", choices=("bbox", "hull"), default="bbox",
+                    help="bounding box (default) or convex hull of the data")
+    ex.add_argument("--lon", help="CSV longitude column (default: lon/lng/longitude/x)")
+    ex.add_argument("--lat", help="CSV latitude column (default: lat/latitude/y)")
+    ex.add_argument("--crs", help="CRS of files that declare none, e.g. EPSG:4326")
+    ex.set_defaults(func=_extent)
 
     m = sub.add_parser("dem", help="the district's DEM").add_subparsers(dest="dem_command", required=True)
     st = m.add_parser("set", help="reproject a DEM to the profile's metric CRS, clip it to the district, use it")

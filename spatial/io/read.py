@@ -439,17 +439,21 @@ def apply_options(gdf: gpd.GeoDataFrame, table: str, options: ImportOptions) -> 
 
 def generated_codes(gdf: gpd.GeoDataFrame, prefix: str, code_from: str = "row") -> list[str]:
     """Stable codes: ``prefix`` + the 1-based row number (zero-padded), or + 12 hex digits of the
-    SHA-1 of the normalized geometry's WKB (``code_from="geometry"``; the same shape gets the same code)."""
+    SHA-1 of the normalized geometry's WKB (``code_from="geometry"``; the same shape gets the same code,
+    and its repeats in the file ``-2``, ``-3``... in file order, as points at one spot often are)."""
     n = len(gdf)
     if code_from == "row":
         width = len(str(n))
         return [f"{prefix}{i:0{width}d}" for i in range(1, n + 1)]
     if "geometry" not in gdf.columns:
         raise ImportDataError("Codes from the geometry need a file with geometry; use code_from row.")
-    out = []
+    out: list[str] = []
+    seen: dict[str, int] = {}
     for g in gdf.geometry.to_numpy():
         wkb = b"" if g is None else shapely.to_wkb(shapely.normalize(g), hex=False)
-        out.append(prefix + hashlib.sha1(wkb).hexdigest()[:12])
+        code = prefix + hashlib.sha1(wkb).hexdigest()[:12]
+        seen[code] = seen.get(code, 0) + 1
+        out.append(code if seen[code] == 1 else f"{code}-{seen[code]}")
     return out
 
 

@@ -14,9 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from spatial.cli import main as cli
 from spatial.db.engine import get_engine, session_scope
 from spatial.errors import ValidationError
-from spatial.io.files import import_file
 from spatial.maps.mapdata import Window
-from spatial.models import AdminUnit
 from spatial.settings import REPO_ROOT, get_settings
 from spatial.tickets.bulk import bulk_intake
 from spatial.tickets.scoring import monthly_scores
@@ -25,54 +23,29 @@ from tests.district import seed_small_district
 LA_FILE = ("04_complaints_311", "la_myla311_2017_subset.csv")
 CATALOGS = REPO_ROOT / "data" / "catalogs"
 MAPPING = CATALOGS / "los_angeles_311.yaml"
+PROFILE = REPO_ROOT / "data" / "profiles" / "los_angeles_central.yaml"
 ROWS = 700  # first rows of the file: 2017-12-31, mostly closed in January 2018
 
 
-@pytest.fixture
-def la_zone(monkeypatch):
-    """The district's time zone is Los Angeles (a district profile will carry it)."""
-    monkeypatch.setenv("ONEMAP_TIMEZONE", "America/Los_Angeles")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.delenv("ONEMAP_TIMEZONE")
-    get_settings.cache_clear()
-
-
-def _box(x0: float, y0: float, x1: float, y1: float) -> str:
-    return f"SRID=4326;MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))"
-
-
 def la_extract(tmp_path, rows: int = ROWS):
-    """The first ``rows`` requests of the shared MyLA311 file (read in place, written to tmp) and their extent."""
+    """The first ``rows`` requests of the shared MyLA311 file (read in place, written to tmp)."""
     src = get_settings().shared_data_dir.joinpath(*LA_FILE)
     df = pd.read_csv(src, dtype=str, keep_default_na=False, nrows=rows)
     path = tmp_path / "la_extract.csv"
     df.to_csv(path, index=False)
-    lon = pd.to_numeric(df["Longitude"], errors="coerce").dropna()
-    lat = pd.to_numeric(df["Latitude"], errors="coerce").dropna()
-    return path, df, (lon.min() - 0.01, lat.min() - 0.01, lon.max() + 0.01, lat.max() + 0.01)
+    return path, df
 
 
-def seed_la(session, extent, n: int = 3) -> None:
-    """The data's extent as the district: one street, one community, n x n square-ish grids; the LA catalog."""
-    x0, y0, x1, y1 = extent
-    d = AdminUnit(code="LA", name="Los Angeles extract", level=1, geom=_box(x0, y0, x1, y1))
-    session.add(d)
-    session.flush()
-    st = AdminUnit(code="LA-S", name="Street", level=2, parent_id=d.id, geom=_box(x0, y0, x1, y1))
-    session.add(st)
-    session.flush()
-    cm = AdminUnit(code="LA-C", name="Community", level=3, parent_id=st.id, geom=_box(x0, y0, x1, y1))
-    session.add(cm)
-    session.flush()
-    dx, dy = (x1 - x0) / n, (y1 - y0) / n
-    for r in range(n):
-        for c in range(n):
-            session.add(AdminUnit(code=f"LA-G{r}{c}", name=f"Grid {r}-{c}", level=4, parent_id=cm.id,
-                                  geom=_box(x0 + c * dx, y0 + r * dy, x0 + (c + 1) * dx, y0 + (r + 1) * dy)))
-    session.flush()
-    import_file(CATALOGS / "los_angeles_departments.csv", "department", session=session)
-    import_file(CATALOGS / "los_angeles_categories.csv", "category", session=session)
+def la_recipe(path, capsys) -> None:
+    """docs/districts_history.md's recipe up to the history import, on ``path``: only onemap commands."""
+    for argv in (["district", "extent", str(path), "--code", "LA", "--name", "Los Angeles (311 extent)",
+                  "--margin", "1000"],
+                 ["district", "init", str(PROFILE)],
+                 ["grids", "generate", "--shape", "square", "--size", "1000m"],
+                 ["import", "department", str(CATALOGS / "los_angeles_departments.csv"), "--mode", "upsert"],
+                 ["import", "category", str(CATALOGS / "los_angeles_categories.csv"), "--mode", "upsert"]):
+        assert cli.main(argv) == 0, argv
+    capsys.readouterr()
 
 
 def _history_import(path, capsys, *extra) -> dict:
@@ -81,10 +54,12 @@ def _history_import(path, capsys, *extra) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_la_history_scores_hotspots_and_replace(committed, la_zone, capsys, tmp_path):
-    path, src, extent = la_extract(tmp_path)
-    with session_scope() as s:
-        seed_la(s, extent)
+def test_la_history_scores_hotspots_and_replace(committed, capsys, tmp_path):
+    path, src = la_extract(tmp_path)
+    la_recipe(path, capsys)
+    with session_scope() as s:  # the district is the data's extent plus 1 km, cut into 1 km grids
+        levels = dict(s.execute(sa.text("SELECT level, count(*) FROM admin_unit GROUP BY level")).all())
+        assert levels[1] == 1 and levels[4] >= 9 and set(levels) == {1, 4}
     out = _history_import(path, capsys)
     no_coords = int((src["Latitude"].str.strip() == "").sum())
     assert out["created"] + len([r for r in out["rejected"]]) >= ROWS - 100 and out["created"] > 400
