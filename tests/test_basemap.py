@@ -171,7 +171,32 @@ def test_tile_layers_etag_and_invalidation(loaded):
     assert "buildings" not in after and "roads" not in after and "pois" not in after
 
 
+def test_label_tiles_name_roads_once_per_tile_and_admin_units(loaded):
+    """/tiles/labels: one point per road name and tile (inside the tile), admin names at low zoom, own ETag."""
+    client = loaded
+    z = 15
+    x, y = tile_of(121.4990, 31.2397, z)
+    r = client.get(f"/tiles/labels/{z}/{x}/{y}.mvt")
+    assert r.status_code == 200 and r.headers["etag"].startswith('"l')
+    layers = mapbox_vector_tile.decode(r.content)
+    assert set(layers) == {"labels"}
+    feats = layers["labels"]["features"]
+    roads = [f for f in feats if f["properties"]["kind"] == "road"]
+    names = [f["properties"]["name"] for f in roads]
+    assert "世纪大道" in names and len(names) == len(set(names))  # one label per road name in a tile
+    assert all(f["geometry"]["type"] == "Point" and 0 <= f["geometry"]["coordinates"][0] <= 4096
+               and 0 <= f["geometry"]["coordinates"][1] <= 4096 for f in roads)
+    # the basemap tile itself carries no labels layer (labels are drawn over the data, separately)
+    assert "labels" not in mapbox_vector_tile.decode(client.get(f"/tiles/basemap/{z}/{x}/{y}.mvt").content)
+    # low zoom: the district's name, no street names below their zoom
+    lx, ly = tile_of(121.50, 31.24, 11)
+    low = mapbox_vector_tile.decode(client.get(f"/tiles/labels/11/{lx}/{ly}.mvt").content)
+    assert [(f["properties"]["kind"], f["properties"]["name"]) for f in low["labels"]["features"]] \
+        == [("admin", "陆家嘴")]
+
+
 @pytest.mark.parametrize(("path", "status"), [
+    ("/tiles/labels/23/0/0.mvt", 404),
     ("/tiles/basemap/23/0/0.mvt", 404),       # deeper than MAX_ZOOM
     ("/tiles/basemap/2/4/0.mvt", 404),        # x >= 2^z
     ("/tiles/basemap/2/0/4.mvt", 404),        # y >= 2^z

@@ -7,6 +7,7 @@ The files are read from ``get_settings().shared_data_dir`` and cut to small extr
 
 from __future__ import annotations
 
+import json
 import re
 
 import geopandas as gpd
@@ -192,3 +193,86 @@ def test_shanghai_lujiazui_osm_buildings_and_roads(committed, tmp_path, capsys):
             "SELECT max(ST_Length(ST_Difference(r.geom, d.geom)::geography)) FROM road r, admin_unit d "
             "WHERE d.level = 1"))
     assert named > 0 and longest_out < 0.01
+
+
+def test_hong_kong_traffic_cameras_from_the_shipped_import_profile(committed, hk_files, capsys):
+    """docs/districts_import.md step 4: the TD camera CSV as it is published, cut to the district."""
+    assert main(["import", "admin_unit", str(hk_files["districts"]), "--where", f"ENAME={YTM}",
+                 "--set", "code=YTM", "--map", "name=TCNAME", "--set", "level=district"]) == 0
+    src = _shared("05_city_assets", "hk_traffic_cameras_td.csv")
+    cams = pd.read_csv(src, encoding="utf-8-sig")
+    with committed.connect() as conn:
+        inside = conn.execute(sa.text(
+            "SELECT count(*) FROM unnest(CAST(:x AS float8[]), CAST(:y AS float8[])) AS p(x, y), admin_unit d "
+            "WHERE d.level = 1 AND ST_Intersects(d.geom, ST_SetSRID(ST_MakePoint(p.x, p.y), 4326))"),
+            {"x": cams["longitude"].tolist(), "y": cams["latitude"].tolist()}).scalar_one()
+    assert 0 < inside < len(cams)
+    profile = get_settings().data_dir / "imports" / "hk_traffic_cameras.yaml"
+    for _ in range(2):  # upsert by code: the same cameras again, no copy
+        assert main(["import", "camera", str(src), "--profile", str(profile), "--mode", "upsert",
+                     "--rejects", str(hk_files["districts"].with_name("cam.rejects.gpkg"))]) == 0
+        assert f"imported {inside} rows into camera" in capsys.readouterr().out
+    with committed.connect() as conn:
+        rows = conn.execute(sa.text("SELECT code, name, snapshot_url, grid_id FROM camera ORDER BY code")).all()
+    assert len(rows) == inside
+    first = cams.set_index("key").loc[rows[0].code]
+    assert rows[0].name == first["description"] and rows[0].snapshot_url == first["url"]
+
+
+def test_shanghai_recipe_extent_profile_osm_grids_cameras(committed, tmp_path, capsys):
+    """docs/districts.md's Shanghai recipe on an extract: only onemap commands, untouched column names."""
+    osm_dir = _shared("02_osm_roads_buildings")
+    roads = pyogrio.read_dataframe(osm_dir / "shanghai_lujiazui_roads.geojson")
+    x0, y0, x1, y1 = roads.total_bounds
+    box = shapely.box(x0, y0, (x0 + x1) / 2, (y0 + y1) / 2)  # the south-west quarter
+    files = []
+    for theme in ("roads", "water", "pois"):
+        gdf = pyogrio.read_dataframe(osm_dir / f"shanghai_lujiazui_{theme}.geojson")
+        path = tmp_path / f"shanghai_lujiazui_{theme}.geojson"
+        pyogrio.write_dataframe(gdf[gdf.intersects(box)], path)
+        files.append(str(path))
+    cams = gpd.read_file(_shared("05_city_assets", "shanghai_traffic_enforcement_cameras.geojson"))
+    cams = cams[cams.intersects(box.buffer(0.01))]
+    cams = pd.concat([cams, cams.iloc[[0]]], ignore_index=True)  # two cameras at one spot, as in the file
+    cam_path = tmp_path / "shanghai_cameras.geojson"
+    cams.to_file(cam_path)
+
+    assert main(["district", "extent", files[0], "--code", "LJZ", "--name", "Lujiazui SW", "--margin", "0"]) == 0
+    ext = json.loads(capsys.readouterr().out)
+    assert ext["code"] == "LJZ" and 1.0 < ext["area_km2"] < 9.5  # roads crossing the quarter reach beyond it
+    assert main(["district", "init", str(get_settings().data_dir / "profiles" / "shanghai_lujiazui.yaml")]) == 0
+    assert json.loads(capsys.readouterr().out)["metric_srid"] == 32651
+    assert main(["osm", "import", *files]) == 0
+    assert main(["grids", "generate", "--shape", "square", "--size", "250m"]) == 0
+    grids = json.loads(capsys.readouterr().out.splitlines()[-2])
+    assert grids["parents"] == "district" and grids["srid"] == 32651 and grids["grids"] > 10
+    profile = str(get_settings().data_dir / "imports" / "shanghai_cameras.yaml")
+    codes = []
+    for _ in range(2):
+        assert main(["import", "camera", str(cam_path), "--profile", profile, "--mode", "upsert",
+                     "--rejects", str(tmp_path / "cam.rejects.gpkg")]) == 0
+        capsys.readouterr()
+        with committed.connect() as conn:
+            codes.append(conn.scalars(sa.text("SELECT code FROM camera ORDER BY code")).all())
+    assert codes[0] == codes[1] and len(codes[0]) >= 2  # stable codes from the points
+    assert any(c.endswith("-2") for c in codes[0])  # the repeated point got its own code
+    with committed.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM camera WHERE grid_id IS NULL")) == 0
+        named = conn.scalar(sa.text("SELECT count(*) FROM road WHERE name <> ''"))
+    assert named > 0
+
+
+def test_district_extent_refuses_bad_input(committed, tmp_path, capsys):
+    """No geometry, no CRS, a margin out of range: clear errors, nothing written."""
+    empty = tmp_path / "empty.csv"
+    empty.write_text("lon,lat,name\n,,a\n")
+    assert main(["district", "extent", str(empty), "--code", "X", "--name", "X"]) == 2
+    assert "has no geometry" in capsys.readouterr().err
+    pts = tmp_path / "pts.csv"
+    pts.write_text("lon,lat\n121.5,31.2\n121.51,31.21\n")
+    assert main(["district", "extent", str(pts), "--code", "X", "--name", "X", "--margin", "-5"]) == 2
+    assert "--margin must be between 0 and 50000" in capsys.readouterr().err
+    assert main(["district", "extent", str(tmp_path / "nope.geojson"), "--code", "X", "--name", "X"]) == 2
+    assert "File not found" in capsys.readouterr().err
+    with committed.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM admin_unit")) == 0

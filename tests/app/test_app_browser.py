@@ -109,17 +109,20 @@ def test_planner_runs_forecast_and_issues_warnings(app_server, page, engine):
 
 
 def test_basemap_under_the_data(app_server, page):
-    """The offline basemap: an MVTLayer first in the deck, its tiles and parser worker from this server only."""
+    """The offline basemap: an MVTLayer first in the deck and its labels last, over the data; tiles and parser
+    worker from this server only."""
     got: list[tuple[str, int]] = []
     page.on("response", lambda r: got.append((r.url, r.status)) if "/tiles/" in r.url else None)
     open_view(page, f"{app_server}/app")
     info = page.evaluate("""() => { const m = _dv.deckGL.layerManager.getLayers().find(l => l.id === 'basemap');
       const tiles = m.state.tileset.tiles.filter(t => t.isLoaded);
-      return {first: _dv.deckGL.props.layers[0].id, type: m.constructor.layerName, tiles: tiles.length,
+      const ls = _dv.deckGL.props.layers;
+      return {first: ls[0].id, last: ls[ls.length - 1].id, type: m.constructor.layerName, tiles: tiles.length,
               features: tiles.reduce((n, t) => n + (Array.isArray(t.content) ? t.content.length : 0), 0)} }""")
-    assert info["first"] == "basemap" and info["type"] == "MVTLayer", info
+    assert info["first"] == "basemap" and info["type"] == "MVTLayer" and info["last"] == "basemap_labels", info
     assert info["tiles"] > 0 and info["features"] > 0, info  # the demo's roads and admin outlines, parsed
-    tile_urls = [u for u, _ in got if "/tiles/basemap/" in u]
+    tile_urls = [u for u, _ in got if "/tiles/basemap/" in u or "/tiles/labels/" in u]
+    assert any("/tiles/labels/" in u for u in tile_urls), tile_urls
     assert tile_urls and all(u.startswith(app_server) and u.endswith(".mvt") for u in tile_urls)
     assert all(status in (200, 304) for _, status in got), got
 
