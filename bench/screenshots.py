@@ -18,6 +18,7 @@ dispatcher without a click when it has no open ticket, the planner as it opens
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,21 @@ from tests.app.conftest import (  # noqa: E402
 )
 
 
+@contextlib.contextmanager
+def _browser_page(external: list[str]):
+    """A 1500 x 950 page of headless Debian Chromium; non-local requests are blocked and listed in ``external``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 950})
+        block_external(page, external)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", default="http://127.0.0.1:5006")
@@ -45,14 +61,8 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.district:
         return district_views(args.url, out, args.district)
-    from playwright.sync_api import sync_playwright
-
     external: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 950})
-        block_external(page, external)
-
+    with _browser_page(external) as page:
         t = open_view(page, f"{args.url}/app?role=leadership")
         page.wait_for_timeout(3000)  # trend chart and tables load after the map
         page.screenshot(path=str(out / "leadership.png"))
@@ -76,7 +86,6 @@ def main() -> int:
         page.wait_for_timeout(1000)
         page.screenshot(path=str(out / "planner.png"))
         print(f"planner: forecast shown after {time.perf_counter() - t0:.1f} s")
-        browser.close()
     if external:
         print(f"non-local requests were blocked: {external}", file=sys.stderr)
         return 1
@@ -85,13 +94,8 @@ def main() -> int:
 
 def district_views(url: str, out: Path, name: str) -> int:
     """The three views of the served district as it is, with its basemap."""
-    from playwright.sync_api import sync_playwright
-
     external: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 950})
-        block_external(page, external)
+    with _browser_page(external) as page:
         t = open_view(page, f"{url}/app?role=leadership")
         for label in ("Cameras", "3D buildings"):
             box = page.get_by_label(label)
@@ -110,7 +114,6 @@ def district_views(url: str, out: Path, name: str) -> int:
         page.wait_for_timeout(2000)
         page.screenshot(path=str(out / f"{name}_planner.png"))
         print(f"{name} planner: first paint {t:.2f} s")
-        browser.close()
     if external:
         print(f"non-local requests were blocked: {external}", file=sys.stderr)
         return 1

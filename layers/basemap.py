@@ -122,6 +122,12 @@ def line_width_expr() -> str:
     )
 
 
+def _mvt(url: str, *, worker_url: str, layer_id: str, max_zoom: int) -> dict:
+    """What every MVTLayer of this server's tiles has: the URL, the zoom range, the offline parser worker."""
+    return {"@@type": "MVTLayer", "id": layer_id, "data": url, "minZoom": 0, "maxZoom": int(max_zoom),
+            "binary": False, "loadOptions": {"mvt": {"workerUrl": worker_url}}, "pickable": False}
+
+
 def basemap_layer(url: str, *, worker_url: str, extruded: bool = False, layer_id: str = "basemap",
                   default_height_m: float = 12.0, max_zoom: int = 16, opacity: float = 1.0) -> dict:
     """The basemap ``MVTLayer`` dict for a ``pn.pane.DeckGL`` spec (draw it first, under the data).
@@ -139,14 +145,7 @@ def basemap_layer(url: str, *, worker_url: str, extruded: bool = False, layer_id
         Deepest zoom requested; deeper views over-zoom these tiles (they are not simplified).
     """
     return {
-        "@@type": "MVTLayer",
-        "id": layer_id,
-        "data": url,
-        "minZoom": 0,
-        "maxZoom": int(max_zoom),
-        "binary": False,
-        "loadOptions": {"mvt": {"workerUrl": worker_url}},
-        "pickable": False,
+        **_mvt(url, worker_url=worker_url, layer_id=layer_id, max_zoom=max_zoom),
         "filled": True,
         "stroked": True,
         "extruded": bool(extruded),
@@ -174,14 +173,7 @@ def labels_layer(url: str, *, worker_url: str, layer_id: str = "basemap_labels",
     names first, then roads, then POIs), across tiles, at every zoom.
     """
     return {
-        "@@type": "MVTLayer",
-        "id": layer_id,
-        "data": url,
-        "minZoom": 0,
-        "maxZoom": int(max_zoom),
-        "binary": False,
-        "loadOptions": {"mvt": {"workerUrl": worker_url}},
-        "pickable": False,
+        **_mvt(url, worker_url=worker_url, layer_id=layer_id, max_zoom=max_zoom),
         "pointType": "text",
         "getText": "@@=properties.name",
         "getTextColor": "@@=" + _switch("properties.kind", [((k,), c) for k, (c, _) in LABELS.items()], NONE),
