@@ -8,7 +8,8 @@ over HTTP with one keep-alive client, per run:
 
 * **uncached**: right after the basemap generation is bumped (every tile rendered by PostGIS);
 * **cached**: the same tiles again (in-process cache);
-* **304**: the same tiles with ``If-None-Match``.
+* **304**: the same tiles with ``If-None-Match``;
+* **labels**: the label tile set (``/tiles/labels``) of each tile, uncached then cached.
 
 Baselines measured in the same run, side by side: ``GET /health`` (the HTTP floor), the empty
 tile 16/0/0 uncached (routing + generation read + an ``ST_AsMVT`` that finds nothing) and a
@@ -117,8 +118,10 @@ def main() -> int:
                 sql_ms.append((time.perf_counter() - t0) * 1000)
 
     proc, base = start_server(url)
-    out: dict[str, list[float]] = {k: [] for k in ("uncached", "cached", "not_modified", "health", "empty_uncached")}
+    out: dict[str, list[float]] = {k: [] for k in ("uncached", "cached", "not_modified", "health", "empty_uncached",
+                                                   "labels_uncached", "labels_cached")}
     by_zoom: dict[int, list[float]] = {z: [] for z in ZOOMS}
+    label_zoom: dict[int, list[float]] = {z: [] for z in ZOOMS}
     sizes: dict[int, list[int]] = {z: [] for z in ZOOMS}
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
@@ -138,7 +141,13 @@ def main() -> int:
                     etags[(z, x, y)] = r.headers["etag"]
                     ms, _ = timed_get(client, "/health")
                     out["health"].append(ms)
+                    ms, r = timed_get(client, f"/tiles/labels/{z}/{x}/{y}.mvt")  # the label tile set
+                    assert r.status_code == 200, r.text
+                    out["labels_uncached"].append(ms)
+                    label_zoom[z].append(ms)
                 for z, x, y in todo:
+                    ms, r = timed_get(client, f"/tiles/labels/{z}/{x}/{y}.mvt")
+                    out["labels_cached"].append(ms)
                     ms, r = timed_get(client, f"/tiles/basemap/{z}/{x}/{y}.mvt")
                     out["cached"].append(ms)
                     ms, r = timed_get(client, f"/tiles/basemap/{z}/{x}/{y}.mvt",
@@ -158,6 +167,7 @@ def main() -> int:
 
     result["http_ms"] = {k: pct(v) for k, v in out.items()}
     result["uncached_by_zoom_ms"] = {z: pct(v) for z, v in by_zoom.items()}
+    result["labels_uncached_by_zoom_ms"] = {z: pct(v) for z, v in label_zoom.items()}
     result["tile_kb_by_zoom"] = {z: {"median": round(statistics.median(v) / 1024, 1),
                                      "max": round(max(v) / 1024, 1)} for z, v in sizes.items()}
     result["in_process_ms"] = {"render_tile_sql": pct(sql_ms), "select_1": pct(one_ms)}
@@ -165,6 +175,7 @@ def main() -> int:
     result["ratios_p50"] = {
         "uncached / empty tile": round(h["uncached"]["p50"] / h["empty_uncached"]["p50"], 2),
         "uncached / health": round(h["uncached"]["p50"] / h["health"]["p50"], 2),
+        "labels uncached / basemap uncached": round(h["labels_uncached"]["p50"] / h["uncached"]["p50"], 2),
         "cached / health": round(h["cached"]["p50"] / h["health"]["p50"], 2),
         "render_tile_sql / select_1": round(result["in_process_ms"]["render_tile_sql"]["p50"]
                                             / result["in_process_ms"]["select_1"]["p50"], 1),
