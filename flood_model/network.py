@@ -199,7 +199,7 @@ class PipeNetwork:
             f"END_DATE {end:%m/%d/%Y}", f"END_TIME {end:%H:%M:%S}",
             "REPORT_STEP 01:00:00", "WET_STEP 00:05:00", "DRY_STEP 00:05:00",
             f"ROUTING_STEP {routing_step_s:g}", "VARIABLE_STEP 0", "ALLOW_PONDING NO",
-            "INERTIAL_DAMPING PARTIAL", "NORMAL_FLOW_LIMITED BOTH", "SURCHARGE_METHOD EXTRAN",
+            "INERTIAL_DAMPING PARTIAL", "NORMAL_FLOW_LIMITED BOTH", "SURCHARGE_METHOD SLOT",
             "MIN_SURFAREA 1.167", "IGNORE_RAINFALL YES", "",
             "[REPORT]", "INPUT NO", "CONTROLS NO", "NODES NONE", "LINKS NONE", "",
             "[JUNCTIONS]", ";name invert max_depth init_depth surcharge_depth ponded_area",
