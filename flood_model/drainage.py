@@ -72,8 +72,9 @@ class CouplingParameters:
     routing step [s] (whole seconds); ``surcharge_depth_m`` height above the rim a manhole may pressurise to
     before SWMM reports flooding [m]; ``roughness_factor`` multiplies every pipe's Manning n.
     ``relaxation`` blends the new flow with the previous one (1 = none) and ``inversion_damping``
-    scales a flow that changed direction (as Itzi does): without them a surcharged manhole's head
-    oscillates by metres between exchanges.
+    scales a flow that changed direction (as Itzi does); ``level_heads`` caps a flow at what levels
+    the surface and node heads within one exchange (node plan area = SWMM's MIN_SURFAREA, plus the
+    node's net pipe outflow): without these a manhole's head oscillates by metres between exchanges.
     """
 
     manhole_area_m2: float = 1.0
@@ -85,6 +86,7 @@ class CouplingParameters:
     roughness_factor: float = 1.0
     relaxation: float = 0.5
     inversion_damping: float = 0.5
+    level_heads: bool = True
     g: float = 9.81
 
     def __post_init__(self) -> None:
@@ -179,6 +181,7 @@ class DrainageCoupling:
         self.n_links = S.project_get_count(E.ObjectType.LINK)
         self._flood_seen = np.zeros(len(net.junctions))
         self._q = np.zeros(len(net.junctions))  # last exchange flow per manhole [m3/s]
+        self._node_area = 1.167  # SWMM's MIN_SURFAREA [m2] (written by PipeNetwork.to_inp)
         self.head = np.array([S.node_get_result(int(i), E.NodeResult.HEAD) for i in self.node_index])
         self.max_head = self.head.copy()
         self.drained_m3 = np.zeros(len(net.junctions))
@@ -257,9 +260,20 @@ class DrainageCoupling:
         self.head = head = np.fromiter((S.node_get_result(int(i), E.NodeResult.HEAD) for i in self.node_index),
                                        float, len(self.node_index))
         p = self.params
-        q = exchange_flow(self.crest + h, self.crest, head, p)
+        wse = self.crest + h
+        q = exchange_flow(wse, self.crest, head, p)
         q = p.relaxation * q + (1.0 - p.relaxation) * self._q
         q = np.where(q * self._q < 0, q * p.inversion_damping, q)
+        # no overshoot: within one exchange a flow may at most level the two heads, counting the
+        # manhole's own plan area and what the pipes carry away from (bring to) the node meanwhile
+        if p.level_heads:
+            node_out = np.fromiter((S.node_get_result(int(i), E.NodeResult.TOTAL_OUTFLOW) for i in self.node_index),
+                                   float, len(self.node_index))
+            node_in = np.fromiter((S.node_get_result(int(i), E.NodeResult.TOTAL_INFLOW) for i in self.node_index),
+                                  float, len(self.node_index))
+            gap = np.abs(wse - head) / (1.0 / self._node_area + 1.0 / a) / delta
+            q = np.where(q > 0, np.minimum(q, gap + np.maximum(node_out - node_in + self._q, 0.0)),
+                         np.maximum(q, -(gap + np.maximum(node_in - self._q - node_out, 0.0))))
         # cap what enters the pipes by the water each cell holds (shared by its manholes)
         q_in = np.maximum(q, 0.0)
         want = np.bincount(self._cell_of, q_in * delta, minlength=len(self._cell_ids))
