@@ -45,6 +45,7 @@ R = TypeVar("R")
 __all__ = ["ENGINE_LOCK", "CouplingParameters", "DrainageCoupling", "closes_engine_on_error", "exchange_flow"]
 
 ENGINE_LOCK = threading.Lock()
+MIN_CREST_M = 0.5  # least height of a manhole's crest above its invert on the model grid [m]
 _ACTIVE: dict[int, DrainageCoupling] = {}  # thread id -> the coupled run it holds the engine for
 
 
@@ -148,21 +149,26 @@ class DrainageCoupling:
         from swmm.toolkit import solver as S
 
         net = self.network.scaled(self.params.roughness_factor) if self.params.roughness_factor != 1 else self.network
-        net.validate(grid)
+        net.validate(grid, check_ground=False)
         rows, cols = net.cells(grid)
         if not solver.active[rows, cols].all():
             bad = [j.name for j, ok in zip(net.junctions, solver.active[rows, cols], strict=True) if not ok]
             raise InputError(f"junction {bad[0]}: its cell is a building or nodata (and {len(bad) - 1} more)"
                              if len(bad) > 1 else f"junction {bad[0]}: its cell is a building or nodata")
         self.rows, self.cols = rows, cols
-        self.crest = grid.z[rows, cols].astype(np.float64)
+        inverts = np.array([j.invert for j in net.junctions])
+        ground = grid.z[rows, cols].astype(np.float64)
+        # the crest is the cell's ground; on a coarse grid a cell's mean ground can lie below a manhole's
+        # invert (a river bank cell): its cover then stands MIN_CREST_M above the invert
+        self.crest = np.maximum(ground, inverts + MIN_CREST_M)
+        self.raised_crests = int((self.crest > ground).sum())
         self.cell_area = solver.cell_area
         flat = rows * grid.shape[1] + cols
         self._cell_ids, self._cell_of = np.unique(flat, return_inverse=True)
         self._tmp = tempfile.TemporaryDirectory(prefix="onemap-swmm-")
         d = Path(self._tmp.name)
         inp = net.to_inp(d / "network.inp", duration_s=duration_s, routing_step_s=self.params.routing_step_s,
-                         max_depth=self.crest - np.array([j.invert for j in net.junctions]),
+                         max_depth=self.crest - inverts,
                          surcharge_depth_m=self.params.surcharge_depth_m)
         if not ENGINE_LOCK.acquire(timeout=600):
             raise DrainageEngineError("the SWMM engine is busy with another coupled run in this process")

@@ -463,4 +463,5 @@ def _combined_balance(coupler: DrainageCoupling, cum: dict, storage0: float, sto
             "surface_rel_error": surface_err / ref, "network_error_m3": network_err,
             "network_rel_error": network_err / ref, "combined_error_m3": combined,
             "combined_rel_error": combined / ref,
-            "surcharged_manholes": int((coupler.max_head > coupler.crest).sum()), **routed}
+            "surcharged_manholes": int((coupler.max_head > coupler.crest).sum()),
+            "raised_crests": coupler.raised_crests, **routed}

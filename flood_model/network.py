@@ -95,13 +95,14 @@ class PipeNetwork:
         return float(math.hypot(a.x - b.x, a.y - b.y))
 
     # ------------------------------------------------------------------ checks
-    def validate(self, grid=None) -> None:
+    def validate(self, grid=None, *, check_ground: bool = True) -> None:
         """Raise :class:`NetworkError` naming the first bad elements (all problems listed).
 
         Checks: unique names, finite coordinates/elevations, rim above invert, conduits
         whose end nodes exist (dangling conduits), positive sizes, lengths and roughness,
         known shapes, at least one outfall, and with ``grid`` (a :class:`DemGrid`) every
-        node inside the DEM on a data cell, junction inverts below the ground.
+        node inside the DEM on a data cell and, with ``check_ground``, junction inverts below the
+        ground (an import check at the DEM's resolution; a coarser model grid averages the ground).
         """
         problems: list[str] = []
         names: dict[str, str] = {}
@@ -149,12 +150,12 @@ class PipeNetwork:
             if n not in connected:
                 problems.append(f"{names[n]} {n}: not connected to any conduit")
         if grid is not None and not problems:
-            problems += self._check_on_grid(grid)
+            problems += self._check_on_grid(grid, check_ground)
         if problems:
             more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
             raise NetworkError("invalid pipe network: " + "; ".join(problems[:20]) + more)
 
-    def _check_on_grid(self, grid) -> list[str]:
+    def _check_on_grid(self, grid, check_ground: bool = True) -> list[str]:
         problems = []
         ny, nx = grid.shape
         for node in [*self.junctions, *self.outfalls]:
@@ -167,7 +168,7 @@ class PipeNetwork:
             z = grid.z[int(row), int(col)]
             if kind == "junction" and not np.isfinite(z):
                 problems.append(f"junction {node.name}: on a nodata cell of the DEM")
-            elif kind == "junction" and node.invert >= z:
+            elif kind == "junction" and check_ground and node.invert >= z:
                 problems.append(f"junction {node.name}: invert {node.invert:g} m is not below the ground {z:.2f} m")
         return problems
 

@@ -27,7 +27,7 @@ from spatial.errors import ImportDataError
 from spatial.models import SRID, DrainageConduit, DrainageNode
 from spatial.profile import district_profile
 
-__all__ = ["load_network", "network_summary", "read_network_file", "store_network"]
+__all__ = ["load_network", "network_frames", "network_summary", "read_network_file", "store_network"]
 
 
 def _num(row, col: str, layer: str, default: float | None = None) -> float:
@@ -160,3 +160,15 @@ def network_summary(session: Session) -> dict:
     sources = session.scalars(sa.select(DrainageNode.source).distinct()).all()
     return {"junctions": n.get("junction", 0), "outfalls": n.get("outfall", 0), "conduits": c,
             "length_km": round(float(km), 3), "sources": sorted(sources)}
+
+
+def network_frames(session: Session):
+    """The stored network for the map, EPSG:4326: (conduits ``name, size_m``, nodes ``name, kind``)."""
+    import geopandas as gpd
+
+    pipes = gpd.read_postgis(sa.select(DrainageConduit.name, DrainageConduit.geom1_m.label("size_m"),
+                                       DrainageConduit.geom).order_by(DrainageConduit.name),
+                             session.connection(), geom_col="geom")
+    nodes = gpd.read_postgis(sa.select(DrainageNode.name, DrainageNode.kind, DrainageNode.geom)
+                             .order_by(DrainageNode.name), session.connection(), geom_col="geom")
+    return pipes, nodes
