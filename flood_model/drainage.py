@@ -70,7 +70,9 @@ class CouplingParameters:
 
     ``manhole_area_m2`` cover area [m2]; ``orifice_coeff``, ``free_weir_coeff``,
     ``submerged_weir_coeff`` discharge coefficients [-]; ``routing_step_s`` SWMM's fixed
-    routing step [s] (whole seconds); ``surcharge_depth_m`` height above the rim a manhole may pressurise to
+    routing step [s] (whole seconds); ``exchange_s`` the least SWMM advance per exchange [s] (a multiple
+    of the routing step; longer = fewer exchanges, SWMM then runs ahead of the surface by up to that);
+    ``surcharge_depth_m`` height above the rim a manhole may pressurise to
     before SWMM reports flooding [m]; ``roughness_factor`` multiplies every pipe's Manning n.
     ``relaxation`` blends the new flow with the previous one (1 = none) and ``inversion_damping``
     scales a flow that changed direction (as Itzi does); ``level_heads`` caps a flow at what levels
@@ -83,6 +85,7 @@ class CouplingParameters:
     free_weir_coeff: float = 0.54
     submerged_weir_coeff: float = 0.056
     routing_step_s: float = 1.0
+    exchange_s: float = 1.0
     surcharge_depth_m: float = 100.0
     roughness_factor: float = 1.0
     relaxation: float = 0.5
@@ -92,7 +95,7 @@ class CouplingParameters:
 
     def __post_init__(self) -> None:
         for name in ("manhole_area_m2", "orifice_coeff", "free_weir_coeff", "submerged_weir_coeff",
-                     "routing_step_s", "surcharge_depth_m", "roughness_factor"):
+                     "routing_step_s", "exchange_s", "surcharge_depth_m", "roughness_factor"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise InputError(f"drainage parameter {name} must be positive, got {v!r}")
@@ -100,6 +103,8 @@ class CouplingParameters:
             raise InputError("relaxation and inversion_damping must be in (0, 1]")
         if not float(self.routing_step_s).is_integer():
             raise InputError("routing_step_s must be a whole number of seconds (SWMM strides by seconds)")
+        if not float(self.exchange_s / self.routing_step_s).is_integer():
+            raise InputError("exchange_s must be a whole multiple of routing_step_s")
 
 
 def exchange_flow(wse: np.ndarray, crest: np.ndarray, head: np.ndarray, p: CouplingParameters) -> np.ndarray:
@@ -258,7 +263,7 @@ class DrainageCoupling:
             return 0.0, 0.0
         S, E = self._S, self._E
         rs = self.params.routing_step_s
-        n = max(1, math.ceil((t - self.t_swmm) / rs - 1e-9))
+        n = max(1, math.ceil((t - self.t_swmm) / rs - 1e-9), round(self.params.exchange_s / rs))
         delta = n * rs
         a = self.cell_area
         h_cell = solver.h.reshape(-1)[self._cell_ids].astype(np.float64)
@@ -273,13 +278,15 @@ class DrainageCoupling:
         # no overshoot: within one exchange a flow may at most level the two heads, counting the
         # manhole's own plan area and what the pipes carry away from (bring to) the node meanwhile
         if p.level_heads:
-            node_out = np.fromiter((S.node_get_result(int(i), E.NodeResult.TOTAL_OUTFLOW) for i in self.node_index),
-                                   float, len(self.node_index))
-            node_in = np.fromiter((S.node_get_result(int(i), E.NodeResult.TOTAL_INFLOW) for i in self.node_index),
-                                  float, len(self.node_index))
             gap = np.abs(wse - head) / (1.0 / self._node_area + 1.0 / a) / delta
-            q = np.where(q > 0, np.minimum(q, gap + np.maximum(node_out - node_in + self._q, 0.0)),
-                         np.maximum(q, -(gap + np.maximum(node_in - self._q - node_out, 0.0))))
+            over = np.nonzero(np.abs(q) > gap)[0]  # only these need the node's pipe flows
+            if len(over):
+                idx = self.node_index[over]
+                node_out = np.array([S.node_get_result(int(i), E.NodeResult.TOTAL_OUTFLOW) for i in idx])
+                node_in = np.array([S.node_get_result(int(i), E.NodeResult.TOTAL_INFLOW) for i in idx])
+                qo, g, lat = q[over], gap[over], self._q[over]
+                q[over] = np.where(qo > 0, np.minimum(qo, g + np.maximum(node_out - node_in + lat, 0.0)),
+                                   np.maximum(qo, -(g + np.maximum(node_in - lat - node_out, 0.0))))
         # cap what enters the pipes by the water each cell holds (shared by its manholes)
         q_in = np.maximum(q, 0.0)
         want = np.bincount(self._cell_of, q_in * delta, minlength=len(self._cell_ids))

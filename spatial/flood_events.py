@@ -1,7 +1,8 @@
 """A past flood event from the sensors: rainfall and water levels, for skill and calibration.
 
 An event is a time window. Its rainfall is the mean of the ``rain_gauge`` sensors' readings
-[mm/h] in ``step_s`` bins (a uniform hyetograph from the window's start); its observations are the
+[mm/h] in ``step_s`` bins (a uniform hyetograph from the window's start; empty bins between readings
+interpolated, before the first and after the last reading zero); its observations are the
 ``water_level`` sensors' readings [m of water above the ground], ``t_s`` seconds from the start,
 at the sensors' positions in the district's metric CRS. Calibrated parameters are kept in
 ``<ONEMAP_HOME>/flood/calibration.json`` (:func:`save_calibration`, :func:`calibrated_parameters`)
@@ -85,7 +86,8 @@ def load_event(session: Session, start: datetime, end: datetime, *, srid: int, s
     nbins = max(1, math.ceil(dur / step_s))
     rain["bin"] = ((rain.t - start).dt.total_seconds() // step_s).astype(int).clip(0, nbins - 1)
     per_bin = rain.groupby("bin").value.mean().reindex(range(nbins))
-    intensity = per_bin.interpolate(limit_direction="both").clip(lower=0).to_numpy()
+    # gaps between readings are interpolated; before the first / after the last reading it did not rain
+    intensity = per_bin.interpolate(limit_area="inside").fillna(0.0).clip(lower=0).to_numpy()
     edges = np.minimum(np.arange(nbins + 1) * step_s, dur)
     hyeto = Hyetograph(edges, intensity, label=f"rain gauges {start:%Y-%m-%d %H:%M}Z, {len(rain.code.unique())} gauges")
     to_m = Transformer.from_crs(SRID, srid, always_xy=True)
