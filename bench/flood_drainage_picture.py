@@ -2,7 +2,8 @@
 
 Planner settings: demo DEM at 30 m, Huangpu 20-year 60-minute Chicago storm + 30 min, no
 infiltration; left the uniform 20 mm/h sewer rate, right the demo network coupled through SWMM
-(pipes drawn, surcharged manholes in red). Prints flooded area and warned roads/grids of both.
+(pipes brown, width by size, surcharged manholes red, outfalls teal). Prints flooded area and
+warned roads/grids of both.
 
     PYTHONPATH=. .venv/bin/python bench/flood_drainage_picture.py --out docs/screenshots/flood_network_compare.png
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import rasterio
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -26,6 +27,8 @@ from data import _dem, _geometry
 from data.drainage import demo_network
 from data.load import dem_path
 from flood_model import design_storm, load_dem, run_forecast
+
+SCALE = 3  # the 30 m grid is 215 x 249 cells: draw each cell as 3 x 3 pixels
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -63,24 +66,31 @@ def main(argv: list[str] | None = None) -> None:
             d = res.info["drainage"]
             figures[label].update({k: (round(v, 9) if isinstance(v, float) else v) for k, v in d.items()})
         tmp = a.out.with_name(f".panel_{len(panels)}.png")
-        picture(grid.z, res.max_depth, lay, res.transform, tmp)
+        picture(np.nan_to_num(grid.z, nan=float(np.nanmin(grid.z))), res.max_depth, lay, res.transform, tmp,
+                scale=SCALE)
         img = Image.open(tmp).convert("RGB")
         tmp.unlink()
         draw = ImageDraw.Draw(img)
         if "drainage" in res.info:
             inv = ~res.transform
-            xy = {n.name: inv @ (n.x, n.y) for n in [*net.junctions, *net.outfalls]}
+            xy = {n.name: tuple(SCALE * v for v in inv @ (n.x, n.y)) for n in [*net.junctions, *net.outfalls]}
             for c in net.conduits:
                 wdt = 1 if c.geom1 < 1.0 else 2
                 draw.line([xy[c.from_node], xy[c.to_node]], fill=(120, 60, 20), width=wdt)
             nodes = res.drainage_nodes
             for r in nodes[nodes.max_surcharge_m > 0].itertuples():
                 x, y = xy[r.node]
-                draw.ellipse([x - 2.5, y - 2.5, x + 2.5, y + 2.5], fill=(220, 20, 20))
+                draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=(220, 20, 20))
+            for o in net.outfalls:
+                x, y = xy[o.name]
+                draw.rectangle([x - 4, y - 4, x + 4, y + 4], fill=(0, 131, 143))
         f = figures[label]
-        draw.rectangle([0, img.height - 34, img.width, img.height], fill=(255, 255, 255))
-        draw.text((6, img.height - 32), f"{label}: {f['area_ge_0.15m_ha']} ha >= 0.15 m", fill=(0, 0, 0))
-        draw.text((6, img.height - 17), f"warned: {f['roads_warned']} roads, {f['grids_warned']} grids", fill=(0, 0, 0))
+        font = ImageFont.load_default(size=22)
+        draw.rectangle([0, img.height - 62, img.width, img.height], fill=(255, 255, 255))
+        draw.text((8, img.height - 60), f"{label}: {f['area_ge_0.15m_ha']} ha >= 0.15 m", fill=(0, 0, 0), font=font)
+        draw.text((8, img.height - 31), f"warned: {f['roads_warned']} roads, {f['grids_warned']} grids"
+                  + (f"; {f['surcharged_manholes']} manholes surcharged (red)" if "drainage" in res.info else ""),
+                  fill=(0, 0, 0), font=font)
         panels.append(img)
     both = Image.new("RGB", (sum(p.width for p in panels) + 10, max(p.height for p in panels)), (255, 255, 255))
     x = 0
