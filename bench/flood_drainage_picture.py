@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.flood_demo_picture import picture
+from bench.flood_demo_picture import CLASSES, picture
 from data import _dem, _geometry
 from data.drainage import demo_network
 from data.load import dem_path
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
             figures[label].update({k: (round(v, 9) if isinstance(v, float) else v) for k, v in d.items()})
         tmp = a.out.with_name(f".panel_{len(panels)}.png")
         picture(np.nan_to_num(grid.z, nan=float(np.nanmin(grid.z))), res.max_depth, lay, res.transform, tmp,
-                scale=SCALE)
+                scale=SCALE, legend=False)
         img = Image.open(tmp).convert("RGB")
         tmp.unlink()
         draw = ImageDraw.Draw(img)
@@ -86,6 +86,14 @@ def main(argv: list[str] | None = None) -> None:
                 draw.rectangle([x - 4, y - 4, x + 4, y + 4], fill=(0, 131, 143))
         f = figures[label]
         font = ImageFont.load_default(size=22)
+        small = ImageFont.load_default(size=15)
+        draw.rectangle([4, 4, 150, 8 + 20 * (len(CLASSES) + 1)], fill=(255, 255, 255))
+        draw.text((10, 8), "max water depth", fill=(0, 0, 0), font=small)
+        for i, (lo, colour) in enumerate(CLASSES):
+            hi = CLASSES[i + 1][0] if i + 1 < len(CLASSES) else None
+            yy = 8 + 20 * (i + 1)
+            draw.rectangle([10, yy + 2, 24, yy + 15], fill=colour)
+            draw.text((30, yy), f"{lo:.2f}-{hi:.2f} m" if hi else f">= {lo:.2f} m", fill=(0, 0, 0), font=small)
         draw.rectangle([0, img.height - 62, img.width, img.height], fill=(255, 255, 255))
         draw.text((8, img.height - 60), f"{label}: {f['area_ge_0.15m_ha']} ha >= 0.15 m", fill=(0, 0, 0), font=font)
         draw.text((8, img.height - 31), f"warned: {f['roads_warned']} roads, {f['grids_warned']} grids"
