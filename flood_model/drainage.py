@@ -28,6 +28,7 @@ import functools
 import math
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,7 @@ class DrainageCoupling:
         self.flooded = 0.0
         self.t_swmm = 0.0
         self.exchanges = 0
+        self.engine_s = 0.0  # wall time inside SWMM's routing (swmm_stride) [s]
         self._open = False
         self._records: list[tuple] = []
 
@@ -303,10 +305,12 @@ class DrainageCoupling:
         self._q = vol / delta
         for i, v in zip(self.node_index, vol, strict=True):
             S.node_set_total_inflow(int(i), float(v / delta))
+        t_engine = time.perf_counter()
         try:
             S.swmm_stride(int(delta))
         except Exception as exc:
             raise DrainageEngineError(f"SWMM failed at t = {t:.1f} s: {exc}") from None
+        self.engine_s += time.perf_counter() - t_engine
         self.t_swmm += delta
         vin, vout = float(vol[vol > 0].sum()), float(-vol[vol < 0].sum())
         self.drained_m3 += np.maximum(vol, 0.0)

@@ -464,4 +464,4 @@ def _combined_balance(coupler: DrainageCoupling, cum: dict, storage0: float, sto
             "network_rel_error": network_err / ref, "combined_error_m3": combined,
             "combined_rel_error": combined / ref,
             "surcharged_manholes": int((coupler.max_head > coupler.crest).sum()),
-            "raised_crests": coupler.raised_crests, **routed}
+            "raised_crests": coupler.raised_crests, "swmm_engine_s": round(coupler.engine_s, 3), **routed}
