@@ -45,3 +45,27 @@ def test_import_inp_round_trips_and_bad_input_names_the_element(committed, tmp_p
                                       "sources": ["net.inp"]}
     assert main(["drainage", "export", str(tmp_path / "back.inp"), "--crs", "EPSG:32649"]) == 0
     assert "[CONDUITS]" in (tmp_path / "back.inp").read_text()
+
+
+def test_import_geopackage_layers(committed, tmp_path, capsys):
+    import geopandas as gpd
+    from shapely.geometry import LineString, Point
+
+    path = tmp_path / "net.gpkg"
+    crs = "EPSG:32649"
+    gpd.GeoDataFrame({"name": ["MH1", "MH2"], "invert_m": [8.0, 7.8], "rim_m": [10.0, 10.1]},
+                     geometry=[Point(X0, Y0), Point(X0 + 80, Y0)], crs=crs).to_file(path, layer="junctions")
+    gpd.GeoDataFrame({"name": ["OUT"], "invert_m": [7.0], "stage_m": [None]},
+                     geometry=[Point(X0 + 200, Y0)], crs=crs).to_file(path, layer="outfalls")
+    conduits = gpd.GeoDataFrame({"name": ["P1", "P2"], "from_node": ["MH1", "MH2"], "to_node": ["MH2", "OUT"],
+                                 "roughness": [0.013, 0.013], "geom1_m": [0.6, 0.8]},
+                                geometry=[LineString([(X0, Y0), (X0 + 80, Y0)]),
+                                          LineString([(X0 + 80, Y0), (X0 + 200, Y0)])], crs=crs)
+    conduits.to_file(path, layer="conduits")
+    assert main(["drainage", "import", str(path)]) == 0, capsys.readouterr().err
+    with session_scope() as s:
+        net = load_network(s, srid=32649)
+    assert net.outfalls[0].stage is None and net.conduits[1].length == pytest.approx(120.0, abs=1e-3)
+    conduits.assign(geom1_m=[0.6, -1.0]).to_file(path, layer="conduits", mode="w")
+    assert main(["drainage", "import", str(path)]) == 2
+    assert "conduit P2: size (geom1) must be positive" in capsys.readouterr().err
