@@ -190,6 +190,7 @@ class DrainageCoupling:
         _ACTIVE[threading.get_ident()] = self
         node_t = E.ObjectType.NODE
         self.node_index = np.array([S.project_get_index(node_t, j.name) for j in net.junctions], np.int64)
+        self._nodes = [int(i) for i in self.node_index]  # plain ints: the engine calls take them directly
         self.n_nodes = S.project_get_count(node_t)
         self.n_links = S.project_get_count(E.ObjectType.LINK)
         self._flood_seen = np.zeros(len(net.junctions))
@@ -270,8 +271,8 @@ class DrainageCoupling:
         a = self.cell_area
         h_cell = solver.h.reshape(-1)[self._cell_ids].astype(np.float64)
         h = h_cell[self._cell_of]
-        self.head = head = np.fromiter((S.node_get_result(int(i), E.NodeResult.HEAD) for i in self.node_index),
-                                       float, len(self.node_index))
+        get, head_key = S.node_get_result, E.NodeResult.HEAD
+        self.head = head = np.fromiter((get(i, head_key) for i in self._nodes), float, len(self._nodes))
         p = self.params
         wse = self.crest + h
         q = exchange_flow(wse, self.crest, head, p)
@@ -303,8 +304,9 @@ class DrainageCoupling:
         share = np.where(np.abs(dv_cell) > 0, moved / np.where(dv_cell != 0, dv_cell, 1.0), 0.0)
         vol = q * delta * share[self._cell_of]
         self._q = vol / delta
-        for i, v in zip(self.node_index, vol, strict=True):
-            S.node_set_total_inflow(int(i), float(v / delta))
+        set_inflow = S.node_set_total_inflow
+        for i, v in zip(self._nodes, (vol / delta).tolist(), strict=True):
+            set_inflow(i, v)
         t_engine = time.perf_counter()
         try:
             S.swmm_stride(int(delta))
