@@ -73,7 +73,8 @@ def figures(depth: np.ndarray, transform, designed: np.ndarray, channel: np.ndar
     }
 
 
-def picture(z: np.ndarray, depth: np.ndarray, lay: _geometry.Layout, transform, out: Path, scale: int = 1) -> None:
+def picture(z: np.ndarray, depth: np.ndarray, lay: _geometry.Layout, transform, out: Path, scale: int = 1,
+            legend: bool = True) -> None:
     shade = 0.35 + 0.65 * hillshade(z, abs(transform.a))
     rgb = np.repeat((shade * 235)[..., None], 3, axis=2)
     d = np.nan_to_num(depth)
@@ -97,13 +98,14 @@ def picture(z: np.ndarray, depth: np.ndarray, lay: _geometry.Layout, transform, 
         c, r = inv * (u["x"], u["y"])
         draw.rectangle([c - 9, r - 9, c + 9, r + 9], outline=(220, 30, 30))
     x0, y0 = 8, 8
-    draw.rectangle([x0 - 4, y0 - 4, x0 + 150, y0 + 16 * len(CLASSES) + 22], fill=(255, 255, 255))
-    draw.text((x0, y0), "max water depth", fill=(0, 0, 0))
-    for i, (lo, colour) in enumerate(CLASSES):
-        hi = CLASSES[i + 1][0] if i + 1 < len(CLASSES) else None
-        yy = y0 + 16 * (i + 1)
-        draw.rectangle([x0, yy, x0 + 12, yy + 11], fill=colour)
-        draw.text((x0 + 18, yy), f"{lo:.2f}-{hi:.2f} m" if hi else f">= {lo:.2f} m", fill=(0, 0, 0))
+    if legend:
+        draw.rectangle([x0 - 4, y0 - 4, x0 + 150, y0 + 16 * len(CLASSES) + 22], fill=(255, 255, 255))
+        draw.text((x0, y0), "max water depth", fill=(0, 0, 0))
+        for i, (lo, colour) in enumerate(CLASSES):
+            hi = CLASSES[i + 1][0] if i + 1 < len(CLASSES) else None
+            yy = y0 + 16 * (i + 1)
+            draw.rectangle([x0, yy, x0 + 12, yy + 11], fill=colour)
+            draw.text((x0 + 18, yy), f"{lo:.2f}-{hi:.2f} m" if hi else f">= {lo:.2f} m", fill=(0, 0, 0))
     if scale != 1:
         img = img.resize((img.width * scale, img.height * scale), Image.Resampling.LANCZOS)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -22,9 +22,11 @@ import sqlalchemy as sa
 from data import _geometry as demo_geometry
 from data._dem import make_dem
 from data.demo import DEMO_DISTRICT_CODE, DEMO_TABLES, DemoData, generate
+from data.drainage import demo_network
 from data.profile import demo_profile
 from spatial.db.copy import copy_frame, hex_ewkb, json_text, pg_array
 from spatial.db.engine import get_engine, session_scope
+from spatial.drainage import store_network
 from spatial.errors import Conflict
 from spatial.forecasts import default_dem_path
 from spatial.profile import store_profile
@@ -86,6 +88,11 @@ def write_demo(data: DemoData, *, replace: bool = True, url: str | None = None) 
                 f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"))
         session.execute(sa.text(f"ANALYZE {', '.join(DEMO_TABLES)}"))
         store_profile(session, demo_profile())
+        # the storm sewers under the roads (issue 17): the planner's forecasts couple them through SWMM
+        net = store_network(session, demo_network(data.layout, data.dem), srid=int(demo_geometry.METRIC_EPSG),
+                            source="demo")
+        counts["drainage_node"] = net["junctions"] + net["outfalls"]
+        counts["drainage_conduit"] = net["conduits"]
     t_db = time.perf_counter() - t0
     path = default_dem_path()
     data.dem.write(path)

@@ -7,10 +7,12 @@ for the user (planner, CLI operator), not a stack-trace reader.
 from __future__ import annotations
 
 __all__ = [
+    "DrainageEngineError",
     "FloodModelError",
     "GeographicCRSError",
     "InputError",
     "MassBalanceError",
+    "NetworkError",
     "RainfallError",
     "StormFormulaError",
 ]
@@ -42,3 +44,11 @@ class StormFormulaError(RainfallError):
 
 class MassBalanceError(FloodModelError):
     """The run's relative water-balance error exceeded the configured tolerance."""
+
+
+class NetworkError(InputError):
+    """A pipe network (SWMM ``.inp`` or layers) is malformed; the message names the element."""
+
+
+class DrainageEngineError(FloodModelError):
+    """The SWMM engine refused the network or failed during the run (message from SWMM)."""

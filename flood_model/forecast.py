@@ -28,9 +28,11 @@ from flood_model.alerts import (
     DEFAULT_MIN_LENGTH_M,
     build_warnings,
 )
+from flood_model.drainage import CouplingParameters, DrainageCoupling, closes_engine_on_error
 from flood_model.errors import InputError, MassBalanceError, RainfallError
 from flood_model.grid import DemGrid, align_raster, burn_obstacles, load_dem
 from flood_model.losses import ConstantLoss, SCSCurveNumber
+from flood_model.network import PipeNetwork
 from flood_model.outputs import write_cog
 from flood_model.probes import GaugeRecorder, OutletRecorder, outlet_open_mask
 from flood_model.rainfall import MM_H, GriddedRainfall, Hyetograph
@@ -65,6 +67,11 @@ class ForecastResult:
         ``volume_m3`` (cumulative), per named outlet.
     gauges : DataFrame or None
         ``t_s, gauge, depth_m, unit_discharge_m2_s, speed_m_s`` per named point.
+    drainage_nodes : DataFrame or None
+        With a pipe network: per manhole max head / surcharge [m], drained / returned volume [m3]
+        (:meth:`flood_model.drainage.DrainageCoupling.nodes_frame`).
+    drainage_series : DataFrame or None
+        With a pipe network: per exchange ``t_s``, flows to / from the network [m3/s], surcharged manholes.
     """
 
     max_depth: np.ndarray
@@ -80,6 +87,8 @@ class ForecastResult:
     info: dict[str, Any] = field(default_factory=dict)
     outlets: pd.DataFrame | None = None
     gauges: pd.DataFrame | None = None
+    drainage_nodes: pd.DataFrame | None = None
+    drainage_series: pd.DataFrame | None = None
 
     @property
     def relative_balance_error(self) -> float:
@@ -118,7 +127,7 @@ class ForecastResult:
                 paths["warnings_geojson"].write_text('{"type": "FeatureCollection", "features": []}')
             paths["warnings_csv"] = out / "warnings.csv"
             self.warnings.drop(columns="geometry").to_csv(paths["warnings_csv"], index=False)
-        for name in ("outlets", "gauges"):
+        for name in ("outlets", "gauges", "drainage_nodes", "drainage_series"):
             table = getattr(self, name)
             if table is not None:
                 paths[name] = out / f"{name}.csv"
@@ -145,12 +154,15 @@ def _manning_field(manning, landuse, landuse_manning, grid) -> float | np.ndarra
     return n
 
 
+@closes_engine_on_error
 def run_forecast(
     dem: str | PathLike | DemGrid,
     rainfall: Hyetograph | GriddedRainfall | float,
     *,
     duration_s: float | None = None,
     drainage_mm_h: float | np.ndarray | str | PathLike = 0.0,
+    network: PipeNetwork | None = None,
+    coupling: CouplingParameters | None = None,
     infiltration: ConstantLoss | SCSCurveNumber | float | None = None,
     manning: float | np.ndarray | str | PathLike = 0.03,
     landuse: np.ndarray | str | PathLike | None = None,
@@ -197,7 +209,12 @@ def run_forecast(
     duration_s : float, optional
         Simulated time [s]; default: rainfall duration + 1 h of recession.
     drainage_mm_h : float, array or raster path
-        Sewer capacity [mm/h] removed from ponded water.
+        Sewer capacity [mm/h] removed from ponded water (the fallback when there is no ``network``).
+    network : PipeNetwork, optional
+        Pipe network coupled through its manholes and run by SWMM 5
+        (:mod:`flood_model.drainage`); replaces ``drainage_mm_h`` (pass one of them).
+    coupling : CouplingParameters, optional
+        Manhole exchange and SWMM settings (default: Itzi's coefficients, 1 s routing step).
     infiltration : ConstantLoss, SCSCurveNumber or float, optional
         Infiltration model; a float is a constant loss [mm/h].
     manning : float, array or raster path
@@ -277,6 +294,11 @@ def run_forecast(
         edge_slope=edge_slope, boundary_stage=boundary_stage, dtype=dtype, backend=backend)  # type: ignore[arg-type]
     solver.set_depth(initial_depth)
     act = solver.active
+    coupler = None
+    if network is not None:
+        if np.ndim(drainage_mm_h) == 0 and float(drainage_mm_h) != 0.0:  # type: ignore[arg-type]
+            raise InputError("pass either a pipe network or a uniform drainage_mm_h, not both")
+        coupler = DrainageCoupling(network, coupling).start(solver, grid, T)
     outlet_rec = OutletRecorder(outlets, solver) if outlets else None
     gauge_rec = GaugeRecorder(gauges, grid, solver) if gauges else None
 
@@ -309,7 +331,7 @@ def run_forecast(
     ri = 0
     snapshots: dict[float, np.ndarray] = {}
     records: list[tuple] = []
-    cum = dict(rain=0.0, infiltration=0.0, drainage=0.0, outflow=0.0, clipped=0.0)
+    cum = dict(rain=0.0, infiltration=0.0, drainage=0.0, outflow=0.0, clipped=0.0, to_net=0.0, from_net=0.0)
     storage0 = solver.storage
     cell_area = solver.cell_area
     cur_interval, net_rate, gross_rate = -2, 0.0, 0.0
@@ -339,6 +361,12 @@ def run_forecast(
         snap_due = [sn for sn in snaps_req if sn not in snapshots and sn <= t + dt + eps]
         h_before = solver.h.astype(np.float64) if snap_due else None
         r = solver.step(dt, source=net_rate, loss=loss, infiltration_share=share)
+        storage = r.storage
+        if coupler is not None:  # 1D-2D exchange step (flood_model.drainage)
+            v_in, v_out = coupler.exchange(solver)
+            cum["to_net"] += v_in
+            cum["from_net"] += v_out
+            storage += v_out - v_in
         if outlet_rec is not None:
             outlet_rec.add(dt)
         if gauge_rec is not None:
@@ -352,10 +380,11 @@ def run_forecast(
         cum["drainage"] += r.loss - r.infiltration
         cum["outflow"] += r.outflow
         cum["clipped"] += r.clipped
-        err = r.storage - storage0 - (cum["rain"] - cum["infiltration"] - cum["drainage"] - cum["outflow"])
+        err = storage - storage0 - (cum["rain"] - cum["infiltration"] - cum["drainage"] - cum["outflow"]
+                                    - cum["to_net"] + cum["from_net"])
         ref = max(cum["rain"], storage0, 1e-12)
         records.append((solver.t, dt, cum["rain"], cum["infiltration"], cum["drainage"], cum["outflow"],
-                        r.storage, r.repaired_cells, cum["clipped"], err, err / ref))
+                        cum["to_net"], cum["from_net"], storage, r.repaired_cells, cum["clipped"], err, err / ref))
         tn = solver.t
         if tn >= rec_times[ri] - eps or tn >= T - eps:
             while ri < len(rec_times) - 1 and rec_times[ri] <= tn + eps:
@@ -367,9 +396,10 @@ def run_forecast(
                     arr[new] = tn
             if progress:
                 progress(min(tn / T, 1.0), f"t={tn:,.0f}/{T:,.0f} s  max depth {float(hm.max()):.3f} m  "
-                         f"storage {r.storage:,.0f} m3  balance err {err / ref:.1e}")
+                         f"storage {storage:,.0f} m3  balance err {err / ref:.1e}")
     wall = time.perf_counter() - wall0
     bal = pd.DataFrame(records, columns=["t_s", "dt_s", "rain_m3", "infiltration_m3", "drainage_m3", "outflow_m3",
+                                         "to_network_m3", "from_network_m3",
                                          "storage_m3", "repaired_cells", "clipped_m3", "error_m3", "rel_error"])
     max_depth = np.where(act, solver.hmax, np.nan).astype(np.float32)
     max_vel = np.where(act, solver.vmax, np.nan).astype(np.float32)
@@ -396,6 +426,10 @@ def run_forecast(
     gauge_tab = gauge_rec.frame(out_times) if gauge_rec is not None else None
     if outlet_rec is not None:
         info["outlet_volume_m3"] = outlet_rec.volumes_m3
+    nodes_tab = series_tab = None
+    if coupler is not None:
+        nodes_tab, series_tab = coupler.nodes_frame(), coupler.series()
+        info["drainage"] = _combined_balance(coupler, cum, storage0, solver.storage)
     if progress:
         progress(1.0, f"done: {solver.nsteps} steps in {wall:.1f} s, max depth {info['max_depth_m']:.3f} m, "
                  f"balance error {rel:.1e}")
@@ -405,4 +439,29 @@ def run_forecast(
                           time_to_threshold={t: t_first[t] for t in all_thr}, snapshots=snapshots,
                           balance=bal, warnings=warnings, transform=grid.transform, crs=grid.crs,
                           thresholds=tuple(float(t) for t in thresholds), levels=dict(levels), info=info,
-                          outlets=outlet_tab, gauges=gauge_tab)
+                          outlets=outlet_tab, gauges=gauge_tab, drainage_nodes=nodes_tab,
+                          drainage_series=series_tab)
+
+
+def _combined_balance(coupler: DrainageCoupling, cum: dict, storage0: float, storage: float) -> dict:
+    """Surface + network water balance at the end of a coupled run [m3] (see docs/flood.md)."""
+    routed = coupler.finish()
+    net_storage = routed.pop("network_storage_m3")
+    rain = cum["rain"]
+    ref = max(rain + storage0, cum["to_net"] + cum["from_net"], 1e-12)  # water that moved
+    surface_err = storage - storage0 - (rain - cum["infiltration"] - cum["drainage"] - cum["outflow"]
+                                        - cum["to_net"] + cum["from_net"])
+    # SWMM books our inflows with backflow from outfalls as external inflow, and our returns (negative
+    # inflows) with outfall discharge as outflow: the outfalls' net discharge is what remains
+    outfall = ((routed["swmm_outflow_m3"] - (cum["from_net"] - routed["swmm_flooding_m3"]))
+               - (routed["swmm_external_inflow_m3"] - cum["to_net"]))
+    network_err = net_storage - coupler.storage0 - (cum["to_net"] - cum["from_net"] - outfall)
+    combined = surface_err + network_err
+    return {"manholes": len(coupler.network), "exchanges": coupler.exchanges,
+            "to_network_m3": cum["to_net"], "from_network_m3": cum["from_net"], "outfall_m3": outfall,
+            "network_storage_m3": net_storage, "surface_error_m3": surface_err,
+            "surface_rel_error": surface_err / ref, "network_error_m3": network_err,
+            "network_rel_error": network_err / ref, "combined_error_m3": combined,
+            "combined_rel_error": combined / ref,
+            "surcharged_manholes": int((coupler.max_head > coupler.crest).sum()),
+            "raised_crests": coupler.raised_crests, "swmm_engine_s": round(coupler.engine_s, 3), **routed}

@@ -27,8 +27,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from flood_model.calibration import apply_parameters
 from flood_model.forecast import ForecastResult, run_forecast
 from flood_model.grid import load_dem
+from flood_model.network import PipeNetwork
 from flood_model.rainfall import Hyetograph
 from layers.raster import corner_bounds, depth_rgba, to_png
 from spatial.errors import ConfigError, NotFound, ValidationError
@@ -125,13 +127,18 @@ class Scenario:
 
     ``cell_m`` is the model cell size (metres, in the DEM's projected CRS);
     ``duration_s`` the simulated time (rain plus recession, seconds);
-    ``drainage_mm_h`` the uniform sewer capacity (mm/h).
+    ``drainage_mm_h`` the uniform sewer capacity (mm/h), used when ``network`` is None;
+    ``network`` the district's pipe network (coupled through SWMM, ``flood_model.drainage``);
+    ``parameters`` calibrated values (``rain_factor``, ``manning``, ``roughness_factor``,
+    ``drainage_mm_h``; ``spatial.flood_events.calibrated_parameters``).
     """
 
     rain: Hyetograph
     cell_m: float
     duration_s: float
     drainage_mm_h: float
+    network: PipeNetwork | None = None
+    parameters: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -159,8 +166,13 @@ def run_scenario(scenario: Scenario, *, grids: gpd.GeoDataFrame, roads: gpd.GeoD
         progress(0.0, "loading DEM")
     grid = load_dem(dem, resolution=scenario.cell_m)
     road_cols = roads[["id", "name", "geometry"]] if roads is not None and len(roads) else None
-    res = run_forecast(grid, scenario.rain, duration_s=scenario.duration_s, drainage_mm_h=scenario.drainage_mm_h,
-                       roads=road_cols, grids=grids[["id", "name", "geometry"]], progress=progress)
+    kw: dict = {"network": scenario.network} if scenario.network is not None else {
+        "drainage_mm_h": scenario.drainage_mm_h}
+    params = {k: v for k, v in scenario.parameters.items()
+              if k != ("drainage_mm_h" if scenario.network is not None else "roughness_factor")}
+    rain, kw = apply_parameters(kw, scenario.rain, params)
+    res = run_forecast(grid, rain, duration_s=scenario.duration_s, roads=road_cols,
+                       grids=grids[["id", "name", "geometry"]], progress=progress, **kw)
     run_id = check_run_id(run_id or new_run_id())
     depth = np.asarray(res.max_depth, dtype="float64")
     max_depth = float(np.nanmax(depth)) if np.isfinite(depth).any() else 0.0
@@ -175,6 +187,9 @@ def run_scenario(scenario: Scenario, *, grids: gpd.GeoDataFrame, roads: gpd.GeoD
         "roads_at_risk": int((warnings["kind"] == "road").sum()) if warnings is not None else 0,
         "grids_at_risk": int((warnings["kind"] == "grid").sum()) if warnings is not None else 0,
         "wall_s": time.perf_counter() - t0,
+        "drainage": ({k: res.info["drainage"][k] for k in ("manholes", "surcharged_manholes", "to_network_m3",
+                                                          "from_network_m3", "outfall_m3")}
+                     if "drainage" in res.info else None),
     }
     record = {**summary, "scenario": scenario.rain.label, "cell_m": scenario.cell_m, "dem": str(dem),
               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

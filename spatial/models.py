@@ -618,6 +618,55 @@ class DistrictProfile(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
 
 
+class DrainageNode(Base):
+    """A manhole (``kind`` junction: invert and rim [m]) or an outfall (invert, ``stage_m``: NULL = free).
+
+    ``name`` is the SWMM element name; ``source`` the import it came from (migration 0017).
+    """
+
+    __tablename__ = "drainage_node"
+    __table_args__ = (
+        sa.Index("ix_drainage_node_geom", "geom", postgresql_using="gist"),
+        sa.CheckConstraint("kind IN ('junction', 'outfall')", name="ck_drainage_node_kind"),
+        sa.CheckConstraint("kind <> 'junction' OR rim_m > invert_m", name="ck_drainage_node_rim"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    invert_m: Mapped[float] = mapped_column(sa.Float)
+    rim_m: Mapped[float | None] = mapped_column(sa.Float)
+    stage_m: Mapped[float | None] = mapped_column(sa.Float)
+    source: Mapped[str] = mapped_column(sa.String(200))
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+
+
+class DrainageConduit(Base):
+    """A pipe between two drainage nodes: SWMM closed ``shape``, sizes [m], Manning n, length [m]."""
+
+    __tablename__ = "drainage_conduit"
+    __table_args__ = (
+        sa.Index("ix_drainage_conduit_geom", "geom", postgresql_using="gist"),
+        sa.CheckConstraint("geom1_m > 0 AND geom2_m >= 0 AND length_m > 0 AND roughness > 0 AND roughness < 1",
+                           name="ck_drainage_conduit_sizes"),
+        sa.CheckConstraint("from_node_id <> to_node_id", name="ck_drainage_conduit_ends"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    from_node_id: Mapped[int] = mapped_column(sa.ForeignKey("drainage_node.id", ondelete="CASCADE"), index=True)
+    to_node_id: Mapped[int] = mapped_column(sa.ForeignKey("drainage_node.id", ondelete="CASCADE"), index=True)
+    shape: Mapped[str] = mapped_column(sa.String(32))
+    geom1_m: Mapped[float] = mapped_column(sa.Float)
+    geom2_m: Mapped[float] = mapped_column(sa.Float, server_default="0")
+    roughness: Mapped[float] = mapped_column(sa.Float)
+    length_m: Mapped[float] = mapped_column(sa.Float)
+    in_offset_m: Mapped[float] = mapped_column(sa.Float, server_default="0")
+    out_offset_m: Mapped[float] = mapped_column(sa.Float, server_default="0")
+    source: Mapped[str] = mapped_column(sa.String(200))
+    geom = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=False), nullable=False)
+
+
 def build_lookup_indexes(*selectables: sa.FromClause) -> None:
     """Build SQLAlchemy's lazy column lookup index of each table or alias now, in the calling thread.
 

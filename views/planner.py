@@ -23,20 +23,23 @@ import panel as pn
 
 from flood_model.rainfall import Hyetograph, design_storm
 from layers import view_for_bounds
+from layers.drainage import pipe_network
+from layers.drainage import tooltip as pipe_tooltip
 from layers.grids import boundaries
 from layers.legend import depth_legend_html
 from layers.raster import bitmap_layer
 from layers.warnings import tooltip as warning_tooltip
 from layers.warnings import warning_features
-from spatial import forecasts
+from spatial import drainage, forecasts
 from spatial.errors import ConfigError, ValidationError
+from spatial.flood_events import calibrated_parameters
 from spatial.maps import mapdata
 from spatial.profile import district_profile
 from spatial.sensors.flood_warnings import publish_forecast_warnings
 from views.common import MAP_H, MAP_W, MapPane, db, guarded, new_alert, show
 
 ACTOR = "app:planner"
-ORDER = ["grid_lines", "flood", "roads", "warnings", "streets"]
+ORDER = ["grid_lines", "flood", "roads", "drainage", "warnings", "streets"]
 
 
 class PlannerView:
@@ -50,6 +53,8 @@ class PlannerView:
             self.streets_gdf = mapdata.admin_units(s, level=2)
             grids = mapdata.admin_units(s, level=4)
             roads = mapdata.roads(s)
+            pipes, manholes = drainage.network_frames(s)
+        self.has_network = len(pipes) > 0
         storm, spec = self.profile.storm, self.profile.spec.storm
         self.storm = storm
         self.preset = pn.widgets.Select(name="Storm formula", options=[storm.name] if storm else
@@ -64,7 +69,11 @@ class PlannerView:
         self.use_upload = pn.widgets.Checkbox(name="Use uploaded forecast (CSV of mm per minute)", value=False)
         self.cell = pn.widgets.Select(name="Model cell size (m)", options=[20, 30, 50], value=30, width=200)
         self.extra = pn.widgets.IntInput(name="Recession after rain (min)", value=30, start=0, end=240, width=200)
-        self.drain = pn.widgets.FloatInput(name="Sewer capacity (mm/h)", value=20.0, start=0, end=200, width=200)
+        self.drain = pn.widgets.FloatInput(name="Sewer capacity (mm/h)", value=20.0, start=0, end=200, width=200,
+                                           disabled=self.has_network)
+        self.use_network = pn.widgets.Checkbox(name=f"Pipe network ({len(manholes)} nodes, SWMM)",
+                                               value=self.has_network, disabled=not self.has_network)
+        self.use_network.param.watch(lambda e: setattr(self.drain, "disabled", bool(e.new)), "value")
         self.run_btn = pn.widgets.Button(name="Run forecast", button_type="primary", width=200)
         try:
             self.dem: Path | None = forecasts.dem_path(self.profile)
@@ -82,10 +91,11 @@ class PlannerView:
         self.past = pn.widgets.Select(name="Past runs", options=self._past_options(), width=200)
         self.show_btn = pn.widgets.Button(name="Show run", width=200)
         self.map = MapPane(view_for_bounds(self.bounds, width_px=MAP_W, height_px=MAP_H),
-                           tooltips={"warnings": warning_tooltip()})
+                           tooltips={"warnings": warning_tooltip(), "drainage": pipe_tooltip()})
         context = {"grid_lines": boundaries(grids, layer_id="grid_lines", color=(170, 170, 170, 160), width_px=1),
                    "roads": boundaries(roads, layer_id="roads", color=(120, 120, 120, 200), width_px=1.5)
                    if len(roads) else None,
+                   "drainage": pipe_network(pipes, manholes) if self.has_network else None,
                    "streets": boundaries(self.streets_gdf, layer_id="streets", width_px=2)}
         self.map.set_layers(context, order=ORDER)
         self.legend = pn.pane.HTML(depth_legend_html())
@@ -101,8 +111,8 @@ class PlannerView:
     # ------------------------------------------------------------------ layout
     def sidebar(self) -> list:
         return [self.preset, self.period, self.duration, "Or upload a rainfall forecast:", self.upload,
-                self.use_upload, self.cell, self.extra, self.drain, self.run_btn, self.past, self.show_btn,
-                self.legend]
+                self.use_upload, self.cell, self.extra, self.use_network, self.drain, self.run_btn, self.past,
+                self.show_btn, self.legend]
 
     def main(self) -> pn.viewable.Viewable:
         right = pn.Column(self.progress, self.prog_text, self.summary, "#### Roads and grids at risk",
@@ -136,12 +146,14 @@ class PlannerView:
             return
         show(self.alert, "")
         rain = self._rainfall()
-        scenario = forecasts.Scenario(rain=rain, cell_m=float(self.cell.value),
-                                      duration_s=rain.duration_s + 60.0 * self.extra.value,
-                                      drainage_mm_h=float(self.drain.value))
         with db() as s:
             grids = mapdata.admin_units(s, level=4)
             roads = mapdata.roads(s)
+            network = drainage.load_network(s) if self.use_network.value else None
+        scenario = forecasts.Scenario(rain=rain, cell_m=float(self.cell.value),
+                                      duration_s=rain.duration_s + 60.0 * self.extra.value,
+                                      drainage_mm_h=float(self.drain.value), network=network,
+                                      parameters=calibrated_parameters())
         self.run_btn.disabled = True
         self.issue_btn.disabled = True
         self.issue_result.object = ""
@@ -211,7 +223,10 @@ class PlannerView:
             f"<b>Run {out.run_id}</b> ({sm['cols']}x{sm['rows']} cells): finished in <b>{sm['wall_s']:.1f} s</b><br/>"
             f"max depth {sm['max_depth_m']:.2f} m; {sm['wet_ha']:,.1f} ha deeper than {forecasts.WET_M} m<br/>"
             f"water balance error {sm['balance_error']:.2e}<br/>"
-            f"<b>{sm['roads_at_risk']}</b> roads and <b>{sm['grids_at_risk']}</b> grids at risk")
+            f"<b>{sm['roads_at_risk']}</b> roads and <b>{sm['grids_at_risk']}</b> grids at risk"
+            + (f"<br/>pipe network: {sm['drainage']['surcharged_manholes']} of {sm['drainage']['manholes']} "
+               f"manholes surcharged, {sm['drainage']['from_network_m3']:,.0f} m3 returned to the streets"
+               if sm.get("drainage") else f"<br/>uniform sewer capacity {self.drain.value:g} mm/h"))
         self.prog_text.object = ""
         self.warn_table.value = forecasts.warning_table(self.warnings)
         self.issue_btn.disabled = self.warnings is None

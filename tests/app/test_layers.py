@@ -258,3 +258,24 @@ def test_warning_features_colour_by_level():
     assert 113 < x < 114
     with pytest.raises(LayerError):
         warning_features(g, max_features=1)
+
+
+def test_pipe_network_layer_lines_by_size_and_nodes_by_kind():
+    from shapely.geometry import LineString
+
+    from layers.drainage import pipe_network
+
+    pipes = gpd.GeoDataFrame({"name": ["P1", "P2"], "size_m": [0.3, 1.6]},
+                             geometry=[LineString([(760000, 2558000), (760080, 2558000)]),
+                                       LineString([(760080, 2558000), (760200, 2558000)])], crs="EPSG:32649")
+    nodes = gpd.GeoDataFrame({"name": ["MH1", "OF1"], "kind": ["junction", "outfall"]},
+                             geometry=[Point(760000, 2558000), Point(760200, 2558000)], crs="EPSG:32649")
+    layer = pipe_network(pipes, nodes)
+    feats = layer["data"]["features"]
+    assert layer["@@type"] == "GeoJsonLayer" and len(feats) == 4
+    widths = {f["properties"]["name"]: f["properties"]["width"] for f in feats}
+    assert widths["P1"] == 1.0 and widths["P2"] == pytest.approx(3.2) and widths["OF1"] > widths["MH1"]
+    lon = feats[0]["geometry"]["coordinates"][0][0]
+    assert 113 < lon < 114  # reprojected to EPSG:4326
+    with pytest.raises(LayerError):
+        pipe_network(pipes.drop(columns="size_m"))
