@@ -77,12 +77,13 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run_command)
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``flood`` (with ``run``) on an argparse subparsers object."""
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Register ``flood`` (with ``run``) on an argparse subparsers object; returns ``flood``'s sub-commands."""
     flood = subparsers.add_parser("flood", help="flood forecast (rainfall -> waterlogging depth)")
     sub = flood.add_subparsers(dest="flood_command", required=True)
     run = sub.add_parser("run", help="run a forecast and write rasters, balance and warnings")
     _configure_run(run)
+    return sub
 
 
 def _rainfall(args):
