@@ -30,6 +30,7 @@ from spatial.flood import ops as flood_ops
 from spatial.profile import parse_profile, store_profile
 from spatial.settings import get_settings
 from tests.district import STEP, X0, Y0, seed_small_district
+from views.planner import PlannerView
 
 T0 = "2026-07-01T08:00:00+08:00"
 
@@ -191,6 +192,18 @@ def test_forecasts_run_by_themselves_publish_escalate_wait_for_confirmation_and_
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and (env["inbox"] / "notes.txt").exists():
             time.sleep(0.2)
+    # the planner: run history, the latest run, a time slider over its depth snapshots
+    view = PlannerView()
+    assert list(view.ops_table.value["run"]) == [d["run_id"], c["run_id"], b["run_id"], a["run_id"]]
+    assert list(view.ops_table.value["warnings"]) == ["published", "confirmed", "published", "published"]
+    assert f"latest run {d['run_id']}" in view.ops_latest.object and "16 cleared" in view.ops_latest.object
+    view.select_run([3])
+    assert view.ops_slider.options == [10, 20, 30, 40, 50, 60, 70, 80] and not view.ops_slider.disabled
+    view.ops_slider.value = 20
+    assert f"{a['run_id']}.t001200.png" in str(view.map.layers["flood"])
+    view.ops_slider.value = 80
+    assert f"{a['run_id']}.t004800.png" in str(view.map.layers["flood"])
+    assert not view.ops_confirm.visible
     errors = list((flood_ops.flood_home() / "rejected").glob("*-notes.txt*"))
     assert any("GeoTIFF" in p.read_text() for p in errors if p.name.endswith(".error.txt"))
     for p in errors:
