@@ -2,7 +2,9 @@
 
     /tmp/probe-venv/bin/python bench/flood_bench.py [--landlab-python /tmp/flood-bench312/bin/python] [--real]
 
-Cell-updates/s = ny * nx * steps / wall seconds (numba compile excluded by a warm-up).
+Cell-updates/s = ny * nx * steps / wall seconds (numba compile excluded by a warm-up). The memory
+bound is a STREAM-style triad measured in the same run divided by the minimal bytes a cell-update must
+move (:data:`MIN_BYTES`); each row reports its fraction of it.
 landlab (needs Python >= 3.12) runs in a subprocess on the identical input; the
 agreement is the depth difference after the same simulated time, excluding the
 two rows next to the open edge (the boundary treatments differ).
@@ -48,6 +50,29 @@ def run_own(n: int, t_end: float, dtype, h0: float = 0.0) -> tuple[dict, np.ndar
              "h_max": float(s.h.max()), "threads": numba.get_num_threads()}, s.h.astype(np.float64))
 
 
+#: Minimal bytes one cell-update must move: read and write h, qx, qy (the state) and read the bed steps
+#: dzx, dzy, once each, per precision [B] (masks, Manning, max depth/speed are extra).
+MIN_BYTES = {np.dtype(np.float32): 8 * 4, np.dtype(np.float64): 8 * 8}
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _triad(a, b, c, s):  # pragma: no cover - compiled
+    for i in numba.prange(a.size):
+        a[i] = b[i] + s * c[i]
+
+
+def triad_gb_s(n: int = 16_000_000, repeat: int = 7) -> float:
+    """STREAM-style triad ``a = b + s c`` in float32 over 3 x 64 MB, best of ``repeat`` [GB/s, 12 B per element]."""
+    a, b, c = (np.full(n, v, np.float32) for v in (0.0, 1.0, 2.0))
+    _triad(a, b, c, np.float32(3.0))
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        _triad(a, b, c, np.float32(3.0))
+        best = min(best, time.perf_counter() - t0)
+    return 3 * 4 * n / best / 1e9
+
+
 def run_landlab(py: str, n: int, t_end: float) -> tuple[dict, np.ndarray] | tuple[None, None]:
     if not py or not Path(py).exists():
         return None, None
@@ -69,11 +94,16 @@ def main() -> None:
                     help="N:T_speed:T_landlab triples (simulated seconds)")
     a = ap.parse_args()
     rows = []
+    bw = triad_gb_s()
+    print(json.dumps({"impl": "triad", "GB_s": round(bw, 2), "threads": numba.get_num_threads()}), flush=True)
     for spec in a.sizes.split(","):
         n, t_speed, t_ll = (float(v) for v in spec.split(":"))
         n = int(n)
         for dtype in (np.float32, np.float64):
             r, _ = run_own(n, t_speed, dtype)
+            bound = bw * 1e9 / MIN_BYTES[np.dtype(dtype)] / 1e6
+            r["bound_mcups"] = round(bound, 1)
+            r["fraction_of_bound"] = round(r["mcups"] / bound, 3)
             rows.append(r)
             print(json.dumps(r), flush=True)
         ll, h_ll = run_landlab(a.landlab_python, n, t_ll)
@@ -100,11 +130,17 @@ def main() -> None:
         info["impl"] = "real DEM shenzhen_srtm3 (UTM 49N) huangpu P=5 2h + 1h"
         rows.append(info)
         print(json.dumps(info), flush=True)
-    print("\n| impl | N | T sim [s] | steps | wall [s] | M cell-updates/s |")
-    print("|---|---|---|---|---|---|")
+    bw2 = triad_gb_s()
+    print(f"\ntriad {bw:.1f} GB/s at the start, {bw2:.1f} GB/s at the end (float32, 12 B per element); "
+          f"bound = triad / minimal bytes per cell-update ({MIN_BYTES[np.dtype(np.float32)]} B fp32, "
+          f"{MIN_BYTES[np.dtype(np.float64)]} B fp64)")
+    print("| impl | N | T sim [s] | steps | wall [s] | M cell-updates/s | fraction of triad bound |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         if "mcups" in r:
-            print(f"| {r['impl']} | {r['n']} | {r['T']:g} | {r['steps']} | {r['wall_s']:.2f} | {r['mcups']:.1f} |")
+            frac = f"{r['fraction_of_bound']:.0%}" if "fraction_of_bound" in r else ""
+            print(f"| {r['impl']} | {r['n']} | {r['T']:g} | {r['steps']} | {r['wall_s']:.2f} | {r['mcups']:.1f} "
+                  f"| {frac} |")
 
 
 if __name__ == "__main__":

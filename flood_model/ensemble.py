@@ -16,6 +16,7 @@ warning level or worse, worded as "60 % chance of orange (>= 0.30 m) or worse".
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -171,8 +172,10 @@ def run_ensemble(grid: DemGrid, members: Sequence[Rain], *, scheduler: str | Non
         if scheduler:
             client = own = Client(scheduler, timeout="30s")
         else:
+            # one numba thread per worker process: n_workers members at once, no oversubscription
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, host="127.0.0.1")
+                                   dashboard_address=None, host="127.0.0.1", silence_logs=logging.ERROR,
+                                   env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
             client = own = Client(cluster)
     try:
         g = client.scatter(grid, broadcast=True)

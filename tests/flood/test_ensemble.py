@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -65,7 +64,7 @@ def _bowl_grid() -> DemGrid:
 
 
 def test_members_run_on_two_worker_processes_and_give_probability_maps(dask_cluster):
-    addr, client = dask_cluster
+    addr, _client = dask_cluster
     grid = _bowl_grid()
     rain = Hyetograph([0, 600, 1200], [60.0, 120.0], label="test storm")
     members = perturb_rainfall(rain, 4, sigma_member=0.5, seed=3)

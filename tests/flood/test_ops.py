@@ -214,3 +214,39 @@ def _grid_ids(engine, codes: list[str]) -> list[int]:
     with engine.connect() as c:
         return list(c.scalars(sa.text("SELECT id FROM admin_unit WHERE level = 4 AND code = ANY(:c)"),
                               {"c": codes}))
+
+
+def test_radar_frames_become_a_pysteps_nowcast_run(watch_env):
+    """A folder of three radar frames (a rain cell moving east) -> an extrapolation nowcast -> a stored run."""
+    radar = watch_env["inbox"] / "radar-0800"
+    radar.mkdir()
+    for k in range(3):  # the cell moves 0.01 deg (about 1 km) east per 10 minutes
+        cx = X0 + 0.5 * STEP + 0.01 * k
+        _forecast(radar / f"frame{k}.tif", lambda lo, la, cx=cx: 200.0 * np.exp(
+            -((lo - cx) ** 2 + (la - (Y0 + 0.5 * STEP)) ** 2) / 0.005 ** 2), issued=T0, interval_s=600)
+    with Session(watch_env["engine"]) as s:
+        out = flood_ops.watch_once(s, publish=False)
+        s.commit()
+        (run,) = out["runs"]
+        assert run["status"] == "done", out
+        rec = flood_ops.get_run(s, run["run_id"])
+    inp = rec["inputs"]
+    assert inp["kind"] == "radar" and inp["rain"]["radar_frames"] == 3 and inp["rain"]["nowcast_steps"] == 6
+    assert "pysteps" in inp["rain"]["method"] and inp["rain"]["mean_total_mm"] > 0
+    assert [f["name"] for f in inp["files"]] == ["frame0.tif", "frame1.tif", "frame2.tif"]
+    assert rec["publication"] == "none" and rec["outputs"]["max_depth_m"] > 0
+    assert not radar.exists()
+
+
+def test_nowcast_moves_the_rain_cell_on(tmp_path):
+    from flood_model.nowcast import radar_nowcast
+
+    y, x = np.mgrid[0:64, 0:64]
+    frames = np.stack([20 * np.exp(-((x - 12 - 3 * k) ** 2 + (y - 32) ** 2) / 30.0) for k in range(3)])
+    fc = radar_nowcast(frames, interval_s=300, n_steps=4)
+    peaks = [int(np.argmax(f.max(axis=0))) for f in fc.frames_mm_h]
+    assert peaks == pytest.approx([21, 24, 27, 30], abs=1)  # 3 cells per step, as observed
+    assert list(fc.edges_s) == [0, 300, 600, 900, 1200]
+    members = radar_nowcast(frames, interval_s=300, n_steps=2, n_members=3, seed=1)
+    assert len(members) == 3 and all(np.isfinite(m.frames_mm_h).all() and m.frames_mm_h.min() >= 0
+                                     for m in members)
