@@ -32,20 +32,23 @@ from flood_common import DX, MANNING, RAIN_M_S, bench_dem  # noqa: E402
 from flood_model.solver import LocalInertialSolver  # noqa: E402
 
 
-def run_own(n: int, t_end: float, dtype, h0: float = 0.0) -> tuple[dict, np.ndarray]:
+def run_own(n: int, t_end: float, dtype, h0: float = 0.0, fused: bool = True) -> tuple[dict, np.ndarray]:
     z = bench_dem(n)
     s = LocalInertialSolver(z, dx=DX, manning=MANNING, boundaries={"north": "open"}, alpha=0.5, theta=0.8,
                             dt_max=5.0, dtype=dtype)
+    s.fused = fused
     s.set_depth(h0)
     w = LocalInertialSolver(z[:8, :8], dx=DX, dtype=dtype, boundaries="open")  # warm-up (compile / cache load)
     w.set_depth(0.1)
+    w.fused = fused
     for _ in range(3):
         w.step(0.5, source=RAIN_M_S)
     t0 = time.perf_counter()
     while s.t < t_end - 1e-9:
         s.step(min(s.stable_dt(), t_end - s.t), source=RAIN_M_S)
     wall = time.perf_counter() - t0
-    return ({"impl": f"flood_model numba {np.dtype(dtype).name}", "n": n, "T": t_end, "steps": s.nsteps,
+    kind = "fused" if fused else "two-pass"
+    return ({"impl": f"flood_model numba {np.dtype(dtype).name} {kind}", "n": n, "T": t_end, "steps": s.nsteps,
              "wall_s": wall, "mcups": n * n * s.nsteps / wall / 1e6, "h_min": float(s.h.min()),
              "h_max": float(s.h.max()), "threads": numba.get_num_threads()}, s.h.astype(np.float64))
 
@@ -92,6 +95,8 @@ def main() -> None:
     ap.add_argument("--real", action="store_true", help="also run the Shenzhen DEM with the Huangpu storm")
     ap.add_argument("--sizes", default="500:1800:300,2000:600:60",
                     help="N:T_speed:T_landlab triples (simulated seconds)")
+    ap.add_argument("--two-pass", action="store_true",
+                    help="also run the two-pass kernels (flux, then depth) before the fused one, same run")
     a = ap.parse_args()
     rows = []
     bw = triad_gb_s()
@@ -100,12 +105,17 @@ def main() -> None:
         n, t_speed, t_ll = (float(v) for v in spec.split(":"))
         n = int(n)
         for dtype in (np.float32, np.float64):
-            r, _ = run_own(n, t_speed, dtype)
-            bound = bw * 1e9 / MIN_BYTES[np.dtype(dtype)] / 1e6
-            r["bound_mcups"] = round(bound, 1)
-            r["fraction_of_bound"] = round(r["mcups"] / bound, 3)
-            rows.append(r)
-            print(json.dumps(r), flush=True)
+            h_prev = None
+            for fused in ((False, True) if a.two_pass else (True,)):  # before (two passes), after (fused)
+                r, h = run_own(n, t_speed, dtype, fused=fused)
+                bound = bw * 1e9 / MIN_BYTES[np.dtype(dtype)] / 1e6
+                r["bound_mcups"] = round(bound, 1)
+                r["fraction_of_bound"] = round(r["mcups"] / bound, 3)
+                if h_prev is not None:
+                    r["max_abs_diff_vs_two_pass_m"] = float(np.abs(h - h_prev).max())
+                h_prev = h
+                rows.append(r)
+                print(json.dumps(r), flush=True)
         ll, h_ll = run_landlab(a.landlab_python, n, t_ll)
         if ll is not None:
             rows.append(ll)
