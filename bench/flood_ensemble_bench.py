@@ -66,7 +66,7 @@ def main() -> None:
                        extent=(0, a.n * DX, 0, a.n * DX))
         ax.set_title(f"P(max depth >= {thr:g} m), {a.members} members")
         ax.set_xlabel("x [m]")
-        ax.set_ylabel("y [m] (open edge at the bottom)")
+        ax.set_ylabel("y [m] (open edge at the top)")
     fig.colorbar(im, ax=axes, shrink=0.8, label="probability")
     fig.savefig(a.png, dpi=90)
     print(f"wrote {a.png}")
