@@ -2,7 +2,9 @@
 
     /tmp/probe-venv/bin/python bench/flood_bench.py [--landlab-python /tmp/flood-bench312/bin/python] [--real]
 
-Cell-updates/s = ny * nx * steps / wall seconds (numba compile excluded by a warm-up).
+Cell-updates/s = ny * nx * steps / wall seconds (numba compile excluded by a warm-up). The memory
+bound is a STREAM-style triad measured in the same run divided by the minimal bytes a cell-update must
+move (:data:`MIN_BYTES`); each row reports its fraction of it.
 landlab (needs Python >= 3.12) runs in a subprocess on the identical input; the
 agreement is the depth difference after the same simulated time, excluding the
 two rows next to the open edge (the boundary treatments differ).
@@ -30,22 +32,73 @@ from flood_common import DX, MANNING, RAIN_M_S, bench_dem  # noqa: E402
 from flood_model.solver import LocalInertialSolver  # noqa: E402
 
 
-def run_own(n: int, t_end: float, dtype, h0: float = 0.0) -> tuple[dict, np.ndarray]:
+def run_own(n: int, t_end: float, dtype, h0: float = 0.0, fused: bool = True) -> tuple[dict, np.ndarray]:
     z = bench_dem(n)
     s = LocalInertialSolver(z, dx=DX, manning=MANNING, boundaries={"north": "open"}, alpha=0.5, theta=0.8,
                             dt_max=5.0, dtype=dtype)
+    s.fused = fused
     s.set_depth(h0)
     w = LocalInertialSolver(z[:8, :8], dx=DX, dtype=dtype, boundaries="open")  # warm-up (compile / cache load)
     w.set_depth(0.1)
+    w.fused = fused
     for _ in range(3):
         w.step(0.5, source=RAIN_M_S)
     t0 = time.perf_counter()
     while s.t < t_end - 1e-9:
         s.step(min(s.stable_dt(), t_end - s.t), source=RAIN_M_S)
     wall = time.perf_counter() - t0
-    return ({"impl": f"flood_model numba {np.dtype(dtype).name}", "n": n, "T": t_end, "steps": s.nsteps,
+    kind = "fused" if fused else "two-pass"
+    return ({"impl": f"flood_model numba {np.dtype(dtype).name} {kind}", "n": n, "T": t_end, "steps": s.nsteps,
              "wall_s": wall, "mcups": n * n * s.nsteps / wall / 1e6, "h_min": float(s.h.min()),
              "h_max": float(s.h.max()), "threads": numba.get_num_threads()}, s.h.astype(np.float64))
+
+
+#: Minimal bytes one cell-update must move: read and write h, qx, qy (the state) and read the bed steps
+#: dzx, dzy, once each, per precision [B] (masks, Manning, max depth/speed are extra).
+MIN_BYTES = {np.dtype(np.float32): 8 * 4, np.dtype(np.float64): 8 * 8}
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _triad(a, b, c, s):  # pragma: no cover - compiled
+    for i in numba.prange(a.size):
+        a[i] = b[i] + s * c[i]
+
+
+def triad_gb_s(n: int = 16_000_000, repeat: int = 7) -> float:
+    """STREAM-style triad ``a = b + s c`` in float32 over 3 x 64 MB, best of ``repeat`` [GB/s, 12 B per element]."""
+    a, b, c = (np.full(n, v, np.float32) for v in (0.0, 1.0, 2.0))
+    _triad(a, b, c, np.float32(3.0))
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        _triad(a, b, c, np.float32(3.0))
+        best = min(best, time.perf_counter() - t0)
+    return 3 * 4 * n / best / 1e9
+
+
+def kernel_ratio(n: int, dtype, steps: int = 100, repeats: int = 7) -> dict:
+    """Best-of-``repeats`` time of ``steps`` steps, two-pass and fused interleaved, on a wet 2 mm state.
+
+    The minimum over interleaved repeats is robust to a shared machine (both variants see the same noise);
+    the state is spun up 300 steps first so every face carries flow.
+    """
+    z = bench_dem(n)
+    best = {False: float("inf"), True: float("inf")}
+    for _ in range(repeats):
+        for fused in (False, True):
+            s = LocalInertialSolver(z, dx=DX, manning=MANNING, boundaries={"north": "open"}, dtype=dtype)
+            s.fused = fused
+            s.set_depth(0.002)
+            for _ in range(20):
+                s.step(0.05, source=RAIN_M_S)
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                s.step(0.05, source=RAIN_M_S)
+            best[fused] = min(best[fused], time.perf_counter() - t0)
+    return {"impl": f"kernel ratio {np.dtype(dtype).name}", "n": n, "steps": steps, "repeats": repeats,
+            "two_pass_mcups": round(n * n * steps / best[False] / 1e6, 1),
+            "fused_mcups": round(n * n * steps / best[True] / 1e6, 1),
+            "fused_speedup": round(best[False] / best[True], 3)}
 
 
 def run_landlab(py: str, n: int, t_end: float) -> tuple[dict, np.ndarray] | tuple[None, None]:
@@ -67,15 +120,40 @@ def main() -> None:
     ap.add_argument("--real", action="store_true", help="also run the Shenzhen DEM with the Huangpu storm")
     ap.add_argument("--sizes", default="500:1800:300,2000:600:60",
                     help="N:T_speed:T_landlab triples (simulated seconds)")
+    ap.add_argument("--two-pass", action="store_true",
+                    help="also run the two-pass kernels (flux, then depth) before the fused one, same run")
+    ap.add_argument("--kernel-ratio", action="store_true",
+                    help="only the best-of-7 interleaved two-pass vs fused step time (fp32, fp64) and the triad")
     a = ap.parse_args()
     rows = []
+    bw = triad_gb_s()
+    if a.kernel_ratio:
+        for spec in a.sizes.split(","):
+            n = int(float(spec.split(":")[0]))
+            for dtype in (np.float32, np.float64):
+                r = kernel_ratio(n, dtype)
+                bound = bw * 1e9 / MIN_BYTES[np.dtype(dtype)] / 1e6
+                r["fused_fraction_of_bound"] = round(r["fused_mcups"] / bound, 3)
+                r["bound_mcups"] = round(bound, 1)
+                print(json.dumps(r), flush=True)
+        print(json.dumps({"impl": "triad (end)", "GB_s": round(triad_gb_s(), 2)}), flush=True)
+        return
+    print(json.dumps({"impl": "triad", "GB_s": round(bw, 2), "threads": numba.get_num_threads()}), flush=True)
     for spec in a.sizes.split(","):
         n, t_speed, t_ll = (float(v) for v in spec.split(":"))
         n = int(n)
         for dtype in (np.float32, np.float64):
-            r, _ = run_own(n, t_speed, dtype)
-            rows.append(r)
-            print(json.dumps(r), flush=True)
+            h_prev = None
+            for fused in ((False, True) if a.two_pass else (True,)):  # before (two passes), after (fused)
+                r, h = run_own(n, t_speed, dtype, fused=fused)
+                bound = bw * 1e9 / MIN_BYTES[np.dtype(dtype)] / 1e6
+                r["bound_mcups"] = round(bound, 1)
+                r["fraction_of_bound"] = round(r["mcups"] / bound, 3)
+                if h_prev is not None:
+                    r["max_abs_diff_vs_two_pass_m"] = float(np.abs(h - h_prev).max())
+                h_prev = h
+                rows.append(r)
+                print(json.dumps(r), flush=True)
         ll, h_ll = run_landlab(a.landlab_python, n, t_ll)
         if ll is not None:
             rows.append(ll)
@@ -100,11 +178,17 @@ def main() -> None:
         info["impl"] = "real DEM shenzhen_srtm3 (UTM 49N) huangpu P=5 2h + 1h"
         rows.append(info)
         print(json.dumps(info), flush=True)
-    print("\n| impl | N | T sim [s] | steps | wall [s] | M cell-updates/s |")
-    print("|---|---|---|---|---|---|")
+    bw2 = triad_gb_s()
+    print(f"\ntriad {bw:.1f} GB/s at the start, {bw2:.1f} GB/s at the end (float32, 12 B per element); "
+          f"bound = triad / minimal bytes per cell-update ({MIN_BYTES[np.dtype(np.float32)]} B fp32, "
+          f"{MIN_BYTES[np.dtype(np.float64)]} B fp64)")
+    print("| impl | N | T sim [s] | steps | wall [s] | M cell-updates/s | fraction of triad bound |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         if "mcups" in r:
-            print(f"| {r['impl']} | {r['n']} | {r['T']:g} | {r['steps']} | {r['wall_s']:.2f} | {r['mcups']:.1f} |")
+            frac = f"{r['fraction_of_bound']:.0%}" if "fraction_of_bound" in r else ""
+            print(f"| {r['impl']} | {r['n']} | {r['T']:g} | {r['steps']} | {r['wall_s']:.2f} | {r['mcups']:.1f} "
+                  f"| {frac} |")
 
 
 if __name__ == "__main__":

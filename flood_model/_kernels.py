@@ -64,6 +64,126 @@ _JIT = dict(parallel=True, fastmath=True, cache=True, error_model="numpy", nogil
 _JIT_SERIAL = dict(fastmath=False, cache=True, error_model="numpy", nogil=True)
 
 
+@nb.njit(fastmath=True, cache=True, error_model="numpy", nogil=True, inline="always")
+def _x_faces_row(j, h, qx, qx_new, dzx, mx, n2, n2_uniform, fb, fbi, rb, rbi, magic, theta, th2, gdtdx, gdt,
+                 hmin, n2u, one, zero, c43, c13, half):  # pragma: no cover - compiled
+    """New fluxes of the x-faces 1..nx-1 of row ``j``; returns the row's largest face speed and |d eta|.
+
+    ``fb``/``rb`` are row buffers (float) with integer views ``fbi``/``rbi`` (inverse cube root seed).
+    The loops are split so that LLVM vectorises each of them.
+    """
+    nx = h.shape[1]
+    for i in range(1, nx):
+        dz = dzx[j, i]
+        hf = max(h[j, i - 1] - max(dz, zero), h[j, i] - max(-dz, zero))
+        fb[i] = max(hf, hmin)
+    for i in range(1, nx):
+        rbi[i] = magic - fbi[i] // 3
+    for i in range(1, nx):
+        x = fb[i]
+        r = rb[i]
+        r = r * (c43 - c13 * x * r * r * r)
+        r = r * (c43 - c13 * x * r * r * r)
+        r = r * (c43 - c13 * x * r * r * r)
+        r2 = r * r
+        r7 = r2 * r2 * r2 * r
+        ha = h[j, i - 1]
+        hb = h[j, i]
+        deta = dzx[j, i] + hb - ha
+        q0 = qx[j, i]
+        qbar = theta * q0 + th2 * (qx[j, i - 1] + qx[j, i + 1])
+        nf = n2u if n2_uniform else half * (n2[j, i - 1] + n2[j, i])
+        q = (qbar - gdtdx * x * deta) / (one + gdt * nf * abs(q0) * r7)
+        q = q if (x > hmin and mx[j, i] != 0) else zero
+        qx_new[j, i] = q
+        fb[i] = abs(q) * r2 * r  # face speed; buffers are free now (kept out of the
+        rb[i] = abs(deta) if q != zero else zero  # vectorised loop: max below)
+    um = zero
+    sm = zero
+    for i in range(1, nx):
+        um = max(um, fb[i])
+        sm = max(sm, rb[i])
+    return um, sm
+
+
+@nb.njit(fastmath=True, cache=True, error_model="numpy", nogil=True, inline="always")
+def _y_faces_row(j, h, qy, qy_new, dzy, my, n2, n2_uniform, fb, fbi, rb, rbi, magic, theta, th2, gdtdy, gdt,
+                 hmin, n2u, one, zero, c43, c13, half):  # pragma: no cover - compiled
+    """New fluxes of the y-faces between rows ``j - 1`` and ``j`` (``j >= 1``); as :func:`_x_faces_row`."""
+    nx = h.shape[1]
+    for i in range(nx):
+        dz = dzy[j, i]
+        hf = max(h[j - 1, i] - max(dz, zero), h[j, i] - max(-dz, zero))
+        fb[i] = max(hf, hmin)
+    for i in range(nx):
+        rbi[i] = magic - fbi[i] // 3
+    for i in range(nx):
+        x = fb[i]
+        r = rb[i]
+        r = r * (c43 - c13 * x * r * r * r)
+        r = r * (c43 - c13 * x * r * r * r)
+        r = r * (c43 - c13 * x * r * r * r)
+        r2 = r * r
+        r7 = r2 * r2 * r2 * r
+        ha = h[j - 1, i]
+        hb = h[j, i]
+        deta = dzy[j, i] + hb - ha
+        q0 = qy[j, i]
+        qbar = theta * q0 + th2 * (qy[j - 1, i] + qy[j + 1, i])
+        nf = n2u if n2_uniform else half * (n2[j - 1, i] + n2[j, i])
+        q = (qbar - gdtdy * x * deta) / (one + gdt * nf * abs(q0) * r7)
+        q = q if (x > hmin and my[j, i] != 0) else zero
+        qy_new[j, i] = q
+        fb[i] = abs(q) * r2 * r
+        rb[i] = abs(deta) if q != zero else zero
+    um = zero
+    sm = zero
+    for i in range(nx):
+        um = max(um, fb[i])
+        sm = max(sm, rb[i])
+    return um, sm
+
+
+@nb.njit(fastmath=True, cache=True, error_model="numpy", nogil=True, inline="always")
+def _continuity_row(j, h, qx, qy, act, src, src_uniform, loss, loss_uniform, finf, finf_uniform, hmax, vmax,
+                    dtdx, dtdy, dt, rain_u, loss_u, finf_u, hvel, zero, half):  # pragma: no cover - compiled
+    """Continuity of row ``j`` (the loop body of :func:`depth_kernel`); returns the row's sums and maxima."""
+    nx = h.shape[1]
+    s_loss = 0.0
+    s_inf = 0.0
+    s_store = 0.0
+    s_hmax = zero
+    s_vmax = zero
+    row_neg = 0
+    for i in range(nx):
+        r = rain_u if src_uniform else src[j, i]
+        lr = loss_u if loss_uniform else loss[j, i]
+        fi = finf_u if finf_uniform else finf[j, i]
+        qxl = qx[j, i]
+        qxr = qx[j, i + 1]
+        qyt = qy[j, i]
+        qyb = qy[j + 1, i]
+        hn = h[j, i] + dtdx * (qxl - qxr) + dtdy * (qyt - qyb) + dt * r
+        lo = min(lr * dt, max(hn, zero))
+        a = act[j, i] != 0
+        lo = lo if a else zero
+        hn = hn - lo if a else zero
+        h[j, i] = hn
+        s_loss += lo
+        s_inf += lo * fi
+        s_store += hn
+        s_hmax = max(s_hmax, hn)
+        row_neg += 1 if hn < zero else 0
+        hmax[j, i] = max(hmax[j, i], hn)
+        ux = half * (qxl + qxr)
+        uy = half * (qyt + qyb)
+        sp = np.sqrt(ux * ux + uy * uy) / max(hn, hvel)
+        sp = sp if hn > hvel else zero
+        vmax[j, i] = max(vmax[j, i], sp)
+        s_vmax = max(s_vmax, sp)
+    return s_loss, s_inf, s_store, s_hmax, s_vmax, row_neg
+
+
 @nb.njit(**_JIT)
 def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, magic,
                 fbuf, fbuf_i, rbuf, rbuf_i, ustats, nchunks):  # pragma: no cover - compiled
@@ -72,7 +192,7 @@ def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, 
     ``ustats[c, 0]`` receives the chunk's largest face speed ``|q|/h_f`` [m/s] and
     ``ustats[c, 1]`` the largest water-surface step ``|d eta|`` [m] across a face carrying flow.
     """
-    ny, nx = h.shape
+    ny = h.shape[0]
     theta = P[P_THETA]
     th2 = P[P_THETA2]
     gdtdx = P[P_GDTDX]
@@ -96,65 +216,15 @@ def flux_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, 
         um = zero
         sm = zero
         for j in range(r0, r1):
-            # ---- x-faces of row j: faces 1..nx-1
-            for i in range(1, nx):
-                dz = dzx[j, i]
-                hf = max(h[j, i - 1] - max(dz, zero), h[j, i] - max(-dz, zero))
-                fb[i] = max(hf, hmin)
-            for i in range(1, nx):
-                rbi[i] = magic - fbi[i] // 3
-            for i in range(1, nx):
-                x = fb[i]
-                r = rb[i]
-                r = r * (c43 - c13 * x * r * r * r)
-                r = r * (c43 - c13 * x * r * r * r)
-                r = r * (c43 - c13 * x * r * r * r)
-                r2 = r * r
-                r7 = r2 * r2 * r2 * r
-                ha = h[j, i - 1]
-                hb = h[j, i]
-                deta = dzx[j, i] + hb - ha
-                q0 = qx[j, i]
-                qbar = theta * q0 + th2 * (qx[j, i - 1] + qx[j, i + 1])
-                nf = n2u if n2_uniform else half * (n2[j, i - 1] + n2[j, i])
-                q = (qbar - gdtdx * x * deta) / (one + gdt * nf * abs(q0) * r7)
-                q = q if (x > hmin and mx[j, i] != 0) else zero
-                qx_new[j, i] = q
-                fb[i] = abs(q) * r2 * r  # face speed; buffers are free now (kept out of the
-                rb[i] = abs(deta) if q != zero else zero  # vectorised loop: max below)
-            for i in range(1, nx):
-                um = max(um, fb[i])
-                sm = max(sm, rb[i])
-            # ---- y-faces between rows j-1 and j
+            a, b = _x_faces_row(j, h, qx, qx_new, dzx, mx, n2, n2_uniform, fb, fbi, rb, rbi, magic, theta, th2,
+                                gdtdx, gdt, hmin, n2u, one, zero, c43, c13, half)
+            um = max(um, a)
+            sm = max(sm, b)
             if j >= 1:
-                for i in range(nx):
-                    dz = dzy[j, i]
-                    hf = max(h[j - 1, i] - max(dz, zero), h[j, i] - max(-dz, zero))
-                    fb[i] = max(hf, hmin)
-                for i in range(nx):
-                    rbi[i] = magic - fbi[i] // 3
-                for i in range(nx):
-                    x = fb[i]
-                    r = rb[i]
-                    r = r * (c43 - c13 * x * r * r * r)
-                    r = r * (c43 - c13 * x * r * r * r)
-                    r = r * (c43 - c13 * x * r * r * r)
-                    r2 = r * r
-                    r7 = r2 * r2 * r2 * r
-                    ha = h[j - 1, i]
-                    hb = h[j, i]
-                    deta = dzy[j, i] + hb - ha
-                    q0 = qy[j, i]
-                    qbar = theta * q0 + th2 * (qy[j - 1, i] + qy[j + 1, i])
-                    nf = n2u if n2_uniform else half * (n2[j - 1, i] + n2[j, i])
-                    q = (qbar - gdtdy * x * deta) / (one + gdt * nf * abs(q0) * r7)
-                    q = q if (x > hmin and my[j, i] != 0) else zero
-                    qy_new[j, i] = q
-                    fb[i] = abs(q) * r2 * r  # face speed; buffers are free now (kept out of the
-                    rb[i] = abs(deta) if q != zero else zero  # vectorised loop: max below)
-                for i in range(nx):
-                    um = max(um, fb[i])
-                    sm = max(sm, rb[i])
+                a, b = _y_faces_row(j, h, qy, qy_new, dzy, my, n2, n2_uniform, fb, fbi, rb, rbi, magic, theta,
+                                    th2, gdtdy, gdt, hmin, n2u, one, zero, c43, c13, half)
+                um = max(um, a)
+                sm = max(sm, b)
         ustats[c, 0] = um
         ustats[c, 1] = sm
 
@@ -167,7 +237,7 @@ def depth_kernel(h, qx, qy, act, src, src_uniform, loss, loss_uniform, finf, fin
     ``stats[c, S_*]`` receives per-chunk sums; ``negrow[j]`` is set to 1 for rows
     holding a negative depth (to be repaired by :func:`fixup_negative`).
     """
-    ny, nx = h.shape
+    ny = h.shape[0]
     dtdx = P[P_DTDX]
     dtdy = P[P_DTDY]
     dt = P[P_DT]
@@ -188,41 +258,120 @@ def depth_kernel(h, qx, qy, act, src, src_uniform, loss, loss_uniform, finf, fin
         s_vmax = zero
         s_neg = 0
         for j in range(r0, r1):
-            row_neg = 0
-            for i in range(nx):
-                r = rain_u if src_uniform else src[j, i]
-                lr = loss_u if loss_uniform else loss[j, i]
-                fi = finf_u if finf_uniform else finf[j, i]
-                qxl = qx[j, i]
-                qxr = qx[j, i + 1]
-                qyt = qy[j, i]
-                qyb = qy[j + 1, i]
-                hn = h[j, i] + dtdx * (qxl - qxr) + dtdy * (qyt - qyb) + dt * r
-                lo = min(lr * dt, max(hn, zero))
-                a = act[j, i] != 0
-                lo = lo if a else zero
-                hn = hn - lo if a else zero
-                h[j, i] = hn
-                s_loss += lo
-                s_inf += lo * fi
-                s_store += hn
-                s_hmax = max(s_hmax, hn)
-                row_neg += 1 if hn < zero else 0
-                hmax[j, i] = max(hmax[j, i], hn)
-                ux = half * (qxl + qxr)
-                uy = half * (qyt + qyb)
-                sp = np.sqrt(ux * ux + uy * uy) / max(hn, hvel)
-                sp = sp if hn > hvel else zero
-                vmax[j, i] = max(vmax[j, i], sp)
-                s_vmax = max(s_vmax, sp)
-            negrow[j] = 1 if row_neg > 0 else 0
-            s_neg += row_neg
+            a0, a1, a2, a3, a4, a5 = _continuity_row(
+                j, h, qx, qy, act, src, src_uniform, loss, loss_uniform, finf, finf_uniform, hmax, vmax,
+                dtdx, dtdy, dt, rain_u, loss_u, finf_u, hvel, zero, half)
+            s_loss += a0
+            s_inf += a1
+            s_store += a2
+            s_hmax = max(s_hmax, a3)
+            s_vmax = max(s_vmax, a4)
+            negrow[j] = 1 if a5 > 0 else 0
+            s_neg += a5
         stats[c, S_LOSS] = s_loss
         stats[c, S_INF] = s_inf
         stats[c, S_STORE] = s_store
         stats[c, S_HMAX] = s_hmax
         stats[c, S_NNEG] = s_neg
         stats[c, S_VMAX] = s_vmax
+
+
+@nb.njit(**_JIT)
+def step_kernel(h, qx, qy, qx_new, qy_new, dzx, dzy, mx, my, n2, n2_uniform, P, magic,
+                fbuf, fbuf_i, rbuf, rbuf_i, ustats, act, src, src_uniform, loss, loss_uniform, finf,
+                finf_uniform, hmax, vmax, negrow, stats, nchunks):  # pragma: no cover - compiled
+    """One whole step in one pass over the rows: :func:`flux_kernel` then :func:`depth_kernel`, fused.
+
+    Same equations, same arithmetic per face and per cell as the two kernels, so the
+    same results (only the float64 balance sums are added in another order). Row
+    ``j``'s faces are computed from the old depths, then row ``j - 1``'s continuity
+    (its faces are all new by then) while its depths, fluxes and bed steps are still
+    in cache: h is read once per step instead of twice and the new fluxes are used
+    before they leave the cache. The last row of each chunk needs the first y-face of
+    the next chunk, computed by another thread from that row's old depth, so its
+    continuity runs in a second short parallel pass. Arguments are those of the two
+    kernels; ``qx_new``/``qy_new`` receive the fluxes and ``h`` the new depths.
+    """
+    ny = h.shape[0]
+    theta = P[P_THETA]
+    th2 = P[P_THETA2]
+    gdtdx = P[P_GDTDX]
+    gdtdy = P[P_GDTDY]
+    gdt = P[P_GDT]
+    hmin = P[P_HMIN]
+    n2u = P[P_N2]
+    one = P[P_ONE]
+    zero = P[P_ZERO]
+    c43 = P[P_C43]
+    c13 = P[P_C13]
+    half = P[P_HALF]
+    dtdx = P[P_DTDX]
+    dtdy = P[P_DTDY]
+    dt = P[P_DT]
+    rain_u = P[P_RAIN]
+    loss_u = P[P_LOSS]
+    finf_u = P[P_FINF]
+    hvel = P[P_HVEL]
+    rows_per = (ny + nchunks - 1) // nchunks
+    for c in nb.prange(nchunks):
+        r0 = c * rows_per
+        r1 = min(ny, r0 + rows_per)
+        fb = fbuf[c]
+        fbi = fbuf_i[c]
+        rb = rbuf[c]
+        rbi = rbuf_i[c]
+        um = zero
+        sm = zero
+        s_loss = 0.0
+        s_inf = 0.0
+        s_store = 0.0
+        s_hmax = zero
+        s_vmax = zero
+        s_neg = 0
+        for j in range(r0, r1):
+            a, b = _x_faces_row(j, h, qx, qx_new, dzx, mx, n2, n2_uniform, fb, fbi, rb, rbi, magic, theta, th2,
+                                gdtdx, gdt, hmin, n2u, one, zero, c43, c13, half)
+            um = max(um, a)
+            sm = max(sm, b)
+            if j >= 1:
+                a, b = _y_faces_row(j, h, qy, qy_new, dzy, my, n2, n2_uniform, fb, fbi, rb, rbi, magic, theta,
+                                    th2, gdtdy, gdt, hmin, n2u, one, zero, c43, c13, half)
+                um = max(um, a)
+                sm = max(sm, b)
+            # ---- continuity of row j-1: all its faces are new now
+            if j > r0:
+                a0, a1, a2, a3, a4, a5 = _continuity_row(
+                    j - 1, h, qx_new, qy_new, act, src, src_uniform, loss, loss_uniform, finf, finf_uniform,
+                    hmax, vmax, dtdx, dtdy, dt, rain_u, loss_u, finf_u, hvel, zero, half)
+                s_loss += a0
+                s_inf += a1
+                s_store += a2
+                s_hmax = max(s_hmax, a3)
+                s_vmax = max(s_vmax, a4)
+                negrow[j - 1] = 1 if a5 > 0 else 0
+                s_neg += a5
+        ustats[c, 0] = um
+        ustats[c, 1] = sm
+        stats[c, S_LOSS] = s_loss
+        stats[c, S_INF] = s_inf
+        stats[c, S_STORE] = s_store
+        stats[c, S_HMAX] = s_hmax
+        stats[c, S_NNEG] = s_neg
+        stats[c, S_VMAX] = s_vmax
+    for c in nb.prange(nchunks):  # the last row of each chunk (needs the next chunk's first y-face)
+        r0 = c * rows_per
+        r1 = min(ny, r0 + rows_per)
+        if r1 > r0:
+            a0, a1, a2, a3, a4, a5 = _continuity_row(
+                r1 - 1, h, qx_new, qy_new, act, src, src_uniform, loss, loss_uniform, finf, finf_uniform,
+                hmax, vmax, dtdx, dtdy, dt, rain_u, loss_u, finf_u, hvel, zero, half)
+            stats[c, S_LOSS] += a0
+            stats[c, S_INF] += a1
+            stats[c, S_STORE] += a2
+            stats[c, S_HMAX] = max(stats[c, S_HMAX], a3)
+            stats[c, S_VMAX] = max(stats[c, S_VMAX], a4)
+            negrow[r1 - 1] = 1 if a5 > 0 else 0
+            stats[c, S_NNEG] += a5
 
 
 @nb.njit(**_JIT_SERIAL)

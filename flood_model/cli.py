@@ -77,12 +77,62 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run_command)
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``flood`` (with ``run``) on an argparse subparsers object."""
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Register ``flood`` (with ``run``) on an argparse subparsers object; returns ``flood``'s sub-commands."""
     flood = subparsers.add_parser("flood", help="flood forecast (rainfall -> waterlogging depth)")
     sub = flood.add_subparsers(dest="flood_command", required=True)
     run = sub.add_parser("run", help="run a forecast and write rasters, balance and warnings")
     _configure_run(run)
+    _configure_ensemble(sub.add_parser("ensemble", help="N perturbed-rainfall members on Dask -> "
+                                                        "probability-of-exceedance maps"))
+    return sub
+
+
+def _configure_ensemble(p: argparse.ArgumentParser) -> None:
+    _configure_run(p)
+    p.add_argument("--members", type=int, default=8, help="ensemble members (8)")
+    p.add_argument("--sigma", type=float, default=0.3, help="log-normal spread of each member's total (0.3)")
+    p.add_argument("--sigma-interval", type=float, default=0.2, help="... and of each interval (0.2)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the perturbations (0)")
+    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (default: a LocalCluster)")
+    p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (2)")
+    p.set_defaults(func=ensemble_command)
+
+
+def ensemble_command(args: argparse.Namespace) -> int:
+    """Handler of ``flood ensemble``: perturb the rainfall, run the members on Dask, write probability maps."""
+    import geopandas as gpd
+
+    from flood_model.ensemble import perturb_rainfall, run_ensemble
+    from flood_model.grid import load_dem
+
+    try:
+        rain = _rainfall(args)
+        grid = load_dem(args.dem, crs=args.crs)
+        members = perturb_rainfall(rain, args.members, sigma_member=args.sigma,
+                                   sigma_interval=args.sigma_interval, seed=args.seed)
+        levels = dict(zip(("yellow", "orange", "red"), args.levels, strict=False))
+        res = run_ensemble(grid, members, scheduler=args.scheduler, n_workers=args.workers,
+                           thresholds=args.thresholds, levels=levels,
+                           roads=gpd.read_file(args.roads) if args.roads else None,
+                           grids=gpd.read_file(args.grids) if args.grids else None,
+                           duration_s=rain.duration_s + args.after, drainage_mm_h=args.drainage,
+                           boundaries=args.boundaries, alpha=args.alpha, dt_max=args.dt_max,
+                           dtype=np.float64 if args.float64 else np.float32)
+        paths = res.write(args.out)
+    except FloodModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{res.members} members on {len(res.info['workers'])} workers in {res.info['wall_s']:.1f} s "
+          f"(sum of member times {sum(res.info['member_wall_s']):.1f} s)")
+    for thr, arr in res.probability.items():
+        print(f"  P(depth >= {thr:g} m) > 50 %: {int(np.nansum(arr > 0.5))} cells")
+    if res.warnings is not None:
+        for row in res.warnings.head(20).to_dict("records"):
+            print(f"  {row['kind']} {row['name'] or row['feature_id']}: {row['text']}")
+    for name, path in paths.items():
+        print(f"  {name}: {path}")
+    return 0
 
 
 def _rainfall(args):
@@ -150,5 +200,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flood_model", description="OneMap flood forecast")
     sub = parser.add_subparsers(dest="flood_command", required=True)
     _configure_run(sub.add_parser("run", help="run a forecast"))
+    _configure_ensemble(sub.add_parser("ensemble", help="run an ensemble on Dask"))
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -130,6 +130,9 @@ class LocalInertialSolver:
         if self.dtype not in (np.float32, np.float64):
             raise InputError("dtype must be float32 or float64")
         self.backend = backend
+        #: numba: one fused pass per step (``_kernels.step_kernel``); False = the flux and depth kernels in
+        #: two passes (same results; kept for benchmarks and as the readable reference of the fused form)
+        self.fused = True
         self.dx = float(dx)
         self.dy = float(dy if dy is not None else dx)
         self.cell_area = self.dx * self.dy
@@ -365,24 +368,32 @@ class LocalInertialSolver:
         loss_a = self._dummy if loss_u else np.ascontiguousarray(loss, dtype=dtp)
         fin_a = self._dummy if fin_u else np.ascontiguousarray(infiltration_share, dtype=dtp)
         src_vol = self._source_volume_rate(source) * dt
-        if self.backend == "numba":
+        # 1. momentum (face fluxes) and 2. continuity (depths, max depth/speed, balance sums): one fused
+        # pass over the rows with numba (K.step_kernel), two whole-array passes with the numpy twin
+        if self.backend == "numba" and self.fused:
+            K.step_kernel(self.h, self.qx, self.qy, self._qx2, self._qy2, self.dzx, self.dzy, self.mx,
+                          self.my, self.n2, self._n2_uniform, P, self._magic, self._fbuf, self._fbuf_i,
+                          self._rbuf, self._rbuf_i, self._ustats, self._act8, src_a, src_u, loss_a, loss_u,
+                          fin_a, fin_u, self.hmax, self.vmax, self._negrow, self._stats, self.nchunks)
+            self.qx, self._qx2 = self._qx2, self.qx
+            self.qy, self._qy2 = self._qy2, self.qy
+        elif self.backend == "numba":  # the two-pass form (benchmarks: bench/flood_bench.py --two-pass)
             K.flux_kernel(self.h, self.qx, self.qy, self._qx2, self._qy2, self.dzx, self.dzy, self.mx,
                           self.my, self.n2, self._n2_uniform, P, self._magic, self._fbuf, self._fbuf_i,
                           self._rbuf, self._rbuf_i, self._ustats, self.nchunks)
+            self.qx, self._qx2 = self._qx2, self.qx
+            self.qy, self._qy2 = self._qy2, self.qy
+            K.depth_kernel(self.h, self.qx, self.qy, self._act8, src_a, src_u, loss_a, loss_u, fin_a, fin_u,
+                           self.hmax, self.vmax, P, self._negrow, self._stats, self.nchunks)
         else:
             R.flux(self.h, self.qx, self.qy, self._qx2, self._qy2, self.dzx, self.dzy, self.mx, self.my,
                    self.n2, self._n2_uniform, P, self._ustats)
+            self.qx, self._qx2 = self._qx2, self.qx
+            self.qy, self._qy2 = self._qy2, self.qy
+            R.depth(self.h, self.qx, self.qy, self._act8, src_a, src_u, loss_a, loss_u, fin_a, fin_u,
+                    self.hmax, self.vmax, P, self._negrow, self._stats)
         self._u_peak = float(self._ustats[:, 0].max())
         self._s_peak = float(self._ustats[:, 1].max())
-        self.qx, self._qx2 = self._qx2, self.qx
-        self.qy, self._qy2 = self._qy2, self.qy
-        depth = K.depth_kernel if self.backend == "numba" else R.depth
-        args = (self.h, self.qx, self.qy, self._act8, src_a, src_u, loss_a, loss_u, fin_a, fin_u,
-                self.hmax, self.vmax, P, self._negrow, self._stats)
-        if self.backend == "numba":
-            depth(*args, self.nchunks)
-        else:
-            depth(*args)
         st = self._stats.astype(np.float64)
         fixed, clipped = 0, 0.0
         if st[:, K.S_NNEG].sum() > 0:

@@ -43,6 +43,8 @@ MIN_SHOWN_M = 0.05
 WET_M = 0.15
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+#: Overlay ids of an operational run's depth snapshots: ``<run_id>.t<seconds, 6 digits>``.
+_SNAPSHOT = re.compile(r"\.t\d{6}$")
 
 
 def default_dem_path() -> Path:
@@ -210,13 +212,15 @@ def past_runs(limit: int = 50) -> list[dict]:
     d = overlay_dir()
     if not d.is_dir():
         return []
-    files = sorted((p for p in d.glob("*.json") if not p.name.startswith(".")),
+    files = sorted((p for p in d.glob("*.json") if not p.name.startswith(".") and not _SNAPSHOT.search(p.stem)),
                    key=lambda p: p.stat().st_mtime, reverse=True)[:limit]
     out = []
     for p in files:
         try:
             rec = json.loads(p.read_text())
         except (OSError, ValueError):
+            continue
+        if rec.get("kind") == "snapshot":  # an operational run's depth at one time (spatial.flood.ops)
             continue
         out.append({**rec, "run_id": p.stem, "overlay_url": f"/api/map/flood/{p.stem}.png"})
     return out

@@ -524,6 +524,46 @@ class Alert(Base):
     data: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
 
 
+class FloodRun(Base):
+    """One operational flood forecast run with its provenance (migration 0018, ``spatial.flood.ops``).
+
+    ``inputs``: the rainfall forecast (kind, files with SHA-256, label, interval edges [s]), DEM path
+    and SHA-256, model settings, hot-start lead [s]; ``outputs``: summary (max depth [m], wet area
+    [ha], balance error), the stored state and snapshot overlays; ``warnings``: the warnings table;
+    ``publication``: none, published, awaiting_confirmation (above the cap), confirmed, rejected or
+    superseded; ``publish_result``: the alert changes (or, while waiting, their preview).
+    """
+
+    __tablename__ = "flood_run"
+    __table_args__ = (
+        sa.CheckConstraint("source IN ('folder','api','planner','cli')", name="ck_flood_run_source"),
+        sa.CheckConstraint("status IN ('queued','running','done','failed')", name="ck_flood_run_status"),
+        sa.CheckConstraint("publication IN ('none','published','awaiting_confirmation','confirmed','rejected',"
+                           "'superseded')", name="ck_flood_run_publication"),
+        sa.UniqueConstraint("forecast_key", name="uq_flood_run_forecast_key"),
+        sa.Index("ix_flood_run_status_issued", "status", "issued_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    forecast_key: Mapped[str] = mapped_column(sa.String(64))
+    source: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16), server_default="queued")
+    issued_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    hot_start_from: Mapped[str | None] = mapped_column(sa.ForeignKey("flood_run.id", ondelete="SET NULL"))
+    inputs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    outputs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    warnings: Mapped[list] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
+    publication: Mapped[str] = mapped_column(sa.String(24), server_default="none")
+    publish_result: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    decided_by: Mapped[str | None] = mapped_column(sa.Text)
+    decided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    extent = mapped_column(Geometry("POLYGON", srid=SRID, spatial_index=False), nullable=True)
+
+
 class RuleState(Base):
     """Evaluation state of one rule of one sensor (pending condition, current level, last evaluated time)."""
 

@@ -78,6 +78,28 @@ class Settings(BaseSettings):
         default=0, description="Demo mode: move on-duty workers this often (dev.sh run sets 20); 0 = off."
     )
     flood_warmup: bool = Field(default=True, description="Compile the flood kernels in the background at start-up.")
+    flood_watch_seconds: int = Field(
+        default=30, ge=0, description="Period of the in-server flood watch (inbox + queued forecasts); 0 = off.")
+    flood_inbox: Path | None = Field(
+        default=None, description="Folder the flood watch takes rainfall forecasts from; unset: <home>/flood/inbox.")
+    flood_interval_seconds: float = Field(
+        default=600.0, gt=0, description="Length [s] of one forecast band / CSV row / radar step when the "
+                                         "forecast does not say (GeoTIFF tag ONEMAP_INTERVAL_S).")
+    flood_settle_seconds: float = Field(
+        default=2.0, ge=0, description="An inbox item is taken once unchanged this long [s] (or write + rename).")
+    flood_nowcast_minutes: float = Field(default=60.0, gt=0, description="Lead time of radar nowcasts [min].")
+    flood_cell_m: float = Field(default=30.0, gt=0, description="Cell size [m] of operational flood runs.")
+    flood_drainage_mm_h: float = Field(default=20.0, ge=0, description="Sewer capacity [mm/h] of operational runs.")
+    flood_recession_s: float = Field(default=3600.0, ge=0,
+                                     description="Simulated time [s] after the forecast's last rain.")
+    flood_snapshot_seconds: float = Field(
+        default=600.0, gt=0, description="Depth snapshots of operational runs every this many seconds "
+                                         "(time slider, hot starts).")
+    flood_hot_start_max_s: float = Field(
+        default=21600.0, ge=0, description="Hot-start from a run at most this old [s]; older: a dry start.")
+    flood_confirm_fraction: float = Field(
+        default=0.5, ge=0, le=1, description="A run warning more than this fraction of the district's grids "
+                                             "waits for a person to confirm before it publishes.")
     position_retention_days: int = Field(default=30, description="Worker GPS history kept this long.")
     position_max_age_s: int = Field(default=600, description="Fixes older than this are stale for dispatch.")
     reporter_retention_days: int = Field(

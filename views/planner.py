@@ -8,6 +8,11 @@ size (20-50 m), stores the depth overlay PNG (served by
 periodic callback copies the progress into the progress bar. "Issue
 warnings" hands the warnings to ``spatial.sensors.flood_warnings``, which
 stores alerts and messages and opens waterlogging tickets for orange/red ones.
+
+"Operational runs" shows the flood watch (``spatial.flood.ops``): the run
+history, the latest run (its inputs, hot start and publication), a time slider
+over its depth snapshots, and Confirm / Reject for a run that waits above the
+warning cap.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from layers.warnings import warning_features
 from spatial import drainage, forecasts
 from spatial.errors import ConfigError, ValidationError
 from spatial.flood_events import calibrated_parameters
+from spatial.flood import ops as flood_ops
 from spatial.maps import mapdata
 from spatial.profile import district_profile
 from spatial.sensors.flood_warnings import publish_forecast_warnings
@@ -90,6 +96,18 @@ class PlannerView:
         self.issue_result = pn.pane.HTML("")
         self.past = pn.widgets.Select(name="Past runs", options=self._past_options(), width=200)
         self.show_btn = pn.widgets.Button(name="Show run", width=200)
+        self.ops_table = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True, height=200,
+                                              sizing_mode="stretch_width", layout="fit_data_fill", theme="simple",
+                                              selectable=1)
+        self.ops_latest = pn.pane.HTML("")
+        self.ops_slider = pn.widgets.DiscreteSlider(name="Depth at (minutes after issue)", options=[0], value=0,
+                                                    width=440, disabled=True)
+        self.ops_refresh = pn.widgets.Button(name="Refresh runs", width=140)
+        self.ops_confirm = pn.widgets.Button(name="Confirm warnings", button_type="danger", width=160,
+                                             visible=False)
+        self.ops_reject = pn.widgets.Button(name="Hold back", width=120, visible=False)
+        self._ops_runs: list[dict] = []
+        self._ops_run: dict | None = None
         self.map = MapPane(view_for_bounds(self.bounds, width_px=MAP_W, height_px=MAP_H),
                            tooltips={"warnings": warning_tooltip(), "drainage": pipe_tooltip()})
         context = {"grid_lines": boundaries(grids, layer_id="grid_lines", color=(170, 170, 170, 160), width_px=1),
@@ -107,6 +125,12 @@ class PlannerView:
         self.run_btn.on_click(g(lambda e: self.start()))
         self.issue_btn.on_click(g(lambda e: self.issue()))
         self.show_btn.on_click(g(lambda e: self.show_past()))
+        self.ops_refresh.on_click(g(lambda e: self.refresh_runs()))
+        self.ops_confirm.on_click(g(lambda e: self.decide(True)))
+        self.ops_reject.on_click(g(lambda e: self.decide(False)))
+        self.ops_slider.param.watch(g(lambda e: self.show_snapshot(e.new)), "value")
+        self.ops_table.param.watch(g(lambda e: self.select_run(e.new)), "selection")
+        self.refresh_runs()
 
     # ------------------------------------------------------------------ layout
     def sidebar(self) -> list:
@@ -115,8 +139,11 @@ class PlannerView:
                 self.show_btn, self.legend]
 
     def main(self) -> pn.viewable.Viewable:
+        ops = pn.Column("#### Operational runs (flood watch)", pn.Row(self.ops_refresh, self.ops_confirm,
+                                                                       self.ops_reject),
+                        self.ops_latest, self.ops_slider, self.ops_table, width=470)
         right = pn.Column(self.progress, self.prog_text, self.summary, "#### Roads and grids at risk",
-                          self.warn_table, self.issue_btn, self.issue_result, width=470)
+                          self.warn_table, self.issue_btn, self.issue_result, ops, width=470)
         return pn.Column(self.alert, pn.Row(pn.Column(self.map.pane, sizing_mode="stretch_width"), right,
                                             sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
@@ -245,3 +272,80 @@ class PlannerView:
         for k, v in (out or {}).items():
             buf.write(f"{k}: {v if not isinstance(v, list) else len(v)}<br/>")
         self.issue_result.object = f"<b>Warnings issued</b><br/>{buf.getvalue()}"
+
+    # ------------------------------------------------------------------ operational runs
+    def refresh_runs(self) -> None:
+        """Reload the flood watch's run history and show the latest run."""
+        with db() as s:
+            self._ops_runs = flood_ops.list_runs(s, limit=50)
+        rows = [{"issued": r["issued_at"][:16].replace("T", " "), "run": r["run_id"], "status": r["status"],
+                 "warnings": r["publication"], "max depth m": r["outputs"].get("max_depth_m"),
+                 "grids": r["outputs"].get("grids_at_risk"), "hot start": r["hot_start_from"] or "dry"}
+                for r in self._ops_runs]
+        self.ops_table.value = pd.DataFrame(rows)
+        if self._ops_runs:
+            self.select_run([0])
+        else:
+            self.ops_latest.object = "<i>No operational run yet: forecasts dropped in the flood inbox or " \
+                                     "POSTed to /api/flood/forecasts run by themselves.</i>"
+
+    def select_run(self, selection: list[int]) -> None:
+        """Show one run of the history (the latest when none is selected): summary, slider, decision buttons."""
+        if not self._ops_runs:
+            return
+        run = self._ops_runs[selection[0] if selection else 0]
+        self._ops_run = run
+        out, inp = run["outputs"], run["inputs"]
+        latest = "latest run" if run is self._ops_runs[0] else "run"
+        parts = [f"<b>{latest} {run['run_id']}</b> ({run['source']}, {run['status']}), issued "
+                 f"{run['issued_at'][:16].replace('T', ' ')} UTC", inp.get("rainfall", inp.get("label", "")),
+                 inp.get("hot_start", "")]
+        if out:
+            parts.append(f"max depth {out['max_depth_m']:.2f} m; <b>{out['roads_at_risk']}</b> roads and "
+                         f"<b>{out['grids_at_risk']}</b> of {out['district_grids']} grids at risk")
+        pub = run["publication"]
+        res = run["publish_result"] or {}
+        if pub == "awaiting_confirmation":
+            pv = res.get("preview", {})
+            parts.append(f"<b style='color:#b00'>Waiting for confirmation</b>: {res.get('reason', '')}; would "
+                         f"create {pv.get('created', 0)}, escalate {pv.get('escalated', 0)}, "
+                         f"clear {pv.get('cleared', 0)} warnings")
+        elif pub in ("published", "confirmed"):
+            parts.append(f"warnings {pub}: {res.get('created', 0)} new, {res.get('escalated', 0)} raised, "
+                         f"{res.get('deescalated', 0)} lowered, {res.get('cleared', 0)} cleared")
+        elif run["error"]:
+            parts.append(f"<b>failed</b>: {run['error']}")
+        else:
+            parts.append(f"warnings: {pub}")
+        self.ops_latest.object = "<br/>".join(p for p in parts if p)
+        waiting = pub == "awaiting_confirmation"
+        self.ops_confirm.visible = self.ops_reject.visible = waiting
+        snaps = out.get("snapshots") or []
+        self._snaps = {round(sn["t_s"] / 60): sn for sn in snaps}
+        if snaps:
+            options = sorted(self._snaps)
+            self.ops_slider.options = options
+            self.ops_slider.disabled = False
+            if self.ops_slider.value == options[-1]:
+                self.show_snapshot(options[-1])
+            else:
+                self.ops_slider.value = options[-1]
+        else:
+            self.ops_slider.disabled = True
+
+    def show_snapshot(self, minute: int) -> None:
+        """Draw the selected run's depth at ``minute`` after its issue time."""
+        run, sn = self._ops_run, getattr(self, "_snaps", {}).get(minute)
+        if run is None or sn is None:
+            return
+        self.map.set_layers({"flood": bitmap_layer(sn["overlay_url"], bounds=run["outputs"]["corners"],
+                                                   layer_id="flood"), "warnings": None}, order=ORDER)
+
+    def decide(self, confirm: bool) -> None:
+        """Confirm (publish) or hold back the warnings of the shown run waiting above the cap."""
+        if self._ops_run is None:
+            return
+        with db() as s:
+            rec = flood_ops.decide(s, self._ops_run["run_id"], confirm=confirm, actor=ACTOR)
+        show(self.alert, f"Run {rec['run_id']}: warnings {rec['publication']}.", "success")
+        self.refresh_runs()

@@ -49,6 +49,7 @@ BODY_LIMITS: dict[tuple[str, str], int] = {
     ("POST", "/api/workers/positions"): 5_000_000,
     ("POST", "/api/sensors/readings"): 5_000_000,
     ("POST", "/api/cameras/detections"): 5_000_000,
+    ("POST", "/api/flood/forecasts"): 200_000_000,
 }
 #: Deepest nesting accepted in a JSON body (objects and arrays).
 MAX_JSON_DEPTH = 32

@@ -1,8 +1,9 @@
 """The ``onemap`` command line of the core.
 
 Core commands live here (db, migrate, import, export); the domain command
-groups (``spatial.cli.tickets``, ``.dispatch``, ``.sensors``, ``.backup``, ``.grids``, ``.district``, ``.osm`` and
-``flood_model.cli``) are listed in :data:`COMMAND_GROUPS`. The composition
+groups (``spatial.cli.tickets``, ``.dispatch``, ``.sensors``, ``.backup``, ``.grids``, ``.district``, ``.osm``
+and ``.flood``, the model's ``flood_model.cli`` plus the operational loop) are listed in
+:data:`COMMAND_GROUPS`. The composition
 root (``app.main``, the ``onemap`` entry point) adds ``load-demo`` and
 ``serve`` through ``extra``. Errors a user can cause print their message and
 exit with status 2.
@@ -17,11 +18,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from flood_model import cli as flood_cli
 from spatial.cli import backup as backup_cli
 from spatial.cli import dispatch as dispatch_cli
 from spatial.cli import district as district_cli
 from spatial.cli import drainage as drainage_cli
+from spatial.cli import flood as flood_cli
 from spatial.cli import grids as grids_cli
 from spatial.cli import osm as osm_cli
 from spatial.cli import sensors as sensors_cli
