@@ -38,17 +38,18 @@ from typing import Annotated, Literal
 import asyncpg
 import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from tipg.collections import Catalog, Collection, CollectionList, pg_get_collection_index
 from tipg.database import DB_CATALOG_FILE
-from tipg.dependencies import bbox_query, datetime_query, s_intersects, t_intersects
+from tipg.dependencies import FilterLang, bbox_query, datetime_query, filter_query, s_intersects, t_intersects
 from tipg.errors import DEFAULT_STATUS_CODES, add_exception_handlers
 from tipg.factory import Endpoints
 from tipg.settings import DatabaseSettings
 
 from spatial.api.deps import install_error_handlers, optional_principal
 from spatial.auth import Principal
-from spatial.errors import Forbidden, NotFound, Unauthorized
+from spatial.errors import DatabaseUnavailable, Forbidden, NotFound, OneMapError, Unauthorized, ValidationError
 from spatial.privacy import is_staff
 from spatial.settings import get_settings
 
@@ -290,7 +291,43 @@ def create_ogc_app() -> _OpenOnFirstRequest:
     _advertise_legacy_filter_lang(app)
     add_exception_handlers(app, DEFAULT_STATUS_CODES)
     install_error_handlers(app)
+    app.add_exception_handler(asyncpg.PostgresError, _query_error)
+    app.dependency_overrides[filter_query] = checked_filter
     return _OpenOnFirstRequest(app)
+
+
+def checked_filter(
+    query: Annotated[str | None, Query(alias="filter", description="CQL2 filter")] = None,
+    filter_lang: Annotated[FilterLang | None, Query(alias="filter-lang", description="cql2-text (default) or "
+                                                                                      "cql2-json")] = None,
+):
+    """tipg's ``filter`` parameter; a filter CQL2 cannot parse is a 400 (its parser raises a bare Exception)."""
+    try:
+        return filter_query(query, filter_lang)
+    except Exception as exc:
+        raise BadFilter(f"filter is not valid CQL2 text: {' '.join(str(exc).split())[:300]}") from exc
+
+
+class BadFilter(ValidationError):
+    """A ``filter`` that is not valid CQL2 or does not fit the collection's columns."""
+
+    code = "bad_filter"
+    status_code = 400
+
+
+#: SQLSTATE classes of a query the caller's filter made invalid (data exception, syntax or type error).
+_CALLER_SQLSTATE_CLASSES = ("22", "42")
+
+
+async def _query_error(request: Request, exc: Exception) -> JSONResponse:
+    """A filter PostgreSQL refused (e.g. ``on_duty = 1`` on a boolean): 400 with its message; else 503."""
+    assert isinstance(exc, asyncpg.PostgresError)
+    state = getattr(exc, "sqlstate", "") or ""
+    if state[:2] in _CALLER_SQLSTATE_CLASSES:
+        err: OneMapError = BadFilter(f"the filter does not fit the collection: {exc.args[0] if exc.args else exc}")
+        return JSONResponse(err.to_dict(), status_code=err.status_code)
+    err = DatabaseUnavailable("The database is unavailable; try again shortly.")
+    return JSONResponse(err.to_dict(), status_code=err.status_code)
 
 
 def _advertise_legacy_filter_lang(app: FastAPI) -> None:
