@@ -202,7 +202,16 @@ def _query(name: str, description: str, schema: dict | None = None) -> dict:
             "schema": schema or {"type": "string"}}
 
 
-_ERRORS = {"description": "Open311 error list: [{code, description}] (XML <errors><error> for .xml)"}
+def _content(items: dict) -> dict:
+    """Both Open311 formats of an answer: a JSON array of ``items`` objects, or XML (``.xml``)."""
+    return {"application/json": {"schema": {"type": "array", "items": {"type": "object", "properties": items}}},
+            "text/xml": {"schema": {"type": "string", "description": "the same, as Open311 XML (utf-8)"}}}
+
+
+_ERRORS = {"description": "Open311 error list: [{code, description}] (XML <errors><error> for .xml)",
+           "content": _content({"code": {"type": "integer"}, "description": {"type": "string"}})}
+_CREATED = _content({"service_request_id": {"type": "string"}, "service_notice": {"type": "string"},
+                     "account_id": {"type": "string", "nullable": True}})
 #: The OpenAPI description of the Open311 form (the handler reads the form itself, as the spec is form-encoded).
 POST_REQUEST_DOC = {
     "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
@@ -222,8 +231,10 @@ POST_REQUEST_DOC = {
             "email": {"type": "string"}, "device_id": {"type": "string"}, "account_id": {"type": "string"},
             "attribute[priority]": {"type": "string", "enum": ["1", "2", "3", "4", "5"]},
         }}}}},
-    "responses": {"201": {"description": "created: [{service_request_id, service_notice, account_id}]"},
-                  "200": {"description": "merged into an open duplicate, or an Idempotency-Key retry"},
+    "responses": {"201": {"description": "created: [{service_request_id, service_notice, account_id}]",
+                          "content": _CREATED},
+                  "200": {"description": "merged into an open duplicate, or an Idempotency-Key retry",
+                          "content": _CREATED},
                   "400": _ERRORS, "403": _ERRORS, "404": _ERRORS},
 }
 GET_REQUESTS_DOC = {"parameters": [
@@ -236,7 +247,11 @@ GET_REQUESTS_DOC = {"parameters": [
     _query("page", "extension: page number from 1", {"type": "integer", "minimum": 1}),
     _query("page_size", f"extension: 1-{MAX_RESULTS}", {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS}),
     _query("bbox", "extension: min_lon,min_lat,max_lon,max_lat (EPSG:4326)"),
-], "responses": {"200": {"description": "service_requests"}, "400": _ERRORS}}
+], "responses": {"200": {"description": "service_requests (service_request_id, status, service_code, "
+                                        "requested_datetime, lat, long, address, ...)",
+                         "content": _content({"service_request_id": {"type": "string"},
+                                              "status": {"type": "string", "enum": ["open", "closed"]}})},
+                 "400": _ERRORS}}
 
 
 @router.post("/requests.{fmt}", summary="Open311: submit a request (form-encoded, api_key required)",

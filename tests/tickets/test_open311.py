@@ -285,3 +285,31 @@ def test_address_only_reports_are_located_by_the_local_geocoder(client, world):
     for fields in ({"address_string": "Nonexistent Boulevard 999"}, {"address_id": "n999"}, {"address_id": "77"}):
         r = _post(client, "json", tk, lat=None, long=None, **fields)
         assert r.status_code == 400 and "send lat and long" in r.json()[0]["description"], (fields, r.text)
+
+
+def test_ids_beyond_the_column_are_open311_404s(client, world):
+    """Issue 19: ids beyond PostgreSQL's bigint answered a plain-text 500."""
+    for fmt in ("json", "xml"):
+        r = client.get(f"{BASE}/requests/{2**63}.{fmt}")
+        assert r.status_code == 404, r.text
+        code = r.json()[0]["code"] if fmt == "json" else int(_xml(r).find("error/code").text)
+        assert code == 404
+    r = client.get(f"{BASE}/requests.json", params={"page": "99999999999999999999"})
+    assert r.status_code == 400 and r.json()[0]["code"] == 400
+
+
+def test_openapi_describes_open311_and_the_ticket_bodies(client):
+    """Issue 19: the OpenAPI document lacked the Open311 form, filters, formats and errors, and /api/tickets bodies."""
+    paths = client.get("/openapi.json").json()["paths"]
+    post = paths["/open311/v2/requests.{fmt}"]["post"]
+    form = post["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    fields = {"api_key", "service_code", "lat", "long", "address_string", "address_id", "phone"}
+    assert fields <= set(form["properties"])
+    for status in ("201", "400", "403", "404"):
+        assert {"application/json", "text/xml"} <= set(post["responses"][status]["content"]), status
+    get = paths["/open311/v2/requests.{fmt}"]["get"]
+    filters = {"service_code", "start_date", "end_date", "status", "page", "bbox"}
+    assert filters <= {p["name"] for p in get["parameters"]}
+    assert "/open311/v2/servicerequestupdates.{fmt}" in paths
+    body = paths["/api/tickets"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {"category", "lon", "lat"} <= set(body["properties"]) and body["required"]
