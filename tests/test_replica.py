@@ -4,8 +4,9 @@ The test takes a base backup of the managed cluster (``pg_basebackup -R``,
 WAL streamed), starts it as a hot standby on a free loopback port with the
 project's own cluster code (:class:`spatial.db.cluster.LocalCluster`), and
 points a server at it with ``ONEMAP_DATABASE_REPLICA_URL``. With replay paused
-on the standby a ticket committed on the primary is not in the OGC API's
-answer (it reads the replica); once replay resumes it is.
+on the standby a ticket committed on the primary is neither in the OGC API's
+answer nor in the map statistics (both read the replica); once replay resumes
+it is.
 """
 
 from __future__ import annotations
@@ -124,8 +125,11 @@ def test_the_ogc_api_reads_the_streaming_replica(committed, db_url, replica, tmp
                                 geom="SRID=4326;POINT(113.42 23.09)", grid_id=d["grids"]["G00"], status="reported")
                 s.add(second)
             assert ids() == {first.id}  # committed on the primary, not yet replayed: the API reads the replica
+            kpis = f"http://127.0.0.1:{port}/api/map/kpis"
+            assert httpx.get(kpis, params={"days": 3650}, timeout=30).json()["received"] == 1  # map: replica too
             standby.execute("SELECT pg_wal_replay_resume()")
             _wait(lambda: ids() == {first.id, second.id})
+            assert httpx.get(kpis, params={"days": 3650}, timeout=30).json()["received"] == 2
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -32,6 +32,7 @@ from layers.sensors import sensor_points
 from layers.sensors import tooltip as sensor_tooltip
 from layers.tickets import ticket_points
 from layers.tickets import tooltip as ticket_tooltip
+from spatial.db.engine import read_session_scope
 from spatial.io.monthly_report import monthly_report_pdf
 from spatial.maps import mapdata
 from spatial.maps.tiles import BUILDINGS_MIN_ZOOM
@@ -191,7 +192,7 @@ class LeadershipView:
 
     def _report_pdf(self) -> io.BytesIO:
         """The chosen month's assessment PDF (department and street ranking, charts, map), made on click."""
-        with db() as s:
+        with read_session_scope() as s:  # the replica when one is configured
             return io.BytesIO(monthly_report_pdf(s, month=self.report_month.value))
 
     def _build_deferred(self) -> None:

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from spatial.auth import create_token, revoke_token
 from spatial.clock import as_utc, parse_day
-from spatial.db.engine import session_scope
+from spatial.db.engine import read_session_scope, session_scope
 from spatial.errors import NotFound, ValidationError
 from spatial.io import monthly_report, ticket_export
 from spatial.models import ApiToken, Department, Worker
@@ -94,7 +94,7 @@ def _score(args: argparse.Namespace) -> int:
 def _report_monthly(args: argparse.Namespace) -> int:
     first, as_of = _month_args(args)
     out = Path(args.out or f"assessment-{args.month}.pdf")
-    with session_scope() as session:
+    with read_session_scope() as session:  # the replica when one is configured
         pdf = monthly_report.monthly_report_pdf(session, month=first, as_of=as_of)
     out.write_bytes(pdf)
     print(f"monthly assessment {args.month}: {out} ({len(pdf) / 1024:.0f} KiB)")
