@@ -11,13 +11,7 @@ contact, sensitive tickets or private sensors to the public.
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pyogrio
@@ -29,8 +23,8 @@ from spatial.db.engine import get_engine, session_scope
 from spatial.models import Alert, Camera, Sensor, Ticket, Worker
 from tests.conftest import truncate_all
 from tests.district import seed_small_district
+from tests.live_server import live_server
 
-REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 10, 5, 2, 0, tzinfo=UTC)
 REPORTER = ("reporter_name", "reporter_phone", "reporter_account", "attrs", "photo_urls", "created_by")
 
@@ -85,25 +79,8 @@ def world(db_url):
 def server(world, db_url, tmp_path_factory):
     """The one server on a free loopback port; yields its base URL and its log file."""
     log_path = tmp_path_factory.mktemp("ogc") / "server.log"
-    env = {**os.environ, "ONEMAP_DATABASE_URL": db_url, "PYTHONPATH": str(REPO), "ONEMAP_FLOOD_WARMUP": "0",
-           "ONEMAP_SLA_SWEEP_SECONDS": "0", "ONEMAP_SENSOR_CHECK_SECONDS": "0",
-           "ONEMAP_RETENTION_SWEEP_SECONDS": "0", "ONEMAP_DEMO_SIMULATE_SECONDS": "0"}
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:create_server", "--factory",
-                                 "--host", "127.0.0.1", "--port", "0", "--log-level", "info"],
-                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        port = None
-        deadline = time.monotonic() + 90
-        while port is None and time.monotonic() < deadline:
-            assert proc.poll() is None, log_path.read_text()
-            m = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log_path.read_text())
-            port = int(m.group(1)) if m else time.sleep(0.2)
-        assert port, log_path.read_text()
-        yield f"http://127.0.0.1:{port}", log_path
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with live_server(log_path, {"ONEMAP_DATABASE_URL": db_url}) as base:
+        yield base, log_path
 
 
 @pytest.fixture

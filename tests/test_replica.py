@@ -12,13 +12,9 @@ it is.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -30,8 +26,7 @@ from spatial.db.engine import session_scope
 from spatial.models import Ticket
 from spatial.settings import Settings, get_settings
 from tests.district import seed_small_district
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.live_server import live_server
 
 
 def _free_port() -> int:
@@ -93,24 +88,9 @@ def test_the_ogc_api_reads_the_streaming_replica(committed, db_url, replica, tmp
         assert sent >= 1
 
         readonly = make_url(get_settings().sqlalchemy_url(make_url(db_url).database, role="readonly"))
-        env = {**os.environ, "PYTHONPATH": str(REPO), "ONEMAP_FLOOD_WARMUP": "0",
-               "ONEMAP_SLA_SWEEP_SECONDS": "0", "ONEMAP_SENSOR_CHECK_SECONDS": "0",
-               "ONEMAP_RETENTION_SWEEP_SECONDS": "0", "ONEMAP_DEMO_SIMULATE_SECONDS": "0",
-               "ONEMAP_DATABASE_REPLICA_URL": readonly.set(port=rep.settings.pg_port).render_as_string(
-                   hide_password=False)}
-        log_path = tmp_path / "server.log"
-        with open(log_path, "w") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:create_server", "--factory",
-                                     "--host", "127.0.0.1", "--port", "0"], cwd=REPO, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT)
-        try:
-            port = None
-            deadline = time.monotonic() + 90
-            while port is None and time.monotonic() < deadline:
-                assert proc.poll() is None, log_path.read_text()
-                m = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log_path.read_text())
-                port = int(m.group(1)) if m else time.sleep(0.2)
-            items = f"http://127.0.0.1:{port}/ogc/collections/ogc.tickets/items"
+        replica_url = readonly.set(port=rep.settings.pg_port).render_as_string(hide_password=False)
+        with live_server(tmp_path / "server.log", {"ONEMAP_DATABASE_REPLICA_URL": replica_url}) as base:
+            items = f"{base}/ogc/collections/ogc.tickets/items"
 
             def ids() -> set[int]:
                 r = httpx.get(items, headers={"Accept": "application/geo+json"}, timeout=30)
@@ -125,11 +105,8 @@ def test_the_ogc_api_reads_the_streaming_replica(committed, db_url, replica, tmp
                                 geom="SRID=4326;POINT(113.42 23.09)", grid_id=d["grids"]["G00"], status="reported")
                 s.add(second)
             assert ids() == {first.id}  # committed on the primary, not yet replayed: the API reads the replica
-            kpis = f"http://127.0.0.1:{port}/api/map/kpis"
+            kpis = f"{base}/api/map/kpis"
             assert httpx.get(kpis, params={"days": 3650}, timeout=30).json()["received"] == 1  # map: replica too
             standby.execute("SELECT pg_wal_replay_resume()")
             _wait(lambda: ids() == {first.id, second.id})
             assert httpx.get(kpis, params={"days": 3650}, timeout=30).json()["received"] == 2
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
