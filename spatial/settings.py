@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     )
     flood_warmup: bool = Field(default=True, description="Compile the flood kernels in the background at start-up.")
     position_retention_days: int = Field(default=30, description="Worker GPS history kept this long.")
+    reading_retention_days: int = Field(
+        default=0, ge=0, description="Sensor readings kept this long (whole monthly partitions dropped); 0 = forever.")
     position_max_age_s: int = Field(default=600, description="Fixes older than this are stale for dispatch.")
     reporter_retention_days: int = Field(
         default=365, ge=0,

@@ -12,6 +12,9 @@ job                     what                                                 per
 ``retention``           prune GPS history (spatial.workers.positions)        ``ONEMAP_RETENTION_SWEEP_SECONDS``
 ``reporter_retention``  blank old reporter contact                           ``ONEMAP_RETENTION_SWEEP_SECONDS``
                         (spatial.tickets.retention)
+``partitions``          next months' partitions of sensor_reading, drop      ``ONEMAP_RETENTION_SWEEP_SECONDS``
+                        months past ONEMAP_READING_RETENTION_DAYS
+                        (spatial.db.partitions)
 ======================  ===================================================  =================================
 
 Jobs with ``at_start`` (both retention jobs) also run once as soon as the
@@ -42,6 +45,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 import flood_model
+from spatial.db import partitions
 from spatial.db.engine import session_scope
 from spatial.sensors import rules
 from spatial.settings import get_settings
@@ -69,6 +73,7 @@ def scheduled_jobs(extra: Sequence[Job] = ()) -> list[Job]:
         Job("sensors", s.sensor_check_seconds, rules.check_offline),
         Job("retention", s.retention_sweep_seconds, positions.prune_positions, at_start=True),
         Job("reporter_retention", s.retention_sweep_seconds, retention.prune_reporters, at_start=True),
+        Job("partitions", s.retention_sweep_seconds, partitions.maintain, at_start=True),
         *extra,
     ]
     return [j for j in jobs if j.period_s > 0]

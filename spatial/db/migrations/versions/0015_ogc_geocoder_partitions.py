@@ -10,6 +10,15 @@
 * ``pg_trgm`` and a trigram index on the address points' ``street ||
   housenumber`` text, for :mod:`spatial.geocode` (Open311 reports located by
   ``address_string`` only).
+* ``sensor_reading`` becomes natively partitioned by month of ``observed_at``
+  (same columns, primary key ``(sensor_id, observed_at)``, foreign key and BRIN
+  index; rows copied), with a DEFAULT partition so no reading is ever refused.
+  ``onemap_ensure_partitions(parent, column, months_back, months_ahead)``
+  creates the monthly partitions (moving rows out of the DEFAULT partition
+  first) and ``onemap_drop_partitions(parent, before)`` drops whole months
+  older than a cut-off (retention); both SECURITY DEFINER (they run as the
+  owner, the only role with DDL), run by the server's ``partitions`` job
+  (``spatial.db.partitions``).
 
 Revision ID: 0015
 Revises: 0012
@@ -91,6 +100,88 @@ FROM worker w JOIN department d ON d.id = w.department_id LEFT JOIN admin_unit g
 }
 
 
+PARTITION_FNS = r"""
+CREATE OR REPLACE FUNCTION onemap_ensure_partitions(parent regclass, col text, months_back int, months_ahead int)
+RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  m date := date_trunc('month', now() AT TIME ZONE 'UTC')::date - make_interval(months => months_back);
+  last date := date_trunc('month', now() AT TIME ZONE 'UTC')::date + make_interval(months => months_ahead);
+  base text := (SELECT relname FROM pg_class WHERE oid = parent);
+  part text; lo timestamptz; hi timestamptz; made int := 0;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = parent) THEN
+    RAISE EXCEPTION '% is not a partitioned table', parent;
+  END IF;
+  WHILE m <= last LOOP
+    part := format('%s_y%sm%s', base, to_char(m, 'YYYY'), to_char(m, 'MM'));
+    lo := m::timestamp AT TIME ZONE 'UTC';
+    hi := (m + interval '1 month')::timestamp AT TIME ZONE 'UTC';
+    IF to_regclass(part) IS NULL THEN
+      -- rows of this month that went to the DEFAULT partition move into the new one
+      EXECUTE format('CREATE TABLE %I (LIKE %s INCLUDING DEFAULTS)', part, parent);
+      EXECUTE format('WITH moved AS (DELETE FROM %I WHERE %I >= $1 AND %I < $2 RETURNING *) '
+                     'INSERT INTO %I SELECT * FROM moved', base || '_default', col, col, part) USING lo, hi;
+      EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', parent, part, lo, hi);
+      made := made + 1;
+    END IF;
+    m := m + interval '1 month';
+  END LOOP;
+  RETURN made;
+END $$;
+
+CREATE OR REPLACE FUNCTION onemap_drop_partitions(parent regclass, before timestamptz)
+RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE r record; dropped int := 0;
+BEGIN
+  FOR r IN SELECT c.oid::regclass AS part, pg_get_expr(c.relpartbound, c.oid) AS bound
+           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = parent LOOP
+    -- only whole months entirely before the cut-off: FOR VALUES FROM ('a') TO ('b') with b <= before
+    IF r.bound LIKE 'FOR VALUES FROM%' AND
+       (regexp_match(r.bound, 'TO \(''([^'']+)''\)'))[1]::timestamptz <= before THEN
+      EXECUTE format('DROP TABLE %s', r.part);
+      dropped := dropped + 1;
+    END IF;
+  END LOOP;
+  RETURN dropped;
+END $$;
+"""
+
+
+def _partition_readings() -> None:
+    op.execute("ALTER TABLE sensor_reading RENAME TO sensor_reading_unpartitioned")
+    op.execute("ALTER INDEX sensor_reading_pkey RENAME TO sensor_reading_unpartitioned_pkey")
+    op.execute("ALTER INDEX ix_sensor_reading_observed_brin RENAME TO ix_sensor_reading_unpartitioned_brin")
+    op.execute("CREATE TABLE sensor_reading (LIKE sensor_reading_unpartitioned INCLUDING DEFAULTS) "
+               "PARTITION BY RANGE (observed_at)")
+    op.execute("ALTER TABLE sensor_reading ADD CONSTRAINT sensor_reading_pkey PRIMARY KEY (sensor_id, observed_at)")
+    op.execute("ALTER TABLE sensor_reading ADD CONSTRAINT sensor_reading_sensor_id_fkey FOREIGN KEY (sensor_id) "
+               "REFERENCES sensor(id) ON DELETE CASCADE")
+    op.execute("CREATE INDEX ix_sensor_reading_observed_brin ON sensor_reading USING brin (observed_at)")
+    op.execute("CREATE TABLE sensor_reading_default PARTITION OF sensor_reading DEFAULT")
+    op.execute(PARTITION_FNS)
+    op.execute("INSERT INTO sensor_reading SELECT * FROM sensor_reading_unpartitioned")
+    op.execute("DROP TABLE sensor_reading_unpartitioned")
+    # the months that hold readings, and three ahead (rows move out of the DEFAULT partition)
+    op.execute("""SELECT onemap_ensure_partitions('sensor_reading', 'observed_at', coalesce((
+        SELECT greatest(0, ((extract(year FROM now()) - extract(year FROM min(observed_at))) * 12
+                            + extract(month FROM now()) - extract(month FROM min(observed_at)))::int)
+        FROM sensor_reading_default), 0), 3)""")
+
+
+def _unpartition_readings() -> None:
+    op.execute("CREATE TABLE sensor_reading_plain (LIKE sensor_reading INCLUDING DEFAULTS)")
+    op.execute("INSERT INTO sensor_reading_plain SELECT * FROM sensor_reading")
+    op.execute("DROP TABLE sensor_reading CASCADE")
+    op.execute("DROP FUNCTION IF EXISTS onemap_ensure_partitions(regclass, text, int, int)")
+    op.execute("DROP FUNCTION IF EXISTS onemap_drop_partitions(regclass, timestamptz)")
+    op.execute("ALTER TABLE sensor_reading_plain RENAME TO sensor_reading")
+    op.execute("ALTER TABLE sensor_reading ADD CONSTRAINT sensor_reading_pkey PRIMARY KEY (sensor_id, observed_at)")
+    op.execute("ALTER TABLE sensor_reading ADD CONSTRAINT sensor_reading_sensor_id_fkey FOREIGN KEY (sensor_id) "
+               "REFERENCES sensor(id) ON DELETE CASCADE")
+    op.execute("CREATE INDEX ix_sensor_reading_observed_brin ON sensor_reading USING brin (observed_at)")
+
+
 def upgrade() -> None:
     op.execute("CREATE SCHEMA IF NOT EXISTS ogc")
     op.execute("CREATE SCHEMA IF NOT EXISTS ogc_staff")
@@ -99,9 +190,11 @@ def upgrade() -> None:
         op.execute(f"COMMENT ON VIEW {name} IS '{comment}'")
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.execute(f"CREATE INDEX ix_address_text_trgm ON address USING gin (({ADDRESS_TEXT}) gin_trgm_ops)")
+    _partition_readings()
 
 
 def downgrade() -> None:
+    _unpartition_readings()
     op.execute("DROP INDEX IF EXISTS ix_address_text_trgm")
     op.execute("DROP SCHEMA ogc_staff CASCADE")
     op.execute("DROP SCHEMA ogc CASCADE")
