@@ -197,10 +197,14 @@ class Sensor(Base):
 
 
 class SensorReading(Base):
-    """One observation; (sensor_id, observed_at) is unique so re-sent readings are no-ops."""
+    """One observation; (sensor_id, observed_at) is unique so re-sent readings are no-ops.
+
+    Partitioned by month of ``observed_at`` (migration 0015, :mod:`spatial.db.partitions`).
+    """
 
     __tablename__ = "sensor_reading"
-    __table_args__ = (sa.Index("ix_sensor_reading_observed_brin", "observed_at", postgresql_using="brin"),)
+    __table_args__ = (sa.Index("ix_sensor_reading_observed_brin", "observed_at", postgresql_using="brin"),
+                      {"postgresql_partition_by": "RANGE (observed_at)"})
 
     sensor_id: Mapped[int] = mapped_column(sa.ForeignKey("sensor.id", ondelete="CASCADE"), primary_key=True)
     observed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), primary_key=True)

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         default=None, description="URL of the owner role (migrations, backups); unset: ONEMAP_DATABASE_URL.")
     readonly_database_url: str | None = Field(
         default=None, description="URL of the read-only role (map readers, replicas); unset: the application's.")
+    database_replica_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ONEMAP_DATABASE_REPLICA_URL", "DATABASE_REPLICA_URL"),
+        description="URL of a read replica (streaming standby) for read-only queries (OGC API); unset: the "
+                    "primary, as the read-only role.")
     home: Path = Field(default=REPO_ROOT / ".onemap", description="Project state: cluster, logs, outputs.")
     data_dir: Path = Field(default=REPO_ROOT / "data", description="Demo data folder.")
     shared_data_dir: Path = Field(
@@ -101,6 +106,8 @@ class Settings(BaseSettings):
         default=0.5, ge=0, le=1, description="A run warning more than this fraction of the district's grids "
                                              "waits for a person to confirm before it publishes.")
     position_retention_days: int = Field(default=30, description="Worker GPS history kept this long.")
+    reading_retention_days: int = Field(
+        default=0, ge=0, description="Sensor readings kept this long (whole monthly partitions dropped); 0 = forever.")
     position_max_age_s: int = Field(default=600, description="Fixes older than this are stale for dispatch.")
     reporter_retention_days: int = Field(
         default=365, ge=0,
@@ -112,6 +119,7 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Asia/Shanghai",
                           description="Local time zone when no district profile is stored (the profile's wins).")
     pool_size: int = 10
+    ogc_pool_size: int = Field(default=5, ge=1, description="Connections of the OGC API's read-only pool.")
 
     @property
     def cluster_dir(self) -> Path:

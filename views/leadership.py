@@ -9,7 +9,8 @@ street (map) and the grid (KPIs, trend); "Whole district" goes back.
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime, timedelta
+import io
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
@@ -31,6 +32,8 @@ from layers.sensors import sensor_points
 from layers.sensors import tooltip as sensor_tooltip
 from layers.tickets import ticket_points
 from layers.tickets import tooltip as ticket_tooltip
+from spatial.db.engine import read_session_scope
+from spatial.io.monthly_report import monthly_report_pdf
 from spatial.maps import mapdata
 from spatial.maps.tiles import BUILDINGS_MIN_ZOOM
 from spatial.profile import district_profile
@@ -53,6 +56,15 @@ BIN_M = 400.0
 #: Ticket points are loaded for the visible area from this zoom level on (at most POINT_LIMIT).
 POINT_ZOOM = 15.0
 POINT_LIMIT = 5_000
+
+
+def _last_months(today: date, n: int) -> list[date]:
+    """The first days of the ``n`` months up to ``today``'s, newest first."""
+    out, y, m = [], today.year, today.month
+    for _ in range(n):
+        out.append(date(y, m, 1))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    return out
 
 
 def kpi_html(k: dict) -> str:
@@ -113,6 +125,13 @@ class LeadershipView:
         self.extrude = pn.widgets.Checkbox(name="3D extrusion", value=False)
         self.bins = pn.widgets.Checkbox(name=f"3D hex density ({BIN_M:.0f} m bins)", value=False)
         self.reset = pn.widgets.Button(name="Whole district", button_type="default", width=200)
+        months = _last_months(today, 12)
+        self.report_month = pn.widgets.Select(name="Monthly assessment (PDF)", width=200,
+                                              options={m.strftime("%Y-%m"): m for m in months}, value=months[0])
+        self.report = pn.widgets.FileDownload(callback=self._report_pdf, filename=self._report_name(),
+                                              label="Download assessment PDF", button_type="primary", width=200,
+                                              embed=False)
+        self.report_month.param.watch(lambda e: setattr(self.report, "filename", self._report_name()), "value")
         self.scope = pn.pane.HTML("<b>Whole district</b>")
         self.street_id: int | None = None
         self.grid_id: int | None = None
@@ -169,12 +188,20 @@ class LeadershipView:
     def sidebar(self) -> list:
         return [self.window, self.range, self.cats, self.metric, self.extrude, self.bins, self.points, "Overlays",
                 self.overlays, self.street_pick, self.reset, self.info,
-                self.scope, self.legend]
+                self.scope, self.legend, self.report_month, self.report]
 
     def main(self) -> pn.viewable.Viewable:
         return pn.Column(self.alert, self.kpi, pn.Row(pn.Column(self.map.pane, sizing_mode="stretch_width"),
                                                   self._right, sizing_mode="stretch_width"),
                          self._tables, self.status, sizing_mode="stretch_width")
+
+    def _report_name(self) -> str:
+        return f"assessment-{self.report_month.value:%Y-%m}.pdf"
+
+    def _report_pdf(self) -> io.BytesIO:
+        """The chosen month's assessment PDF (department and street ranking, charts, map), made on click."""
+        with read_session_scope() as s:  # the replica when one is configured
+            return io.BytesIO(monthly_report_pdf(s, month=self.report_month.value))
 
     def _build_deferred(self) -> None:
         """Trend chart and tables: added after the first paint so the map shows first."""

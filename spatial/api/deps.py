@@ -24,7 +24,7 @@ from flood_model.errors import FloodModelError
 from layers.errors import LayerError
 from spatial.auth import Principal, principal_for_token
 from spatial.bounds import INT4_MAX, INT8_MAX, MAX_PAGE, MAX_SECONDS, AwareTime
-from spatial.db.engine import new_session
+from spatial.db.engine import new_read_session, new_session
 from spatial.errors import Conflict, DatabaseUnavailable, Forbidden, OneMapError, Unauthorized, ValidationError
 from spatial.tickets.queries import TicketFilter
 
@@ -57,6 +57,20 @@ def db_session() -> Iterator[Session]:
         yield session
     finally:
         session.close()  # rolls back an uncommitted transaction
+
+
+def read_session() -> Iterator[Session]:
+    """FastAPI dependency: a session for read-only endpoints, on the read replica when one is configured.
+
+    ``ONEMAP_DATABASE_REPLICA_URL`` (a streaming standby): map statistics and
+    other reads that may lag the primary by the replication delay; nothing is
+    written through it (a standby refuses writes).
+    """
+    session = new_read_session()
+    try:
+        yield session
+    finally:
+        session.close()
 
 
 def commit_before_response(session: Session = Depends(db_session)) -> Iterator[None]:

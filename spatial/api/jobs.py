@@ -14,6 +14,9 @@ job                     what                                                 per
                         (spatial.tickets.retention)
 ``flood_watch``         run each new rainfall forecast, publish warnings     ``ONEMAP_FLOOD_WATCH_SECONDS``
                         (spatial.flood.ops.watch_once)
+``partitions``          next months' partitions of sensor_reading, drop      ``ONEMAP_RETENTION_SWEEP_SECONDS``
+                        months past ONEMAP_READING_RETENTION_DAYS
+                        (spatial.db.partitions)
 ======================  ===================================================  =================================
 
 Jobs with ``at_start`` (both retention jobs) also run once as soon as the
@@ -44,6 +47,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 import flood_model
+from spatial.db import partitions
 from spatial.db.engine import session_scope
 from spatial.flood import ops as flood_ops
 from spatial.sensors import rules
@@ -73,6 +77,7 @@ def scheduled_jobs(extra: Sequence[Job] = ()) -> list[Job]:
         Job("retention", s.retention_sweep_seconds, positions.prune_positions, at_start=True),
         Job("reporter_retention", s.retention_sweep_seconds, retention.prune_reporters, at_start=True),
         Job("flood_watch", s.flood_watch_seconds, flood_ops.watch_once, at_start=True),
+        Job("partitions", s.retention_sweep_seconds, partitions.maintain, at_start=True),
         *extra,
     ]
     return [j for j in jobs if j.period_s > 0]

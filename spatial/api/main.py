@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from spatial.api import access_log, dispatch, exports, flood, jobs, open311, sensors, tickets, tiles
+from spatial.api import access_log, dispatch, exports, flood, jobs, ogc, open311, sensors, tickets, tiles
 from spatial.api import map as map_routes
 from spatial.api.boundary import InputBoundary
 from spatial.api.deps import commit_before_response, install_error_handlers
@@ -40,6 +40,7 @@ def create_api(*, background: bool = True, extra_jobs: Sequence[jobs.Job] = ()) 
     commit = Depends(commit_before_response, scope="function")
     for router in ROUTERS:
         api.include_router(router, dependencies=[commit])
+    ogc.install(api)  # OGC API – Features and Tiles at /ogc (tipg), same sign-in rules
     if background:
         jobs.install(api, extra=extra_jobs)
     return api

@@ -11,6 +11,9 @@
     local days ``since=2017-12-01&until=2017-12-31`` (both included; they win over ``days``).
 ``GET /api/map/grids?days=30`` (or ``since``/``until``)
     Per-grid counts as GeoJSON (EPSG:4326) for other clients.
+
+The statistics read the replica when ``ONEMAP_DATABASE_REPLICA_URL`` is set
+(:func:`spatial.api.deps.read_session`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.orm import Session
 
 from spatial import forecasts
-from spatial.api.deps import db_session
+from spatial.api.deps import read_session
 from spatial.bounds import Day
 from spatial.errors import ValidationError
 from spatial.maps import mapdata
@@ -56,7 +59,7 @@ def flood_meta(run_id: str) -> JSONResponse:
 
 
 @router.get("/kpis")
-def kpis(session: Annotated[Session, Depends(db_session)],
+def kpis(session: Annotated[Session, Depends(read_session)],
          win: Annotated[mapdata.Window, Depends(window)],
          category: Annotated[list[str] | None, Query()] = None,
          street_id: int | None = None, grid_id: int | None = None) -> dict:
@@ -65,7 +68,7 @@ def kpis(session: Annotated[Session, Depends(db_session)],
 
 
 @router.get("/grids")
-def grids(session: Annotated[Session, Depends(db_session)],
+def grids(session: Annotated[Session, Depends(read_session)],
           win: Annotated[mapdata.Window, Depends(window)],
           category: Annotated[list[str] | None, Query()] = None) -> JSONResponse:
     """Per-grid received/closed/open/overdue/on_time_pct/satisfaction as a GeoJSON FeatureCollection."""

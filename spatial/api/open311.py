@@ -12,6 +12,11 @@
 ``GET  requests/{id}.{xml,json}``          one request (an array of one)
 =========================================  ==================================================
 
+A request may be located by ``lat``/``long`` or, as the spec allows, by
+``address_string`` or ``address_id`` only: the local geocoder
+(:mod:`spatial.geocode`, trigram search over the district's address points)
+places it, or the request is refused with 400 when no address matches.
+
 ``service_request_id`` is the ticket id. Status mapping: ``closed`` for
 tickets closed, rejected or merged; everything else is ``open`` and the
 internal state is in ``status_notes``. ``jurisdiction_id`` is accepted and
@@ -33,6 +38,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
+from spatial import geocode
 from spatial.api.deps import db_session, parse_bbox
 from spatial.api.open311_xml import XML_MEDIA_TYPE, render
 from spatial.auth import INTAKE_ROLES, Principal, principal_for_token
@@ -196,7 +202,16 @@ def _query(name: str, description: str, schema: dict | None = None) -> dict:
             "schema": schema or {"type": "string"}}
 
 
-_ERRORS = {"description": "Open311 error list: [{code, description}] (XML <errors><error> for .xml)"}
+def _content(items: dict) -> dict:
+    """Both Open311 formats of an answer: a JSON array of ``items`` objects, or XML (``.xml``)."""
+    return {"application/json": {"schema": {"type": "array", "items": {"type": "object", "properties": items}}},
+            "text/xml": {"schema": {"type": "string", "description": "the same, as Open311 XML (utf-8)"}}}
+
+
+_ERRORS = {"description": "Open311 error list: [{code, description}] (XML <errors><error> for .xml)",
+           "content": _content({"code": {"type": "integer"}, "description": {"type": "string"}})}
+_CREATED = _content({"service_request_id": {"type": "string"}, "service_notice": {"type": "string"},
+                     "account_id": {"type": "string", "nullable": True}})
 #: The OpenAPI description of the Open311 form (the handler reads the form itself, as the spec is form-encoded).
 POST_REQUEST_DOC = {
     "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
@@ -206,7 +221,9 @@ POST_REQUEST_DOC = {
             "service_code": {"type": "string", "description": "a code from services.json"},
             "lat": {"type": "number", "description": "WGS84 latitude"},
             "long": {"type": "number", "description": "WGS84 longitude"},
-            "address_string": {"type": "string"}, "address_id": {"type": "string"},
+            "address_string": {"type": "string", "description": "without lat/long: located by the local "
+                               "geocoder over the district's address points (400 when nothing matches)"},
+            "address_id": {"type": "string", "description": "without lat/long: an address point's id or OSM id"},
             "description": {"type": "string", "maxLength": 4000},
             "media_url": {"type": "string", "format": "uri"},
             "first_name": {"type": "string"}, "last_name": {"type": "string"},
@@ -214,8 +231,10 @@ POST_REQUEST_DOC = {
             "email": {"type": "string"}, "device_id": {"type": "string"}, "account_id": {"type": "string"},
             "attribute[priority]": {"type": "string", "enum": ["1", "2", "3", "4", "5"]},
         }}}}},
-    "responses": {"201": {"description": "created: [{service_request_id, service_notice, account_id}]"},
-                  "200": {"description": "merged into an open duplicate, or an Idempotency-Key retry"},
+    "responses": {"201": {"description": "created: [{service_request_id, service_notice, account_id}]",
+                          "content": _CREATED},
+                  "200": {"description": "merged into an open duplicate, or an Idempotency-Key retry",
+                          "content": _CREATED},
                   "400": _ERRORS, "403": _ERRORS, "404": _ERRORS},
 }
 GET_REQUESTS_DOC = {"parameters": [
@@ -228,7 +247,11 @@ GET_REQUESTS_DOC = {"parameters": [
     _query("page", "extension: page number from 1", {"type": "integer", "minimum": 1}),
     _query("page_size", f"extension: 1-{MAX_RESULTS}", {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS}),
     _query("bbox", "extension: min_lon,min_lat,max_lon,max_lat (EPSG:4326)"),
-], "responses": {"200": {"description": "service_requests"}, "400": _ERRORS}}
+], "responses": {"200": {"description": "service_requests (service_request_id, status, service_code, "
+                                        "requested_datetime, lat, long, address, ...)",
+                         "content": _content({"service_request_id": {"type": "string"},
+                                              "status": {"type": "string", "enum": ["open", "closed"]}})},
+                 "400": _ERRORS}}
 
 
 @router.post("/requests.{fmt}", summary="Open311: submit a request (form-encoded, api_key required)",
@@ -255,17 +278,21 @@ async def post_request(fmt: str, request: Request, session: Session = Depends(db
         if code is None:
             raise ValidationError("service_code is required")
         lat, lon = get("lat"), get("long")
+        address = get("address_string")
         if lat is None or lon is None:
-            if get("address_string") or get("address_id"):
-                raise ValidationError("lat and long are required: this endpoint cannot locate addresses")
-            raise ValidationError("a location is required: lat and long")
+            if not (address or get("address_id")):
+                raise ValidationError("a location is required: lat and long, address_string or address_id")
+            # the spec allows a report located by its address only: the local geocoder places it
+            found = (geocode.locate_address_id(session, get("address_id")) if get("address_id")
+                     else geocode.locate_address(session, address))
+            lat, lon, address = str(found.lat), str(found.lon), address or found.label
         try:
             latf, lonf = float(lat), float(lon)
         except ValueError as exc:
             raise ValidationError("lat and long must be decimal degrees (WGS84)") from exc
         name = " ".join(p for p in (get("first_name"), get("last_name")) if p) or None
         body = {"category": code, "lon": lonf, "lat": latf, "channel": "open311",
-                "description": get("description") or "", "address": get("address_string"),
+                "description": get("description") or "", "address": address,
                 "photo_urls": [get("media_url")] if get("media_url") else [], "reporter_name": name,
                 "reporter_phone": get("phone"), "reporter_account": get("account_id") or get("email"),
                 "attrs": {k: v for k, v in (("email", get("email")), ("device_id", get("device_id"))) if v}}

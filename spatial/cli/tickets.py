@@ -1,9 +1,10 @@
-"""``onemap`` sub-commands for tickets: sla, score, token, ticket.
+"""``onemap`` sub-commands for tickets: sla, score, report, token, ticket.
 
 ::
 
     onemap sla sweep [--now 2026-10-05T10:00:00+08:00]
     onemap score --month 2026-10 [--as-of 2026-10-15] [--by department|street] [--json]   (alias: scores)
+    onemap report monthly --month 2026-10 [--as-of 2026-10-15] [--out assessment.pdf]
     onemap token create --name hotline-gw --role channel [--department CODE] [--worker CODE]
     onemap token list
     onemap token revoke ID
@@ -25,9 +26,9 @@ import sqlalchemy as sa
 
 from spatial.auth import create_token, revoke_token
 from spatial.clock import as_utc, parse_day
-from spatial.db.engine import session_scope
+from spatial.db.engine import read_session_scope, session_scope
 from spatial.errors import NotFound, ValidationError
-from spatial.io import ticket_export
+from spatial.io import monthly_report, ticket_export
 from spatial.models import ApiToken, Department, Worker
 from spatial.tickets import queries as ticket_views
 from spatial.tickets import retention, scoring, sla
@@ -54,16 +55,21 @@ def _sla_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score(args: argparse.Namespace) -> int:
+def _month_args(args: argparse.Namespace) -> tuple[date, date | None]:
+    """``--month YYYY-MM`` (default: the month of ``--as-of``) as its first day, and ``--as-of`` as a date."""
     as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
     if not args.month and as_of is None:
         raise ValidationError("give --month YYYY-MM or --as-of YYYY-MM-DD")
     args.month = args.month or as_of.strftime("%Y-%m")
     try:
         year, month = (int(p) for p in args.month.split("-"))
-        first = date(year, month, 1)
+        return date(year, month, 1), as_of
     except ValueError as exc:
         raise ValidationError(f"--month {args.month!r} must be YYYY-MM") from exc
+
+
+def _score(args: argparse.Namespace) -> int:
+    first, as_of = _month_args(args)
     with session_scope() as session:
         df = scoring.monthly_scores(session, month=first, by=args.by, as_of=as_of)
     if args.json:
@@ -82,6 +88,16 @@ def _score(args: argparse.Namespace) -> int:
                                 "resolve_on_time_%", "avg_resolve_hours": "avg_resolve_h"})
     print(f"Scores for {args.month} by {args.by}" + (f" as of {as_of}" if as_of else ""))
     print(show.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.1f}"))
+    return 0
+
+
+def _report_monthly(args: argparse.Namespace) -> int:
+    first, as_of = _month_args(args)
+    out = Path(args.out or f"assessment-{args.month}.pdf")
+    with read_session_scope() as session:  # the replica when one is configured
+        pdf = monthly_report.monthly_report_pdf(session, month=first, as_of=as_of)
+    out.write_bytes(pdf)
+    print(f"monthly assessment {args.month}: {out} ({len(pdf) / 1024:.0f} KiB)")
     return 0
 
 
@@ -180,7 +196,7 @@ def _prune_reporters(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``sla``, ``score``, ``token`` and ``ticket`` on the ``onemap`` parser."""
+    """Register ``sla``, ``score``, ``report``, ``token`` and ``ticket`` on the ``onemap`` parser."""
     sla_p = subparsers.add_parser("sla", help="ticket deadlines").add_subparsers(dest="sla_command",
                                                                                    required=True)
     sw = sla_p.add_parser("sweep", help="mark overdue tickets and escalate (street -> district)")
@@ -193,6 +209,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sc.add_argument("--by", choices=["department", "street"], default="department")
     sc.add_argument("--json", action="store_true")
     sc.set_defaults(func=_score)
+
+    rp = subparsers.add_parser("report", help="reports").add_subparsers(dest="report_command", required=True)
+    mo = rp.add_parser("monthly", help="the monthly assessment as PDF: department and street ranking, charts, map")
+    mo.add_argument("--month", help="YYYY-MM (district local time); default: the month of --as-of")
+    mo.add_argument("--as-of", help="YYYY-MM-DD: the month as it stood at the end of this local day")
+    mo.add_argument("--out", help="PDF file to write (default: assessment-YYYY-MM.pdf)")
+    mo.set_defaults(func=_report_monthly)
 
     tok = subparsers.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     tc = tok.add_parser("create", help="create a token (printed once)")

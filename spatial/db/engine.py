@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from spatial.errors import DatabaseUnavailable
-from spatial.settings import get_settings
+from spatial.settings import get_settings, psycopg_url
 
 _SESSION_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0 -c timezone=UTC"
 _FACTORY_LOCK = threading.RLock()
@@ -68,6 +68,24 @@ def _sessionmaker(url: str | None) -> sessionmaker[Session]:
 
 def new_session(url: str | None = None) -> Session:
     return _sessionmaker(url)()
+
+
+def read_url() -> str | None:
+    """URL for read-only queries: the replica (``ONEMAP_DATABASE_REPLICA_URL``), or None for the primary."""
+    url = get_settings().database_replica_url
+    return psycopg_url(url) if url else None
+
+
+def new_read_session() -> Session:
+    """A session for read-only queries (map, reports): on the replica when one is configured."""
+    return new_session(read_url())
+
+
+@contextmanager
+def read_session_scope() -> Iterator[Session]:
+    """:func:`session_scope` on the replica when one is configured (read-only work only: a standby refuses writes)."""
+    with session_scope(read_url()) as session:
+        yield session
 
 
 @contextmanager

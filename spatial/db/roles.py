@@ -49,6 +49,12 @@ BEGIN
                      current_user, r.role);
     END IF;
   END LOOP;
+  -- the OGC API's curated views (migration 0015): read by the read-only role (and the app role)
+  FOR r IN SELECT n.nspname AS schema, x.role FROM pg_namespace n, unnest(ARRAY[app, ro]) AS x(role)
+           WHERE n.nspname IN ('ogc', 'ogc_staff') AND x.role IS NOT NULL LOOP
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', r.schema, r.role);
+    EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', r.schema, r.role);
+  END LOOP;
   IF app IS NULL THEN
     RETURN;
   END IF;

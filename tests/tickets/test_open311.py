@@ -230,3 +230,86 @@ def test_since_is_iso_8601_not_a_unix_time(client, world):
     r = client.get("/api/tickets?since=12")
     assert r.status_code == 422 and "ISO 8601" in r.json()["message"]
     assert client.get("/api/tickets?since=2026-01-01T00:00:00Z").status_code == 200
+
+
+def _add_addresses(rows) -> dict[str, int]:
+    """Address points as the OSM import writes them; returns ids by label."""
+    from spatial.models import Address
+
+    out = {}
+    with session_scope() as s:
+        for osm_id, street, number, name, lon, lat in rows:
+            a = Address(source="osm", osm_id=osm_id, street=street, housenumber=number, name=name,
+                        geom=f"SRID=4326;POINT({lon} {lat})")
+            s.add(a)
+            s.flush()
+            out[f"{street} {number}"] = a.id
+    return out
+
+
+def test_address_only_reports_are_located_by_the_local_geocoder(client, world):
+    """Issue 19: a report with address_string or address_id and no lat/long was refused (400 'cannot locate')."""
+    ids = _add_addresses([("n1", "Kexue Avenue", "12", None, 113.412, 23.093),
+                          ("n2", "Kexue Avenue", "14", None, 113.413, 23.093),
+                          ("n3", "Huangpu East Road", "10", None, 113.441, 23.112),
+                          ("n4", "黄埔东路", "10", "黄埔东路10号", 113.442, 23.113)])
+    tk = world["tokens"]["channel"]
+    cases = [("12 Kexue Ave", "Kexue Avenue 12", "pothole"), ("kexue avenue no. 14", "Kexue Avenue 14", "noise"),
+             ("Huangpu East Rd, 10", "Huangpu East Road 10", "illegal_parking"),
+             ("黄埔东路10号", "黄埔东路 10", "manhole_missing")]
+    for text, label, code in cases:
+        for fmt in ("json", "xml"):  # the second report of a place is merged into the first (200), same place
+            r = _post(client, fmt, tk, lat=None, long=None, address_string=text, service_code=code,
+                      description=f"{text} {fmt}")
+            assert r.status_code == (201 if fmt == "json" else 200), (text, r.text)
+            rid = r.json()[0]["service_request_id"] if fmt == "json" else \
+                _xml(r).find("request/service_request_id").text
+            with session_scope() as s:
+                lon, lat, address = s.execute(sa.text(
+                    "SELECT ST_X(t.geom), ST_Y(t.geom), t.address FROM ticket t WHERE t.id = :id"),
+                    {"id": int(rid)}).one()
+                want = s.execute(sa.text("SELECT ST_X(geom), ST_Y(geom) FROM address WHERE id = :id"),
+                                 {"id": ids[label]}).one()
+            assert (lon, lat) == pytest.approx(want) and address in (f"{text} json", text), (text, address)
+    r = _post(client, "json", tk, lat=None, long=None, address_id=str(ids["Kexue Avenue 14"]),
+              service_code="waterlogging", description="by id")
+    assert r.status_code == 201, r.text
+    r = _post(client, "json", tk, lat=None, long=None, address_id="n3", service_code="waterlogging",
+              description="by OSM id")
+    assert r.status_code == 201, r.text
+    with session_scope() as s:
+        located = s.execute(sa.text("SELECT ST_X(geom), address FROM ticket WHERE category_id = :c ORDER BY id"),
+                            {"c": world["categories"]["waterlogging"]}).all()
+    assert [round(x, 3) for x, _ in located] == [113.413, 113.441]
+    assert [a for _, a in located] == ["Kexue Avenue 14", "Huangpu East Road 10"]
+    for fields in ({"address_string": "Nonexistent Boulevard 999"}, {"address_id": "n999"}, {"address_id": "77"}):
+        r = _post(client, "json", tk, lat=None, long=None, **fields)
+        assert r.status_code == 400 and "send lat and long" in r.json()[0]["description"], (fields, r.text)
+
+
+def test_ids_beyond_the_column_are_open311_404s(client, world):
+    """Issue 19: ids beyond PostgreSQL's bigint answered a plain-text 500."""
+    for fmt in ("json", "xml"):
+        r = client.get(f"{BASE}/requests/{2**63}.{fmt}")
+        assert r.status_code == 404, r.text
+        code = r.json()[0]["code"] if fmt == "json" else int(_xml(r).find("error/code").text)
+        assert code == 404
+    r = client.get(f"{BASE}/requests.json", params={"page": "99999999999999999999"})
+    assert r.status_code == 400 and r.json()[0]["code"] == 400
+
+
+def test_openapi_describes_open311_and_the_ticket_bodies(client):
+    """Issue 19: the OpenAPI document lacked the Open311 form, filters, formats and errors, and /api/tickets bodies."""
+    paths = client.get("/openapi.json").json()["paths"]
+    post = paths["/open311/v2/requests.{fmt}"]["post"]
+    form = post["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    fields = {"api_key", "service_code", "lat", "long", "address_string", "address_id", "phone"}
+    assert fields <= set(form["properties"])
+    for status in ("201", "400", "403", "404"):
+        assert {"application/json", "text/xml"} <= set(post["responses"][status]["content"]), status
+    get = paths["/open311/v2/requests.{fmt}"]["get"]
+    filters = {"service_code", "start_date", "end_date", "status", "page", "bbox"}
+    assert filters <= {p["name"] for p in get["parameters"]}
+    assert "/open311/v2/servicerequestupdates.{fmt}" in paths
+    body = paths["/api/tickets"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {"category", "lon", "lat"} <= set(body["properties"]) and body["required"]
