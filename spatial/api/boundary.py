@@ -49,6 +49,7 @@ BODY_LIMITS: dict[tuple[str, str], int] = {
     ("POST", "/api/workers/positions"): 5_000_000,
     ("POST", "/api/sensors/readings"): 5_000_000,
     ("POST", "/api/cameras/detections"): 5_000_000,
+    ("POST", "/api/media"): 16_000_000,  # one photo (ONEMAP_MEDIA_MAX_BYTES, 15 MB) plus the form around it
 }
 #: Deepest nesting accepted in a JSON body (objects and arrays).
 MAX_JSON_DEPTH = 32

@@ -12,6 +12,8 @@ job                     what                                                 per
 ``retention``           prune GPS history (spatial.workers.positions)        ``ONEMAP_RETENTION_SWEEP_SECONDS``
 ``reporter_retention``  blank old reporter contact                           ``ONEMAP_RETENTION_SWEEP_SECONDS``
                         (spatial.tickets.retention)
+``notify``              deliver the notification outbox: webhooks, e-mail    ``ONEMAP_NOTIFY_SECONDS``
+                        (spatial.notify.delivery)
 ======================  ===================================================  =================================
 
 Jobs with ``at_start`` (both retention jobs) also run once as soon as the
@@ -43,6 +45,7 @@ from sqlalchemy.orm import Session
 
 import flood_model
 from spatial.db.engine import session_scope
+from spatial.notify import delivery
 from spatial.sensors import rules
 from spatial.settings import get_settings
 from spatial.tickets import retention, sla
@@ -69,6 +72,7 @@ def scheduled_jobs(extra: Sequence[Job] = ()) -> list[Job]:
         Job("sensors", s.sensor_check_seconds, rules.check_offline),
         Job("retention", s.retention_sweep_seconds, positions.prune_positions, at_start=True),
         Job("reporter_retention", s.retention_sweep_seconds, retention.prune_reporters, at_start=True),
+        Job("notify", s.notify_seconds, delivery.drain, at_start=True),
         *extra,
     ]
     return [j for j in jobs if j.period_s > 0]
