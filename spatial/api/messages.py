@@ -1,7 +1,8 @@
 """In-app messages of the signed-in caller (bearer token): workers' new tasks, reopened and overdue
 tickets, reporters' status changes, and role subscriptions (``spatial.notify.messages``).
 
-``GET /api/messages?unread=true&lang=en`` newest first; ``POST /api/messages/{id}/read``.
+``GET /api/inbox?unread=true&lang=en`` newest first; ``POST /api/inbox/{id}/read``. (``/api/messages``
+is the sensors' published warning texts.)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from spatial.auth import Principal
 from spatial.bounds import INT8_MAX, AwareTime
 from spatial.notify import messages
 
-router = APIRouter(prefix="/api/messages", tags=["notifications"])
+router = APIRouter(prefix="/api/inbox", tags=["notifications"])
 
 
 @router.get("", summary="My in-app messages, newest first")
