@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-import zlib
 import struct
+import zlib
 
 import numpy as np
 from PIL import ExifTags, Image
@@ -20,7 +20,8 @@ def _dms(value: float) -> tuple[float, float, float]:
     return (float(d), float(m), s)
 
 
-def jpeg(*, gps: bool = True, size: tuple[int, int] = (1200, 900), seed: int = 0, orientation: int | None = None) -> bytes:
+def jpeg(*, gps: bool = True, size: tuple[int, int] = (1200, 900), seed: int = 0,
+         orientation: int | None = None) -> bytes:
     """A noisy JPEG; with ``gps`` its EXIF holds :data:`GPS_LON`/:data:`GPS_LAT`, a camera time and a maker."""
     rng = np.random.default_rng(seed)
     arr = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)

@@ -39,7 +39,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 sig = dict(p.split("=", 1) for p in self.headers["X-OneMap-Signature"].split(","))
                 expected = hmac.new(outer.secret, sig["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
@@ -80,7 +80,7 @@ def _report(client) -> int:
 def test_webhook_signed_retried_after_two_failures_and_delivered_once_by_the_server_job(world, fast_retries,
                                                                                         monkeypatch):
     with session_scope() as s:
-        sub, secret = subscriptions.add(s, name="12345 hotline", channel="webhook", target="http://placeholder/",
+        _, secret = subscriptions.add(s, name="12345 hotline", channel="webhook", target="http://placeholder/",
                                         topics=["accepted"], department="urban")
     receiver = Receiver(secret, fail=2)
     try:
@@ -122,7 +122,7 @@ def test_email_to_a_real_smtp_server_for_the_reporter_and_a_subscription(world, 
     got: list[bytes] = []
 
     class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):
             got.append(envelope.content)
             return "250 OK"
 
