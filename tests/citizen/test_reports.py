@@ -114,3 +114,17 @@ def test_bad_reports_are_refused_and_write_nothing(world, client):
     with session_scope() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 0
         assert s.scalar(sa.select(sa.func.count()).select_from(CitizenReport)) == 0
+
+
+def test_retention_blanks_the_email_a_citizen_left(world, client):
+    from datetime import timedelta
+
+    from spatial.clock import utc_now
+    from spatial.tickets.retention import prune_reporters
+
+    d = client.post("/api/citizen/reports", json={**HERE, "email": "alice@example.org"}).json()
+    move(client, world, d["ticket_id"], "accepted", "in_progress", "resolved", "verified", "closed")
+    with session_scope() as s:
+        assert prune_reporters(s, now=utc_now() + timedelta(days=400))["citizen_emails"] == 1
+        assert s.scalar(sa.select(CitizenReport.email)) is None
+    assert track(client, d["token"])["status"] == "closed"  # the link still works
