@@ -2,7 +2,8 @@
 
 Rows are written by the ``ticket_event_notify`` trigger (migration 0016): the assigned worker gets
 ``dispatched`` (new task), ``reopened``, ``overdue`` and ``escalated``; every reporter account of a
-ticket gets its status changes; roles get what their ``inapp`` subscriptions select. Texts are made
+ticket who reported in the citizen or grid worker app gets its status changes (hotline and other
+channels' gateways do not); roles get what their ``inapp`` subscriptions select. Texts are made
 when read, in the reader's language (``spatial.notify.texts``).
 """
 

@@ -249,7 +249,6 @@
   async function addPhotos(files) {
     for (const file of files) {
       state.uploading++;
-      const status = $("pin-status");
       $("photos-help").textContent = t("uploading", { name: file.name });
       try {
         const fd = new FormData();
@@ -264,7 +263,6 @@
         $("photos-help").textContent = t("photos_help");
       } finally {
         state.uploading--;
-        void status;
       }
     }
     $("photos").value = "";

@@ -18,7 +18,8 @@
   writer: ORM, ``onemap_intake()``, SLA sweep SQL). Delivered by the server's
   ``notify`` job with retries and exponential backoff.
 * ``inapp_message``: in-app messages for a worker (new task, reopened,
-  overdue), a reporter account (status changes) or a role (subscriptions).
+  overdue), a reporter account of the citizen or grid worker apps (status
+  changes) or a role (subscriptions).
 
 Events written by imports (actor ``import:...``) notify nobody.
 
@@ -164,12 +165,13 @@ BEGIN
     WHERE ev.worker_id IS NOT NULL AND ev.topic IN ('dispatched', 'reopened', 'overdue', 'escalated')
       AND EXISTS (SELECT 1 FROM worker w WHERE w.id = ev.worker_id)
     RETURNING 1
-  ), reporters AS (  -- reporters: status changes (their own actions excepted)
+  ), reporters AS (  -- people who reported in an app: status changes (their own actions excepted)
     INSERT INTO inapp_message (event_id, ticket_id, topic, reporter_account, data)
     SELECT DISTINCT ON (ev.id, r.account) ev.id, ev.ticket_id, ev.topic, r.account,
            jsonb_build_object('status', ev.status, 'category', ev.category, 'from_status', ev.from_status)
     FROM ev JOIN ticket_reporter r ON r.ticket_id = ev.ticket_id
-    WHERE ev.kind = 'transition' AND r.account IS NOT NULL AND r.account IS DISTINCT FROM ev.actor
+    WHERE ev.kind = 'transition' AND r.channel IN ('citizen_app', 'grid_worker')
+      AND r.account IS NOT NULL AND r.account IS DISTINCT FROM ev.actor
     RETURNING 1
   )
   -- citizen-page reporters who left an e-mail address: status changes by e-mail
