@@ -85,3 +85,17 @@ class Unauthorized(OneMapError):
 
     code = "unauthorized"
     status_code = 401
+
+
+class UnsupportedMedia(ValidationError):
+    """An upload whose bytes are not an accepted image type."""
+
+    code = "unsupported_media"
+    status_code = 415
+
+
+class TooLarge(ValidationError):
+    """An upload over a size or pixel limit."""
+
+    code = "too_large"
+    status_code = 413

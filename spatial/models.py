@@ -709,6 +709,132 @@ class DrainageConduit(Base):
     out_offset_m: Mapped[float] = mapped_column(sa.Float, server_default="0")
     source: Mapped[str] = mapped_column(sa.String(200))
     geom = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=False), nullable=False)
+class Media(Base):
+    """An uploaded photo (``spatial.media``); files on disk by content hash, this row says who may see what.
+
+    ``gps`` (EPSG:4326) and ``taken_at`` come from the original's EXIF and are private evidence.
+    """
+
+    __tablename__ = "media"
+    __table_args__ = (
+        sa.CheckConstraint("width > 0 AND height > 0 AND bytes > 0", name="ck_media_size"),
+        sa.Index("ix_media_ticket", "ticket_id"),
+        sa.Index("ix_media_sha256", "sha256"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    sha256: Mapped[str] = mapped_column(sa.CHAR(64))
+    public_sha256: Mapped[str] = mapped_column(sa.CHAR(64))
+    thumb_sha256: Mapped[str] = mapped_column(sa.CHAR(64))
+    content_type: Mapped[str] = mapped_column(sa.String(32))
+    original_type: Mapped[str] = mapped_column(sa.String(32))
+    width: Mapped[int] = mapped_column(sa.Integer)
+    height: Mapped[int] = mapped_column(sa.Integer)
+    bytes: Mapped[int] = mapped_column(sa.Integer)
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id", ondelete="SET NULL"))
+    uploaded_by: Mapped[str | None] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+    taken_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    gps = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=True)
+
+
+class CitizenReport(Base):
+    """A report from the citizen page: hashed tracking token, reporter account, optional e-mail."""
+
+    __tablename__ = "citizen_report"
+    __table_args__ = (
+        sa.UniqueConstraint("token_hash", name="uq_citizen_report_token"),
+        sa.Index("ix_citizen_report_ticket", "ticket_id"),
+        sa.Index("ix_citizen_report_idem", "idem_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.CHAR(64))
+    idem_hash: Mapped[str | None] = mapped_column(sa.CHAR(64))
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id", ondelete="CASCADE"))
+    account: Mapped[str] = mapped_column(sa.String(128))
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    lang: Mapped[str] = mapped_column(sa.String(8), server_default="zh")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+
+
+#: Notification channels of subscriptions; the outbox holds the external ones.
+NOTIFY_CHANNELS = ("webhook", "email", "inapp")
+OUTBOX_STATES = ("pending", "sending", "sent", "dead")
+
+
+class NotificationSubscription(Base):
+    """Who hears about which ticket events (``spatial.notify``): topics, department, category (NULL = any)."""
+
+    __tablename__ = "notification_subscription"
+    __table_args__ = (
+        sa.CheckConstraint("channel IN ('webhook', 'email', 'inapp')", name="ck_subscription_channel"),
+        sa.CheckConstraint("channel <> 'webhook' OR secret IS NOT NULL", name="ck_subscription_secret"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128))
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    target: Mapped[str] = mapped_column(sa.Text)
+    secret: Mapped[str | None] = mapped_column(sa.Text)
+    topics: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default=sa.text("'{}'"))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id", ondelete="CASCADE"))
+    category_id: Mapped[int | None] = mapped_column(sa.ForeignKey("category.id", ondelete="CASCADE"))
+    active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+
+
+class NotificationOutbox(Base):
+    """One delivery to make (webhook or e-mail), written in the transaction of its ticket event."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        sa.CheckConstraint("channel IN ('webhook', 'email')", name="ck_outbox_channel"),
+        sa.CheckConstraint("state IN ('pending', 'sending', 'sent', 'dead')", name="ck_outbox_state"),
+        sa.Index("ix_outbox_due", "next_attempt_at", postgresql_where=sa.text("state IN ('pending', 'sending')")),
+        sa.Index("ix_outbox_event", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket_event.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    subscription_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("notification_subscription.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    target: Mapped[str] = mapped_column(sa.Text)
+    topic: Mapped[str] = mapped_column(sa.String(32))
+    payload: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    state: Mapped[str] = mapped_column(sa.String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+    sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class InappMessage(Base):
+    """An in-app message for exactly one of: a worker, a reporter account, a role (optionally one department)."""
+
+    __tablename__ = "inapp_message"
+    __table_args__ = (
+        sa.CheckConstraint("num_nonnulls(worker_id, reporter_account, role) = 1", name="ck_inapp_recipient"),
+        sa.Index("ix_inapp_worker", "worker_id", "created_at", postgresql_where=sa.text("worker_id IS NOT NULL")),
+        sa.Index("ix_inapp_reporter", "reporter_account", "created_at",
+                 postgresql_where=sa.text("reporter_account IS NOT NULL")),
+        sa.Index("ix_inapp_role", "role", "created_at", postgresql_where=sa.text("role IS NOT NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket_event.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(sa.String(32))
+    worker_id: Mapped[int | None] = mapped_column(sa.ForeignKey("worker.id", ondelete="CASCADE"))
+    reporter_account: Mapped[str | None] = mapped_column(sa.String(128))
+    role: Mapped[str | None] = mapped_column(sa.String(32))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id", ondelete="CASCADE"))
+    data: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+    read_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 def build_lookup_indexes(*selectables: sa.FromClause) -> None:

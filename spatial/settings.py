@@ -120,6 +120,31 @@ class Settings(BaseSettings):
                           description="Local time zone when no district profile is stored (the profile's wins).")
     pool_size: int = 10
     ogc_pool_size: int = Field(default=5, ge=1, description="Connections of the OGC API's read-only pool.")
+    media_dir: Path | None = Field(
+        default=None, description="Folder of uploaded photos (content-addressed); unset: <home>/media.")
+    media_max_bytes: int = Field(default=15_000_000, ge=1, description="Largest photo upload, bytes.")
+    media_max_pixels: int = Field(default=40_000_000, ge=1, description="Largest photo, pixels (width x height).")
+    media_thumb_px: int = Field(default=320, ge=16, le=2048, description="Longest side of a thumbnail, pixels.")
+    public_url: str | None = Field(
+        default=None, description="Base URL of the server as the public sees it (photo and tracking links); "
+                                  "unset: the URL of the request.")
+    notify_seconds: float = Field(default=5, ge=0, description="Period of the notification delivery job; 0 = off.")
+    notify_batch: int = Field(default=100, ge=1, description="Deliveries claimed per run of the notify job.")
+    notify_backoff_seconds: float = Field(
+        default=30, gt=0, description="First retry delay of a failed delivery; doubles each attempt (capped 6 h).")
+    notify_max_attempts: int = Field(default=8, ge=1, description="Attempts before a delivery is marked dead.")
+    notify_timeout_seconds: float = Field(default=10, gt=0, description="Timeout of one webhook or SMTP delivery.")
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail notifications; unset: no e-mail.")
+    smtp_port: int = Field(default=25, description="SMTP port.")
+    smtp_user: str | None = Field(default=None, description="SMTP login (with ONEMAP_SMTP_PASSWORD).")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_from: str = Field(default="onemap@localhost", description="From address of notification e-mails.")
+
+    @property
+    def media_root(self) -> Path:
+        """Folder of uploaded photos: ``ONEMAP_MEDIA_DIR`` or ``<home>/media``."""
+        return self.media_dir if self.media_dir is not None else self.home / "media"
 
     @property
     def cluster_dir(self) -> Path:

@@ -13,7 +13,7 @@ from spatial.settings import get_settings
 
 def test_jobs_follow_settings(monkeypatch):
     for var in ("SLA_SWEEP_SECONDS", "SENSOR_CHECK_SECONDS", "RETENTION_SWEEP_SECONDS", "DEMO_SIMULATE_SECONDS",
-                "FLOOD_WATCH_SECONDS"):
+                "FLOOD_WATCH_SECONDS", "NOTIFY_SECONDS"):
         monkeypatch.setenv(f"ONEMAP_{var}", "0")
     monkeypatch.setenv("ONEMAP_DEMO_SIMULATE_SECONDS", "5")
     get_settings.cache_clear()
@@ -26,12 +26,12 @@ def test_jobs_follow_settings(monkeypatch):
 
 def test_every_job_runs_in_the_server(committed, monkeypatch):
     for var in ("SLA_SWEEP_SECONDS", "SENSOR_CHECK_SECONDS", "RETENTION_SWEEP_SECONDS", "DEMO_SIMULATE_SECONDS",
-                "FLOOD_WATCH_SECONDS"):
+                "FLOOD_WATCH_SECONDS", "NOTIFY_SECONDS"):
         monkeypatch.setenv(f"ONEMAP_{var}", "1")
     get_settings.cache_clear()
     try:
         app = create_server(with_panel=False, background=True)
-        names = ("sla", "sensors", "retention", "demo_positions")
+        names = ("sla", "sensors", "retention", "demo_positions", "notify")
         with TestClient(app):
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and getattr(app.state, "flood_warmup", None) is None:

@@ -37,8 +37,8 @@ from layers.warnings import tooltip as warning_tooltip
 from layers.warnings import warning_features
 from spatial import drainage, forecasts
 from spatial.errors import ConfigError, ValidationError
-from spatial.flood_events import calibrated_parameters
 from spatial.flood import ops as flood_ops
+from spatial.flood_events import calibrated_parameters
 from spatial.maps import mapdata
 from spatial.profile import district_profile
 from spatial.sensors.flood_warnings import publish_forecast_warnings

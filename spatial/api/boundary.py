@@ -50,6 +50,7 @@ BODY_LIMITS: dict[tuple[str, str], int] = {
     ("POST", "/api/sensors/readings"): 5_000_000,
     ("POST", "/api/cameras/detections"): 5_000_000,
     ("POST", "/api/flood/forecasts"): 200_000_000,
+    ("POST", "/api/media"): 16_000_000,  # one photo (ONEMAP_MEDIA_MAX_BYTES, 15 MB) plus the form around it
 }
 #: Deepest nesting accepted in a JSON body (objects and arrays).
 MAX_JSON_DEPTH = 32

@@ -17,6 +17,8 @@ job                     what                                                 per
 ``partitions``          next months' partitions of sensor_reading, drop      ``ONEMAP_RETENTION_SWEEP_SECONDS``
                         months past ONEMAP_READING_RETENTION_DAYS
                         (spatial.db.partitions)
+``notify``              deliver the notification outbox: webhooks, e-mail    ``ONEMAP_NOTIFY_SECONDS``
+                        (spatial.notify.delivery)
 ======================  ===================================================  =================================
 
 Jobs with ``at_start`` (both retention jobs) also run once as soon as the
@@ -50,6 +52,7 @@ import flood_model
 from spatial.db import partitions
 from spatial.db.engine import session_scope
 from spatial.flood import ops as flood_ops
+from spatial.notify import delivery
 from spatial.sensors import rules
 from spatial.settings import get_settings
 from spatial.tickets import retention, sla
@@ -78,6 +81,7 @@ def scheduled_jobs(extra: Sequence[Job] = ()) -> list[Job]:
         Job("reporter_retention", s.retention_sweep_seconds, retention.prune_reporters, at_start=True),
         Job("flood_watch", s.flood_watch_seconds, flood_ops.watch_once, at_start=True),
         Job("partitions", s.retention_sweep_seconds, partitions.maintain, at_start=True),
+        Job("notify", s.notify_seconds, delivery.drain, at_start=True),
         *extra,
     ]
     return [j for j in jobs if j.period_s > 0]

@@ -14,14 +14,29 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from spatial.api import access_log, dispatch, exports, flood, jobs, ogc, open311, sensors, tickets, tiles
+from spatial.api import (
+    access_log,
+    citizen,
+    dispatch,
+    exports,
+    flood,
+    jobs,
+    media,
+    messages,
+    ogc,
+    open311,
+    sensors,
+    tickets,
+    tiles,
+)
 from spatial.api import map as map_routes
 from spatial.api.boundary import InputBoundary
 from spatial.api.deps import commit_before_response, install_error_handlers
 
 #: Every router of the API, in the order they are mounted.
 ROUTERS: tuple[APIRouter, ...] = (tickets.router, open311.router, dispatch.router, sensors.router,
-                                  map_routes.router, exports.router, tiles.router, flood.router)
+                                  map_routes.router, exports.router, tiles.router, flood.router, media.router,
+                                  citizen.router, messages.router)
 
 
 def create_api(*, background: bool = True, extra_jobs: Sequence[jobs.Job] = ()) -> FastAPI:

@@ -2,7 +2,8 @@
 
 :func:`prune_reporters` blanks the reporter's name, phone and account
 (``ticket.reporter_*``, the Open311 ``email``/``device_id`` in ``ticket.attrs``
-and ``name``/``phone``/``account`` of every ``ticket_reporter`` row) of tickets
+and ``name``/``phone``/``account`` of every ``ticket_reporter`` row, and the e-mail a citizen left on
+the citizen page, ``citizen_report.email``) of tickets
 in a final state (``spatial.tickets.lifecycle.FINAL_STATES``) whose last change
 (``updated_at``, never earlier than the move to the final state) is older than
 ``Settings.reporter_retention_days``. Each pruned ticket gets a
@@ -26,6 +27,11 @@ from spatial.errors import ValidationError
 from spatial.privacy import REPORTER_ATTRS
 from spatial.settings import get_settings
 from spatial.tickets.lifecycle import FINAL_STATES
+
+#: E-mail addresses citizens left for status updates (``citizen_report``, issue 14), on the same tickets.
+_PRUNE_EMAILS = sa.text(
+    "UPDATE citizen_report c SET email = NULL FROM ticket t "
+    "WHERE c.ticket_id = t.id AND c.email IS NOT NULL AND t.status = ANY(:final) AND t.updated_at < :cutoff")
 
 #: The actor written on the events.
 ACTOR = "system:retention"
@@ -90,5 +96,7 @@ def prune_reporters(session: Session, *, older_than_days: float | None = None,
         "final": list(FINAL_STATES), "cutoff": cutoff, "attrs": list(REPORTER_ATTRS), "now": now,
         "actor": ACTOR, "data": json.dumps({"retention_days": days}),
     }).one()
+    emails = session.execute(_PRUNE_EMAILS, {"final": list(FINAL_STATES), "cutoff": cutoff}).rowcount
     session.flush()
-    return {"tickets": tickets, "reporters": reporters, "events": events, "cutoff": cutoff.isoformat()}
+    return {"tickets": tickets, "reporters": reporters, "events": events, "citizen_emails": emails,
+            "cutoff": cutoff.isoformat()}
