@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from spatial.clock import utc_now
 from spatial.errors import NotFound, OutsideDistrict, ValidationError
+from spatial.incidents import geofences
 from spatial.locate import grid_at, grid_sql
 from spatial.models import Camera, CameraDetection, Category, DetectionClass, Ticket
 from spatial.profile import district_profile
@@ -262,6 +263,8 @@ def ingest_detection(session: Session, det: Mapping, *, now: datetime | None = N
     session.execute(sa.update(CameraDetection).where(CameraDetection.id == det_id)
                     .values(status=status, ticket_id=ticket_id))
     session.flush()
+    if cfg is None or conf >= cfg.min_confidence:  # a fence watches every class the AI is sure enough of
+        geofences.on_detection(session, det_id)
     return {"detection_id": det_id, "status": status, "ticket_id": ticket_id}
 
 

@@ -301,6 +301,11 @@ def ingest_fixes(
             counts["trusted"] = k
     counts["duplicates"] += len(ws) - counts["stored"]
     session.flush()
+    if counts["trusted"]:
+        from spatial.incidents import geofences  # late: geofences -> sensors -> ... keeps this module light
+
+        counts["geofence_alerts"] = geofences.on_worker_fixes(
+            session, sorted({w for w, f in zip(ws, flags, strict=True) if f is None}))
     return counts
 
 
