@@ -90,14 +90,13 @@ SELECT r.id, r.code, r.name, r.road_class,
 FROM road r, z WHERE ST_Intersects(r.geom, z.g) ORDER BY inside_m DESC, r.id
 """
 
-# the two ends of each closed stretch: nodes of the road's edges that cross the zone boundary, outside it
+# the two ends of each closed stretch: the farthest-apart nodes, outside the zone, of the road's edges that touch it
 _ENDS = """
 WITH z AS (SELECT ST_GeomFromEWKT(:zone) AS g),
 x AS (
-  SELECT e.road_id, CASE WHEN ST_Intersects(vs.geom, z.g) THEN e.target ELSE e.source END AS node,
-         CASE WHEN ST_Intersects(vs.geom, z.g) THEN vt.geom ELSE vs.geom END AS geom
-  FROM road_edge e JOIN road_vertex vs ON vs.id = e.source JOIN road_vertex vt ON vt.id = e.target, z
-  WHERE e.road_id = ANY(CAST(:roads AS int[])) AND ST_Intersects(vs.geom, z.g) <> ST_Intersects(vt.geom, z.g)
+  SELECT DISTINCT e.road_id, v.id AS node, v.geom
+  FROM road_edge e JOIN road_vertex v ON v.id IN (e.source, e.target), z
+  WHERE e.road_id = ANY(CAST(:roads AS int[])) AND ST_Intersects(e.geom, z.g) AND NOT ST_Intersects(v.geom, z.g)
 )
 SELECT DISTINCT ON (a.road_id) a.road_id, a.node, b.node
 FROM x a JOIN x b ON a.road_id = b.road_id AND a.node < b.node
@@ -105,8 +104,7 @@ ORDER BY a.road_id, ST_Distance(a.geom, b.geom) DESC
 """
 
 _DETOURS = """
-SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCost(
-  :sql, CAST(:pairs AS text), directed => false)
+SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCost(:sql, CAST(:pairs AS text), directed => true)
 """
 
 _UNITS = """
@@ -214,13 +212,14 @@ def _detours(session: Session, zone_ewkt: str, roads: list[dict]) -> None:
     box = network.search_box([(w, s), (e, n)], margin_m=2000.0)
     edges = (network.edges_sql(box) + " AND NOT ST_Intersects(geom, ST_GeomFromEWKT("
              + "'" + zone_ewkt.replace("'", "''") + "'))")
-    values = ", ".join(f"({a}, {b})" for a, b in pairs.values())
+    values = ", ".join(f"({a}, {b}), ({b}, {a})" for a, b in pairs.values())
     pair_sql = f"SELECT * FROM (VALUES {values}) AS t(source, target)"
     cost = {(int(r[0]), int(r[1])): float(r[2])
             for r in session.execute(sa.text(_DETOURS), {"sql": edges, "pairs": pair_sql})}
     for r in roads:
         pair = pairs.get(r["id"])
         if pair is not None:
-            c = cost.get(pair, cost.get((pair[1], pair[0])))
+            both = [c for c in (cost.get(pair), cost.get((pair[1], pair[0]))) if c is not None]
+            c = min(both) if both else None
             r["detour_s"] = None if c is None else round(c, 1)
             r["detour_available"] = c is not None
