@@ -22,6 +22,7 @@ from spatial.cli import backup as backup_cli
 from spatial.cli import dispatch as dispatch_cli
 from spatial.cli import district as district_cli
 from spatial.cli import grids as grids_cli
+from spatial.cli import incidents as incidents_cli
 from spatial.cli import osm as osm_cli
 from spatial.cli import sensors as sensors_cli
 from spatial.cli import tickets as tickets_cli
@@ -40,7 +41,8 @@ AddCommands = Callable[[argparse._SubParsersAction], None]
 #: The domain command groups, each an ``add_parser(subparsers)``.
 COMMAND_GROUPS: tuple[AddCommands, ...] = (tickets_cli.add_parser, dispatch_cli.add_parser,
                                            sensors_cli.add_parser, backup_cli.add_parser, flood_cli.add_parser,
-                                           grids_cli.add_parser, district_cli.add_parser, osm_cli.add_parser)
+                                           grids_cli.add_parser, district_cli.add_parser, osm_cli.add_parser,
+                                           incidents_cli.add_parser)
 
 
 def _db_up(args: argparse.Namespace) -> int:

@@ -107,11 +107,11 @@ def dashboard(session: Session, event_id: int) -> dict:
         return [{"key": r[0], "name": r[1], "count": int(r[2])} for r in session.execute(sa.text(sql), p)]
 
     base = "FROM event_ticket et JOIN ticket t ON t.id = et.ticket_id WHERE et.event_id = :i"
-    by_cat = counts(f"SELECT c.code, c.name, count(*) {base.replace('WHERE', 'JOIN category c ON c.id = t.category_id WHERE')} "
-                    "GROUP BY 1, 2 ORDER BY 3 DESC")
+    with_cat = base.replace("WHERE", "JOIN category c ON c.id = t.category_id WHERE")
+    with_grid = base.replace("WHERE", "JOIN admin_unit g ON g.id = t.grid_id WHERE")
+    by_cat = counts(f"SELECT c.code, c.name, count(*) {with_cat} GROUP BY 1, 2 ORDER BY 3 DESC")
     by_status = counts(f"SELECT t.status, t.status, count(*) {base} GROUP BY 1 ORDER BY 3 DESC")
-    by_grid = counts(f"SELECT g.code, g.name, count(*) {base.replace('WHERE', 'JOIN admin_unit g ON g.id = t.grid_id WHERE')} "
-                     "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 20")
+    by_grid = counts(f"SELECT g.code, g.name, count(*) {with_grid} GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 20")
     totals = session.execute(sa.text(
         f"SELECT count(*), count(*) FILTER (WHERE t.status IN ('closed','verified','resolved')), "
         f"count(*) FILTER (WHERE t.accept_overdue OR t.resolve_overdue) {base}"), p).one()
@@ -156,7 +156,7 @@ def _frames(session: Session, event_id: int) -> dict[str, gpd.GeoDataFrame]:
         geom = shapely.from_wkb([bytes(b) for b in df["wkb"]])
         out = gpd.GeoDataFrame(df.drop(columns=["wkb"]), geometry=geom, crs="EPSG:4326")
         for col in out.columns:
-            if pd.api.types.is_datetime64tz_dtype(out[col]):
+            if isinstance(out[col].dtype, pd.DatetimeTZDtype):
                 out[col] = out[col].dt.tz_convert("UTC")
         return out
 

@@ -267,7 +267,8 @@ def on_detection(session: Session, detection_id: int) -> int:
         return 0
     row = session.execute(sa.text(
         "SELECT c.code, d.class, ST_X(d.geom), ST_Y(d.geom), d.detected_at FROM camera_detection d "
-        "JOIN camera c ON c.id = d.camera_id WHERE d.id = :d AND d.geom IS NOT NULL"), {"d": detection_id}).one_or_none()
+        "JOIN camera c ON c.id = d.camera_id WHERE d.id = :d AND d.geom IS NOT NULL"),
+        {"d": detection_id}).one_or_none()
     if row is None:
         return 0
     code, cls, x, y, at = row

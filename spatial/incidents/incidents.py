@@ -111,6 +111,16 @@ def _source_geom(session: Session, kind: str, source_id: int | None, geometry: A
     return row[0], f"{kind} #{source_id} ({row[1]})"
 
 
+def drawn_geometry(session: Session, geometry: Any) -> str:
+    """EWKT of a GeoJSON geometry drawn on the map (validated: type, validity, inside the district)."""
+    return _source_geom(session, "drawn", None, geometry)[0]
+
+
+def task_department(session: Session, task_id: int) -> int | None:
+    """The department id of a task (None when there is no such task)."""
+    return session.execute(sa.text("SELECT department_id FROM incident_task WHERE id = :t"), {"t": task_id}).scalar()
+
+
 def active_event_id(session: Session, at: datetime) -> int | None:
     """The district event on at ``at`` (the latest started), or None."""
     return session.execute(sa.text(

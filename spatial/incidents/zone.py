@@ -15,6 +15,7 @@ Zones are MULTIPOLYGONs in EPSG:4326.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -135,3 +136,8 @@ def isochrone_zone(session: Session, geom_ewkt: str, band_s: float) -> tuple[str
         "w": w, "s": s, "e": e, "n": n, "srid": district_profile(session).metric_srid, "roadside": ROADSIDE_M,
         "geom": geom_ewkt}).one()
     return zone, {"method": "isochrone", "nodes_reached": len(nodes), "road_m": round(float(road_m or 0), 1)}
+
+
+def as_geojson(session: Session, ewkt: str) -> dict:
+    """A GeoJSON geometry dict of an EWKT geometry (7 decimals)."""
+    return json.loads(session.execute(sa.text("SELECT ST_AsGeoJSON(ST_GeomFromEWKT(:z), 7)"), {"z": ewkt}).scalar())

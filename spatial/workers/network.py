@@ -2,7 +2,11 @@
 
 Every segment of every road (``ST_DumpSegments``, EPSG:4326) is an edge of
 ``road_edge``; its end points, rounded to 1e-7 degrees, are the nodes of
-``road_vertex`` (roads that share a vertex are connected, as in OSM). An edge's
+``road_vertex``: roads that share a vertex are connected. OSM roads (``road.source``
+set by ``onemap osm import``) keep OSM's own topology (a bridge over a street is
+no junction); other roads (``onemap import road``, the demo: centrelines drawn
+without topology) are first noded where they cross each other (``ST_Snap`` of
+each road to its intersections with the others). An edge's
 ``cost`` is its length on the sphere in metres divided by the speed of its road
 (``road.attrs['speed_kmh']`` when set, else :data:`SPEED_KMH` of its
 ``road_class``) in seconds; ``reverse_cost`` is the same, or ``-1`` on a
@@ -45,7 +49,12 @@ CREATE TEMP TABLE _seg ON COMMIT DROP AS
               THEN (r.attrs ->> 'speed_kmh')::float
               ELSE coalesce((CAST(:speeds AS jsonb) ->> lower(r.road_class))::float, :default_speed) END AS kmh,
          coalesce(r.oneway, false) AS oneway, d.geom
-  FROM road r, LATERAL ST_DumpSegments(ST_Force2D(r.geom)) d;
+  FROM road r
+  CROSS JOIN LATERAL (SELECT CASE WHEN r.source IS NOT NULL THEN ST_Force2D(r.geom) ELSE coalesce((
+      SELECT ST_Snap(ST_Force2D(r.geom), ST_Collect(ST_Force2D(ST_Intersection(r.geom, o.geom))), 1e-9)
+      FROM road o WHERE o.source IS NULL AND o.id <> r.id AND ST_Intersects(r.geom, o.geom)),
+    ST_Force2D(r.geom)) END AS g) n
+  CROSS JOIN LATERAL ST_DumpSegments(n.g) d;
 CREATE TEMP TABLE _node ON COMMIT DROP AS
   SELECT row_number() OVER (ORDER BY x, y) AS id, x, y
   FROM (SELECT round(ST_X(ST_StartPoint(geom))::numeric, 7) x, round(ST_Y(ST_StartPoint(geom))::numeric, 7) y
@@ -76,9 +85,11 @@ def build(session: Session) -> dict:
     session.flush()
     driver_connection(session).execute(script)  # one round trip; the parameters are inlined literals
     row = session.execute(sa.text(
-        "UPDATE road_network_state SET built_generation = road_generation, built_at = now(), "
-        "vertices = (SELECT count(*) FROM road_vertex), edges = (SELECT count(*) FROM road_edge) "
-        "WHERE id = 1 RETURNING vertices, edges, built_generation")).one()
+        "INSERT INTO road_network_state AS s (id, road_generation, built_generation, built_at, vertices, edges) "
+        "SELECT 1, g, g, now(), (SELECT count(*) FROM road_vertex), (SELECT count(*) FROM road_edge) "
+        "FROM (SELECT nextval('road_generation_seq') AS g) q "
+        "ON CONFLICT (id) DO UPDATE SET built_generation = s.road_generation, built_at = excluded.built_at, "
+        "vertices = excluded.vertices, edges = excluded.edges RETURNING vertices, edges, built_generation")).one()
     return {"vertices": int(row[0]), "edges": int(row[1]), "generation": int(row[2])}
 
 
@@ -86,12 +97,15 @@ _CURRENT = sa.text("SELECT road_generation = built_generation, edges > 0 FROM ro
 
 
 def ensure(session: Session) -> bool:
-    """Make the network current (rebuild after any write to ``road``); False when it has no edge."""
-    current, has_edges = session.execute(_CURRENT).one()
+    """Make the network current (rebuild after any write to ``road``); False when it has no edge.
+
+    A missing state row (the tables were truncated) counts as out of date.
+    """
+    current, has_edges = session.execute(_CURRENT).one_or_none() or (False, False)
     if current:
         return bool(has_edges)
     session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    current, has_edges = session.execute(_CURRENT).one()
+    current, has_edges = session.execute(_CURRENT).one_or_none() or (False, False)
     if not current:
         has_edges = build(session)["edges"] > 0
     return bool(has_edges)

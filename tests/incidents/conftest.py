@@ -26,3 +26,12 @@ def road_factory(session, district):
     def make(code, coords, **kw):
         return add_road(session, code, coords, **kw)
     return make
+
+
+@pytest.fixture(autouse=True)
+def incident_catalog(request):
+    """The default incident types in the test's session (a truncating test elsewhere may have emptied them)."""
+    from spatial.incidents.catalog import install_defaults
+
+    if "session" in request.fixturenames:
+        install_defaults(request.getfixturevalue("session"))

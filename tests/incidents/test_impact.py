@@ -50,12 +50,10 @@ def fixture_zone(session, district, road_factory):
     for kind, name, dx in (("school", "No. 1 Primary", 40), ("hospital", "District Hospital", -60),
                            ("nursing_home", "Sunset Care Home", 300)):
         _point(session, "poi", ["source", "kind", "name"], ["test", kind, name], dx, 0)
-    _point(session, "sensor", ["code", "sensor_type", "name", "unit", "private"], ["DOOR-1", "door", "Door 1", "", True],
-           0, 50)
-    _point(session, "sensor", ["code", "sensor_type", "name", "unit", "private"], ["DOOR-2", "door", "Door 2", "", True],
-           0, 300)
-    _point(session, "sensor", ["code", "sensor_type", "name", "unit", "private"],
-           ["WL-1", "water_level", "Gauge", "m", False], 0, -50)
+    cols = ["code", "sensor_type", "name", "unit", "private"]
+    _point(session, "sensor", cols, ["DOOR-1", "door", "Door 1", "", True], 0, 50)
+    _point(session, "sensor", cols, ["DOOR-2", "door", "Door 2", "", True], 0, 300)
+    _point(session, "sensor", cols, ["WL-1", "water_level", "Gauge", "m", False], 0, -50)
     for code, dy, heading, stream in (("C1", 0, 90.0, "rtsp://cam/c1"), ("C2", 150, 0.0, "rtsp://cam/c2"),
                                       ("C3", 150, 180.0, "rtsp://cam/c3")):
         _point(session, "camera", ["code", "name", "heading_deg", "fov_deg", "range_m", "stream_url"],

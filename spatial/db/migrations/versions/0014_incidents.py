@@ -5,8 +5,8 @@
   on one-way roads) are rebuilt from ``road`` by ``spatial.workers.network`` when a statement trigger
   on ``road`` has moved ``road_network_state.road_generation`` past ``built_generation``.
 * ``incident_type``: the catalog of templates (zone as a buffer of ``radius_m`` or a road-network
-  isochrone of ``band_s`` seconds, level, the departments' tasks), seeded with waterlogging, fire,
-  gas leak, collapse and crowd.
+  isochrone of ``band_s`` seconds, level, the departments' tasks), seeded with
+  ``spatial.incidents.catalog.DEFAULT_TYPES`` (waterlogging, fire, gas leak, collapse, crowd).
 * ``district_event`` (typhoon, rainstorm ... with a time window) and ``event_ticket`` (its tags).
 * ``incident``, ``incident_task`` (one per department, lead, deadline, closing standard,
   escalation level) and ``incident_event`` (the append-only timeline).
@@ -16,12 +16,12 @@
 Revision ID: 0014
 Revises: 0012
 """
-import json
-
 import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects.postgresql import JSONB
+
+from spatial.incidents.catalog import DEFAULT_TYPES
 
 revision = "0014"
 down_revision = "0012"
@@ -29,43 +29,6 @@ branch_labels = None
 depends_on = None
 
 _TS = sa.DateTime(timezone=True)
-
-
-def _task(dept, title, hours, standard, skill=None):
-    return {"department": dept, "title": title, "deadline_h": hours, "closing_standard": standard,
-            "skill": skill}
-
-
-#: Default templates (department codes of the demo catalog; a missing department is reported at dispatch).
-INCIDENT_TYPES = [
-    ("waterlogging", "Waterlogging 内涝", "isochrone", 300.0, 300.0, 2, [
-        _task("water", "Pump out and clear drains", 2, "Water depth under 5 cm, drains flowing, photos", "drainage"),
-        _task("traffic", "Close and divert flooded roads", 1, "Closures signed, detours published", "traffic"),
-        _task("urban", "Barriers and sandbags at entrances", 2, "Sandbag lines placed at listed entrances"),
-        _task("civil", "Check elderly living alone in the zone", 3, "Every registered household contacted",
-              "care"),
-    ]),
-    ("fire", "Fire 火灾", "buffer", 200.0, None, 3, [
-        _task("safety", "Coordinate fire response and evacuation", 1, "Fire out, buildings cleared", "safety"),
-        _task("traffic", "Clear access routes for fire engines", 1, "Access lanes open, cordon set", "traffic"),
-        _task("civil", "Shelter evacuees", 3, "Evacuees registered at a shelter", "care"),
-    ]),
-    ("gas_leak", "Gas leak 燃气泄漏", "buffer", 150.0, None, 3, [
-        _task("safety", "Isolate the leak and evacuate", 1, "Leak isolated, gas reading zero", "safety"),
-        _task("traffic", "Cordon and divert traffic", 1, "Cordon in place, detours signed", "traffic"),
-        _task("urban", "Keep the public out of the cordon", 2, "No public inside the cordon"),
-    ]),
-    ("collapse", "Structural collapse 坍塌", "buffer", 100.0, None, 3, [
-        _task("housing", "Assess structural safety", 4, "Engineer's assessment filed", "road_repair"),
-        _task("safety", "Search and rescue", 1, "All occupants accounted for", "safety"),
-        _task("traffic", "Cordon and divert traffic", 1, "Cordon in place, detours signed", "traffic"),
-    ]),
-    ("crowd", "Crowd gathering 人群聚集", "buffer", 300.0, None, 2, [
-        _task("traffic", "Crowd and traffic control", 1, "Flow restored, no crush points", "traffic"),
-        _task("urban", "Marshal the area", 2, "Area cleared or orderly", "enforcement"),
-        _task("grid", "Report from the ground every 30 min", 4, "Reports logged until dispersal", "inspection"),
-    ]),
-]
 
 
 def upgrade() -> None:
@@ -86,7 +49,8 @@ def upgrade() -> None:
     op.execute("""
         CREATE FUNCTION road_network_bump() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          UPDATE road_network_state SET road_generation = nextval('road_generation_seq') WHERE id = 1;
+          INSERT INTO road_network_state (id, road_generation) VALUES (1, nextval('road_generation_seq'))
+          ON CONFLICT (id) DO UPDATE SET road_generation = excluded.road_generation;
           RETURN NULL;
         END $$""")
     op.execute("CREATE TRIGGER trg_road_network AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON road "
@@ -130,8 +94,7 @@ def upgrade() -> None:
     )
     types = sa.table("incident_type", sa.column("code"), sa.column("name"), sa.column("zone_kind"),
                      sa.column("radius_m"), sa.column("band_s"), sa.column("level"), sa.column("tasks", JSONB))
-    op.bulk_insert(types, [{"code": c, "name": n, "zone_kind": z, "radius_m": r, "band_s": b, "level": lv,
-                            "tasks": json.loads(json.dumps(t))} for c, n, z, r, b, lv, t in INCIDENT_TYPES])
+    op.bulk_insert(types, [t.row() for t in DEFAULT_TYPES])
 
     op.create_table(
         "district_event",
