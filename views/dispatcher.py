@@ -154,7 +154,14 @@ class DispatcherView:
                                                                   [c.lat for c in self.candidates]),
                                       crs="EPSG:4326")
                 layers["links"] = candidate_links(origin, cg, layer_id="links")
-        self.map.set_layers(layers, order=["boundaries", "incident_zone", "links", "workers", "resources", "tickets"])
+        view = None
+        if self.incident.focus is not None:  # a new incident: fit its zone and the resources around it
+            w, s, e, n = self.incident.focus
+            pad = max(e - w, n - s, 0.01)
+            view = view_for_bounds((w - pad, s - pad, e + pad, n + pad), width_px=MAP_W, height_px=MAP_H)
+            self.incident.focus = None
+        self.map.set_layers(layers, order=["boundaries", "incident_zone", "links", "workers", "resources", "tickets"],
+                            view=view)
 
     # ------------------------------------------------------------------ interaction
     def _on_map_click(self, event) -> None:

@@ -46,6 +46,8 @@ class IncidentPanel:
         self.resources_html = pn.pane.HTML("", sizing_mode="stretch_width", styles={"font-size": "12px"})
         self.tasks_html = pn.pane.HTML("", sizing_mode="stretch_width", styles={"font-size": "12px"})
         self.ticket_id: int | None = None
+        #: (W, S, E, N) degrees the map should fit once (set when an incident is declared)
+        self.focus: tuple[float, float, float, float] | None = None
         self.incident: dict | None = None
         self.nearby: dict | None = None
         self.type.param.watch(lambda e: self._template_departments(), "value")
@@ -102,6 +104,7 @@ class IncidentPanel:
                                     actor=ACTOR)
             self._load(s, inc.id)
         self.declare_btn.disabled = True
+        self.focus = tuple(frame([self.incident]).total_bounds)
         show(self.alert, "")
         self._render(f"declared, zone, impact and resources in {t.ms:.0f} ms")
         self.redraw()
