@@ -39,7 +39,7 @@ def _task(dept, title, hours, standard, skill=None):
 #: The default templates (department codes of the demo catalog; a department the district lacks is
 #: reported as skipped at dispatch).
 DEFAULT_TYPES: list[TypeSpec] = [TypeSpec(*t) for t in [
-    ("waterlogging", "Waterlogging 内涝", "isochrone", 300.0, 300.0, 2, [
+    ("waterlogging", "Waterlogging 内涝", "isochrone", 300.0, 180.0, 2, [
         _task("water", "Pump out and clear drains", 2, "Water depth under 5 cm, drains flowing, photos", "drainage"),
         _task("traffic", "Close and divert flooded roads", 1, "Closures signed, detours published", "traffic"),
         _task("urban", "Barriers and sandbags at entrances", 2, "Sandbag lines placed at listed entrances"),

@@ -83,11 +83,12 @@ WHERE s.private AND s.sensor_type = ANY(CAST(:types AS text[])) AND ST_Intersect
 ORDER BY s.code
 """
 
+# lengths and areas inside: intersections with the zone cut in pieces (ST_Subdivide), which do not overlap
 _ROADS = """
-WITH z AS (SELECT ST_GeomFromEWKT(:zone) AS g)
-SELECT r.id, r.code, r.name, r.road_class,
-       ST_Length(ST_Transform(ST_Intersection(r.geom, z.g), :srid)) AS inside_m
-FROM road r, z WHERE ST_Intersects(r.geom, z.g) ORDER BY inside_m DESC, r.id
+WITH z AS (SELECT ST_Subdivide(ST_GeomFromEWKT(:zone), 96) AS g)
+SELECT r.id, r.code, r.name, r.road_class, sum(ST_Length(ST_Transform(ST_Intersection(r.geom, z.g), :srid))) AS inside_m
+FROM road r JOIN z ON ST_Intersects(r.geom, z.g)
+GROUP BY r.id ORDER BY inside_m DESC, r.id
 """
 
 # the two ends of each closed stretch: the farthest-apart nodes, outside the zone, of the road's edges that touch it
@@ -108,18 +109,21 @@ SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCost(:sql, CAST(:pairs AS t
 """
 
 _UNITS = """
-WITH z AS (SELECT ST_GeomFromEWKT(:zone) AS g)
+WITH z AS (SELECT ST_Subdivide(ST_GeomFromEWKT(:zone), 96) AS g)
 SELECT u.id, u.code, u.name, u.level,
-       ST_Area(ST_Transform(ST_Intersection(u.geom, z.g), :srid)) / nullif(ST_Area(ST_Transform(u.geom, :srid)), 0)
-FROM admin_unit u, z WHERE u.level IN (3, 4) AND ST_Intersects(u.geom, z.g)
-ORDER BY u.level, u.code
+       sum(ST_Area(ST_Transform(ST_Intersection(u.geom, z.g), :srid)))
+         / nullif(max(coalesce(u.area_m2, ST_Area(ST_Transform(u.geom, :srid)))), 0)
+FROM admin_unit u JOIN z ON ST_Intersects(u.geom, z.g) WHERE u.level IN (3, 4)
+GROUP BY u.id ORDER BY u.level, u.code
 """
 
 _CAMERAS = """
 WITH z AS (SELECT ST_Transform(ST_GeomFromEWKT(:zone), :srid) AS g, ST_GeomFromEWKT(:zone) AS g4326),
 c AS (
   SELECT c.*, ST_Transform(c.geom, :srid) AS p, coalesce(c.range_m, 80) AS r, coalesce(c.fov_deg, 60) AS f
-  FROM camera c, z WHERE ST_DWithin(CAST(c.geom AS geography), CAST(z.g4326 AS geography), coalesce(c.range_m, 80))
+  FROM camera c, z
+  WHERE c.geom && ST_Expand(z.g4326, 0.1)  -- range_m <= 5 km (spatial.sensors.cameras): 0.1 deg >= 5 km to 60 N/S
+    AND ST_DWithin(ST_Transform(c.geom, :srid), z.g, coalesce(c.range_m, 80))
 )
 SELECT c.id, c.code, c.name, c.stream_url, c.status, ST_X(c.geom), ST_Y(c.geom), c.heading_deg
 FROM c, z

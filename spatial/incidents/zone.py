@@ -7,7 +7,7 @@
   polygon incident, else from the node nearest to it; one-way roads honoured),
   edges cut where the budget runs out (``ST_LineSubstring``), grown by
   :data:`ROADSIDE_M` metres so the buildings along the roads fall in, united
-  with the incident geometry grown by the same. Without a road network it falls
+  with the incident geometry grown by the same (outline simplified to 1 m). Without a road network it falls
   back to a buffer of ``band_s`` at :data:`FALLBACK_SPEED_KMH`.
 
 Zones are MULTIPOLYGONs in EPSG:4326.
@@ -99,10 +99,11 @@ pieces AS (
   UNION ALL SELECT ST_LineSubstring(geom, 0, ff) FROM f WHERE ff + fb < 1 AND ff > 0
   UNION ALL SELECT ST_LineSubstring(geom, 1 - fb, 1) FROM f WHERE ff + fb < 1 AND fb > 0
 )
-SELECT ST_AsEWKT(ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Transform(ST_Union(
-         ST_Buffer(ST_Transform(ST_Collect(g), :srid), :roadside),
-         ST_Buffer(ST_Transform(ST_GeomFromEWKT(:geom), :srid), :roadside)), 4326)), 3))),
-       ST_Length(ST_Transform(ST_Collect(g), :srid))
+-- a cascaded union of each piece's buffer: several times faster than buffering the collected lines
+SELECT ST_AsEWKT(ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Transform(ST_SimplifyPreserveTopology(ST_Union(
+         ST_Union(ST_Buffer(ST_Transform(g, :srid), :roadside, 'quad_segs=4')),
+         ST_Buffer(ST_Transform(ST_GeomFromEWKT(:geom), :srid), :roadside, 'quad_segs=4')), 1.0), 4326)), 3))),
+       sum(ST_Length(ST_Transform(g, :srid)))
 FROM pieces
 """
 

@@ -135,6 +135,6 @@ def test_event_mode_tags_dashboard_and_export(api, committed, tmp_path, capsys):
     assert main(["incident", "list", "--all"]) == 0
     assert "waterlogging" in capsys.readouterr().out
     assert main(["incident", "types"]) == 0
-    assert "isochrone 300 s" in capsys.readouterr().out
+    assert "isochrone 180 s" in capsys.readouterr().out
     assert main(["incident", "declare", "fire", "--geojson", json.dumps({"type": "Point",
                                                                           "coordinates": [0, 0]})]) == 2
