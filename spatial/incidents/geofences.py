@@ -18,7 +18,8 @@ into the fence raises one alert (``source_kind='geofence'``, rule
 fixes inside raise nothing new); leaving clears it (and the dwell alert), and
 raises ``geofence_leave`` when that rule is on (cleared at the next entry).
 :func:`on_worker_fixes` runs inside ``spatial.workers.positions.ingest_fixes``,
-:func:`on_detection` inside ``spatial.sensors.cameras.ingest_detection``, and
+:func:`on_detection` inside ``spatial.sensors.cameras.ingest_detection`` (hooks registered by
+``spatial.incidents``), and
 :func:`sweep` (the server's incident job) ends stale detection presences and
 raises dwell alerts of subjects that stopped reporting.
 """
