@@ -19,6 +19,8 @@ missing_debs() {
   if [ -z "${DATABASE_URL:-}${ONEMAP_DATABASE_URL:-}" ]; then
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || pkgs+=(postgresql postgresql-contrib)
     ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || pkgs+=(postgresql-postgis)
+    # road-network travel times and isochrones (migration 0014 creates the extension)
+    ls /usr/share/postgresql/*/extension/pgrouting.control >/dev/null 2>&1 || pkgs+=(postgresql-pgrouting)
   fi
   # CJK glyphs for the demo district's Chinese names in the browser
   ls /usr/share/fonts/truetype/wqy/wqy-zenhei.tt* >/dev/null 2>&1 || pkgs+=(fonts-wqy-zenhei)

@@ -20,6 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from data import _geometry as demo_geometry
+from data import emergency
 from data._dem import make_dem
 from data.demo import DEMO_DISTRICT_CODE, DEMO_TABLES, DemoData, generate
 from data.drainage import demo_network
@@ -29,6 +30,8 @@ from spatial.db.engine import get_engine, session_scope
 from spatial.drainage import store_network
 from spatial.errors import Conflict
 from spatial.forecasts import default_dem_path
+from spatial.incidents.catalog import install_defaults as install_incident_types
+from spatial.locate import grid_sql
 from spatial.profile import store_profile
 from spatial.settings import get_settings
 
@@ -82,6 +85,12 @@ def write_demo(data: DemoData, *, replace: bool = True, url: str | None = None) 
         for table in DEMO_TABLES:
             df = data.frames[table]
             counts[table] = copy_frame(session, table, _prepare(df))
+        extra = emergency.frames(data.frames, seed=int(data.info.get("seed") or 42))
+        session.execute(sa.text("DELETE FROM poi WHERE source = 'demo'"))
+        counts["poi"] = copy_frame(session, "poi", _prepare(extra["poi"]))
+        counts["emergency_assets"] = copy_frame(session, "asset", _prepare(extra["emergency_asset"]))
+        session.execute(sa.text(f"UPDATE asset SET grid_id = {grid_sql('geom')} WHERE grid_id IS NULL"))
+        install_incident_types(session)
         for table in _SEQUENCED:
             session.execute(sa.text(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "

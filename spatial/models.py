@@ -483,7 +483,7 @@ class ApiToken(Base):
 # --- perception loop: alerts, rule state, published messages, camera detections (migration 0004)
 
 #: Where an alert comes from.
-SOURCE_KINDS = ("sensor", "camera", "flood", "system")
+SOURCE_KINDS = ("sensor", "camera", "flood", "system", "geofence")
 #: Alert levels, in increasing severity; ``offline`` is a separate kind of trouble.
 SEVERITIES = ("yellow", "orange", "red")
 ALERT_LEVELS = (*SEVERITIES, "offline")
@@ -501,7 +501,8 @@ class Alert(Base):
 
     __tablename__ = "alert"
     __table_args__ = (
-        sa.CheckConstraint("source_kind IN ('sensor','camera','flood','system')", name="ck_alert_source_kind"),
+        sa.CheckConstraint("source_kind IN ('sensor','camera','flood','system','geofence')",
+                           name="ck_alert_source_kind"),
         sa.CheckConstraint("level IN ('yellow','orange','red','offline')", name="ck_alert_level"),
         sa.CheckConstraint("state IN ('active','cleared')", name="ck_alert_state"),
         sa.Index("uq_alert_active_source_rule", "source_kind", "source_id", "rule", unique=True,
@@ -835,6 +836,226 @@ class InappMessage(Base):
     data: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
     read_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+# --- emergency command: road network, incidents, joint tasks, geofences, district events (migration 0014)
+
+class RoadNetworkState(Base):
+    """One row: ``road_generation`` moves on any write to ``road`` (trigger); the network is current
+    when ``built_generation`` equals it (``spatial.workers.network``)."""
+
+    __tablename__ = "road_network_state"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="ck_road_network_state_one_row"),)
+
+    id: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    road_generation: Mapped[int] = mapped_column(sa.BigInteger)
+    built_generation: Mapped[int | None] = mapped_column(sa.BigInteger)
+    built_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    vertices: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    edges: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+
+
+class RoadVertex(Base):
+    """A node of the routable network (a road vertex, EPSG:4326), built by ``spatial.workers.network``."""
+
+    __tablename__ = "road_vertex"
+    __table_args__ = (sa.Index("ix_road_vertex_geom", "geom", postgresql_using="gist"),)
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+
+
+class RoadEdge(Base):
+    """A road segment for pgRouting: ``cost``/``reverse_cost`` in seconds (-1: one-way), ``length_m`` metres."""
+
+    __tablename__ = "road_edge"
+    __table_args__ = (
+        sa.Index("ix_road_edge_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_road_edge_road", "road_id"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    road_id: Mapped[int] = mapped_column(sa.ForeignKey("road.id", ondelete="CASCADE"))
+    source: Mapped[int] = mapped_column(sa.BigInteger)
+    target: Mapped[int] = mapped_column(sa.BigInteger)
+    cost: Mapped[float] = mapped_column(sa.Float)
+    reverse_cost: Mapped[float] = mapped_column(sa.Float)
+    length_m: Mapped[float] = mapped_column(sa.Float)
+    geom = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=False), nullable=False)
+
+
+class IncidentType(Base):
+    """An incident template: impact zone (buffer ``radius_m`` metres or isochrone ``band_s`` seconds), level, tasks.
+
+    ``tasks`` is a list of ``{department (code), title, deadline_h, closing_standard, skill}``.
+    """
+
+    __tablename__ = "incident_type"
+    __table_args__ = (
+        sa.CheckConstraint("zone_kind IN ('buffer','isochrone')", name="ck_incident_type_zone_kind"),
+        sa.CheckConstraint("radius_m IS NULL OR (radius_m > 0 AND radius_m <= 10000)", name="ck_incident_type_radius"),
+        sa.CheckConstraint("band_s IS NULL OR (band_s > 0 AND band_s <= 7200)", name="ck_incident_type_band"),
+        sa.CheckConstraint("zone_kind <> 'isochrone' OR band_s IS NOT NULL", name="ck_incident_type_band_set"),
+        sa.CheckConstraint("zone_kind <> 'buffer' OR radius_m IS NOT NULL", name="ck_incident_type_radius_set"),
+        sa.CheckConstraint("level BETWEEN 1 AND 4", name="ck_incident_type_level"),
+    )
+
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    zone_kind: Mapped[str] = mapped_column(sa.String(16))
+    radius_m: Mapped[float | None] = mapped_column(sa.Float)
+    band_s: Mapped[float | None] = mapped_column(sa.Float)
+    level: Mapped[int] = mapped_column(sa.SmallInteger, server_default="2")
+    tasks: Mapped[list] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
+    active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+
+
+class DistrictEvent(Base):
+    """A district-wide event (typhoon, rainstorm...): tickets and incidents in its window are tagged to it."""
+
+    __tablename__ = "district_event"
+    __table_args__ = (sa.CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="ck_district_event_window"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    starts_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    declared_by: Mapped[str | None] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+class EventTicket(Base):
+    """A ticket tagged to a district event."""
+
+    __tablename__ = "event_ticket"
+    __table_args__ = (sa.Index("ix_event_ticket_ticket", "ticket_id"),)
+
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("district_event.id", ondelete="CASCADE"), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Incident(Base):
+    """An emergency incident: where (``geom``, any geometry family), its impact ``zone`` and joint tasks.
+
+    ``impact`` keeps the last impact analysis (counts); the zone is a MULTIPOLYGON in EPSG:4326.
+    """
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('open','closed')", name="ck_incident_status"),
+        sa.CheckConstraint("level BETWEEN 1 AND 4", name="ck_incident_level"),
+        sa.CheckConstraint("source_kind IN ('ticket','alert','detection','drawn')", name="ck_incident_source"),
+        sa.CheckConstraint("zone_kind IN ('buffer','isochrone')", name="ck_incident_zone_kind"),
+        sa.Index("ix_incident_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_incident_zone", "zone", postgresql_using="gist"),
+        sa.Index("ix_incident_status", "status", "declared_at"),
+        sa.Index("ix_incident_event", "event_id"),
+        sa.Index("uq_incident_open_source", "source_kind", "source_id", unique=True,
+                 postgresql_where=sa.text("status = 'open' AND source_id IS NOT NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    type_code: Mapped[str] = mapped_column(sa.ForeignKey("incident_type.code", ondelete="RESTRICT"))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(16), server_default="open")
+    level: Mapped[int] = mapped_column(sa.SmallInteger)
+    source_kind: Mapped[str] = mapped_column(sa.String(16))
+    source_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id", ondelete="SET NULL"))
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("district_event.id", ondelete="SET NULL"))
+    zone_kind: Mapped[str] = mapped_column(sa.String(16))
+    radius_m: Mapped[float | None] = mapped_column(sa.Float)
+    band_s: Mapped[float | None] = mapped_column(sa.Float)
+    geom = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=False), nullable=False)
+    zone = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=True)
+    declared_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    declared_by: Mapped[str | None] = mapped_column(sa.String(128))
+    closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    impact: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    attrs: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+class IncidentTask(Base):
+    """One department's task of an incident: lead, deadline, closing standard, escalation level."""
+
+    __tablename__ = "incident_task"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('open','in_progress','done','cancelled')", name="ck_incident_task_status"),
+        sa.UniqueConstraint("incident_id", "department_id", "title", name="uq_incident_task_dept_title"),
+        sa.Index("ix_incident_task_open_deadline", "deadline_at",
+                 postgresql_where=sa.text("status IN ('open','in_progress')")),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(sa.ForeignKey("incident.id", ondelete="CASCADE"))
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id", ondelete="RESTRICT"))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    lead_worker_id: Mapped[int | None] = mapped_column(sa.ForeignKey("worker.id", ondelete="SET NULL"))
+    lead_name: Mapped[str | None] = mapped_column(sa.String(200))
+    deadline_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    closing_standard: Mapped[str] = mapped_column(sa.Text, server_default="")
+    status: Mapped[str] = mapped_column(sa.String(16), server_default="open")
+    escalation_level: Mapped[int] = mapped_column(sa.SmallInteger, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(sa.String(128))
+    closing_note: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class IncidentEvent(Base):
+    """The append-only timeline of an incident (declared, dispatched, escalated, task closed, closed...)."""
+
+    __tablename__ = "incident_event"
+    __table_args__ = (sa.Index("ix_incident_event_incident", "incident_id", "at"),)
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(sa.ForeignKey("incident.id", ondelete="RESTRICT"))
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    actor: Mapped[str | None] = mapped_column(sa.String(128))
+    task_id: Mapped[int | None] = mapped_column(sa.ForeignKey("incident_task.id", ondelete="RESTRICT"))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+
+
+class Geofence(Base):
+    """An electronic fence (MULTIPOLYGON, EPSG:4326) with rules on detections and worker positions.
+
+    ``rules``: ``{"subjects": ["detection", "worker"], "on": ["enter", "leave", "dwell"], "dwell_s": 600,
+    "classes": [...], "hours": "20:00-06:00" (local), "clear_after_s": 600}``; see ``spatial.incidents.geofences``.
+    """
+
+    __tablename__ = "geofence"
+    __table_args__ = (
+        sa.CheckConstraint("level IN ('yellow','orange','red')", name="ck_geofence_level"),
+        sa.Index("ix_geofence_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
+    rules: Mapped[dict] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    level: Mapped[str] = mapped_column(sa.String(16), server_default="orange")
+    active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class GeofencePresence(Base):
+    """Whether a subject (a worker, or a camera's detection class) is inside a fence, and since when."""
+
+    __tablename__ = "geofence_presence"
+    __table_args__ = (sa.CheckConstraint("subject_kind IN ('worker','detection')", name="ck_geofence_presence_kind"),)
+
+    geofence_id: Mapped[int] = mapped_column(sa.ForeignKey("geofence.id", ondelete="CASCADE"), primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    subject_key: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    inside: Mapped[bool] = mapped_column(sa.Boolean)
+    entered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    dwell_alerted: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
 
 
 def build_lookup_indexes(*selectables: sa.FromClause) -> None:

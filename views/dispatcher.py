@@ -1,10 +1,13 @@
-"""Dispatcher view: the queue sorted by deadline, nearest candidates, one-click assignment.
+"""Dispatcher view: the queue sorted by deadline, nearest candidates, one-click assignment, incidents.
 
 Click a ticket on the map or a row of the queue: the nearest available
 workers (``spatial.tickets.dispatch.candidates``) are listed and drawn (blue rings and
 lines); "Assign" calls ``spatial.tickets.dispatch.assign`` (row locks, workload cap)
 and the map and queue update. A second dispatcher who assigned the same
 ticket first makes the click fail with a clear message, nothing is written.
+The incident panel (``views.incident_panel``) declares an incident from the
+selected ticket, draws its impact zone and the resources nearby, and
+dispatches every department of its template in one click.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import panel as pn
 
 from layers import view_for_bounds
 from layers.grids import outlines
+from layers.incidents import resource_tooltip
+from layers.incidents import tooltip as incident_tooltip
 from layers.legend import status_legend_html, worker_legend_html
 from layers.tickets import ticket_points
 from layers.tickets import tooltip as ticket_tooltip
@@ -25,6 +30,7 @@ from layers.workers import candidate_links, worker_points
 from layers.workers import tooltip as worker_tooltip
 from spatial.maps import mapdata
 from views.common import MAP_H, MAP_W, MapPane, Timer, db, guarded, new_alert, show
+from views.incident_panel import IncidentPanel
 
 QUEUE_LIMIT = 500
 MAX_K = 10
@@ -67,7 +73,8 @@ class DispatcherView:
             self.cand_rows.append((text, btn, pn.Row(text, btn, visible=False, css_classes=["onemap-candidate"])))
         self.cand_box = pn.Column(self.cand_msg, *[r for _, _, r in self.cand_rows], sizing_mode="stretch_width")
         self.map = MapPane(view_for_bounds(self.bounds, width_px=MAP_W, height_px=MAP_H),
-                           tooltips={"tickets": ticket_tooltip(), "workers": worker_tooltip()})
+                           tooltips={"tickets": ticket_tooltip(), "workers": worker_tooltip(),
+                                     "incident_zone": incident_tooltip(), "resources": resource_tooltip()})
         self.queue_df: gpd.GeoDataFrame = gpd.GeoDataFrame()
         self.shown: gpd.GeoDataFrame = gpd.GeoDataFrame()
         self.recent: dict[int, str] = {}      # ticket id -> status after an assignment here
@@ -75,6 +82,7 @@ class DispatcherView:
         self.candidates: list = []
         self.last_click_ms: float | None = None
 
+        self.incident = IncidentPanel(self.alert, self._draw)
         g = guarded(self.alert)
         self.refresh = g(self._do_refresh)
         self.select = g(self._do_select)
@@ -92,7 +100,7 @@ class DispatcherView:
 
     def main(self) -> pn.viewable.Viewable:
         side = pn.Column("#### Selected ticket", self.ticket_info, "#### Nearest available workers",
-                         self.cand_box, width=330)
+                         self.cand_box, self.incident.view(), width=330)
         return pn.Column(self.alert,
                          pn.Row(pn.Column("#### Waiting for dispatch (deadline first)", self.queue, self.queue_empty,
                                           width=380),
@@ -138,6 +146,7 @@ class DispatcherView:
             "workers": worker_points(self.workers, now=now, highlight_ids=cand_ids)
             if len(self.workers) else None,
             "links": None,
+            **self.incident.layers(),
         }
         if self.candidates and self.selected is not None:
             row = self.shown[self.shown["id"] == self.selected]
@@ -149,7 +158,14 @@ class DispatcherView:
                                                                   [c.lat for c in self.candidates]),
                                       crs="EPSG:4326")
                 layers["links"] = candidate_links(origin, cg, layer_id="links")
-        self.map.set_layers(layers, order=["boundaries", "links", "workers", "tickets"])
+        view = None
+        if self.incident.focus is not None:  # a new incident: fit its zone and the resources around it
+            w, s, e, n = self.incident.focus
+            pad = max(e - w, n - s, 0.01)
+            view = view_for_bounds((w - pad, s - pad, e + pad, n + pad), width_px=MAP_W, height_px=MAP_H)
+            self.incident.focus = None
+        self.map.set_layers(layers, order=["boundaries", "incident_zone", "links", "workers", "resources", "tickets"],
+                            view=view)
 
     # ------------------------------------------------------------------ interaction
     def _on_map_click(self, event) -> None:
@@ -178,7 +194,9 @@ class DispatcherView:
         self.last_click_ms = t.ms
         if brief is None:
             self.ticket_info.object = f"Ticket {ticket_id} no longer exists."
+            self.incident.set_ticket(None)
             return
+        self.incident.set_ticket(ticket_id, brief.get("category"))
         due = brief["accept_due_at"] if brief["status"] == "reported" else brief["resolve_due_at"]
         self.ticket_info.object = (
             f"<b>#{brief['id']}</b> {html.escape(brief['category_name'])} &mdash; <b>{brief['status']}</b><br/>"

@@ -27,12 +27,16 @@ from layers.density import bin_columns
 from layers.density import tooltip as bin_tooltip
 from layers.grids import grid_choropleth, outlines
 from layers.grids import tooltip as grid_tooltip
+from layers.incidents import LEVEL_COLORS, incident_zones
+from layers.incidents import frame as incident_frame
+from layers.incidents import tooltip as incident_tooltip
 from layers.legend import ramp_legend_html
 from layers.sensors import sensor_points
 from layers.sensors import tooltip as sensor_tooltip
 from layers.tickets import ticket_points
 from layers.tickets import tooltip as ticket_tooltip
 from spatial.db.engine import read_session_scope
+from spatial.incidents import incidents
 from spatial.io.monthly_report import monthly_report_pdf
 from spatial.maps import mapdata
 from spatial.maps.tiles import BUILDINGS_MIN_ZOOM
@@ -76,6 +80,24 @@ def kpi_html(k: dict) -> str:
     return "<div style='display:flex;gap:34px;margin:4px 8px'>" + "".join(
         f"<div><div style='font-size:12px;color:#555'>{name}</div>"
         f"<div style='font-size:26px;font-weight:600'>{val}</div></div>" for name, val in cells) + "</div>"
+
+
+def live_incidents_html(live: list[dict]) -> str:
+    """One line per live incident: level, title, impact and task progress (a bar)."""
+    if not live:
+        return ""
+    rows = []
+    for i in live[:8]:
+        pct = round(100 * i["progress"])
+        color = "#{:02x}{:02x}{:02x}".format(*LEVEL_COLORS[max(1, min(4, int(i["level"])))])
+        rows.append(
+            f"<div style='margin:2px 0'><span style='background:{color};color:white;padding:0 5px;"
+            f"border-radius:3px'>L{i['level']}</span> <b>{html.escape(i['title'])}</b> &mdash; "
+            f"about {int(i['impact'].get('people', 0)):,} people, {i['tasks_closed']}/{i['tasks_total']} tasks closed "
+            f"<span style='display:inline-block;width:80px;height:8px;background:#eee;vertical-align:middle'>"
+            f"<span style='display:block;width:{pct}%;height:8px;background:#2ca02c'></span></span></div>")
+    more = f"<div>and {len(live) - 8} more</div>" if len(live) > 8 else ""
+    return f"<div style='font-size:12px'><b>Live incidents ({len(live)})</b>{''.join(rows)}{more}</div>"
 
 
 def _link(url) -> str:
@@ -138,6 +160,7 @@ class LeadershipView:
         self.grid_label = ""
 
         self.kpi = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["onemap-kpi"])
+        self.live = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["onemap-live-incidents"])
         self.trend_src = ColumnDataSource({"day": [], "received": [], "closed": []})
         self.trend: pn.pane.Bokeh | None = None  # built after the first paint
         tab = {"index": False, "sizing_mode": "stretch_width", "max_height": 260, "float_format": "{:,.1f}".format,
@@ -157,7 +180,8 @@ class LeadershipView:
         self._tables = pn.Row(pn.pane.HTML(""), sizing_mode="stretch_width")
         self.map = MapPane(view_for_bounds(self.bounds, width_px=MAP_W, height_px=MAP_H),
                            tooltips={"grids": grid_tooltip(), "bins": bin_tooltip(), "tickets": ticket_tooltip(),
-                                     "cameras": camera_tooltip(), "sensors": sensor_tooltip()})
+                                     "cameras": camera_tooltip(), "sensors": sensor_tooltip(),
+                                     "incidents": incident_tooltip()})
         self.overlays = pn.widgets.CheckBoxGroup(name="Overlays", options=["Cameras", "Sensors", "3D buildings"],
                                                  value=[])
         self.info = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -191,7 +215,7 @@ class LeadershipView:
                 self.scope, self.legend, self.report_month, self.report]
 
     def main(self) -> pn.viewable.Viewable:
-        return pn.Column(self.alert, self.kpi, pn.Row(pn.Column(self.map.pane, sizing_mode="stretch_width"),
+        return pn.Column(self.alert, self.kpi, self.live, pn.Row(pn.Column(self.map.pane, sizing_mode="stretch_width"),
                                                   self._right, sizing_mode="stretch_width"),
                          self._tables, self.status, sizing_mode="stretch_width")
 
@@ -241,6 +265,7 @@ class LeadershipView:
             k = mapdata.kpis(s, w, categories=cats, street_id=self.street_id, grid_id=self.grid_id)
             streets = mapdata.admin_units(s, level=2)
             bins = (mapdata.density_bins(s, w, cell_m=BIN_M, categories=cats) if self.bins.value else None)
+            live = incidents.list_incidents(s, status="open")
         self._grids = grids
         self._streets = streets
         self.kpi.object = kpi_html(k)
@@ -270,9 +295,11 @@ class LeadershipView:
         elif self.extrude.value or bins is not None:
             view = {**self.map.view, "pitch": 45}
         layers["tickets"] = self._points_layer(cats)
+        layers["incidents"] = incident_zones(incident_frame(live)) if live else None
+        self.live.object = live_incidents_html(live)
         layers.update(self._overlay_layers())
-        self.map.set_layers(layers, order=["grids", "buildings", "bins", "streets", "camera_cones", "cameras",
-                                           "sensors", "tickets"], view=view)
+        self.map.set_layers(layers, order=["grids", "buildings", "bins", "streets", "incidents", "camera_cones",
+                                           "cameras", "sensors", "tickets"], view=view)
         self.legend.object = ramp_legend_html(label, ramp=ramp, vmin=vmin, vmax=vmax, reverse=reverse)
         self.scope.object = self._scope_html()
         self.status.object = (f"{len(grids)} grids, {k['received']:,} tickets in window; "

@@ -9,6 +9,8 @@ job                     what                                                 per
 ======================  ===================================================  =================================
 ``sla``                 deadline sweep and escalation (spatial.tickets.sla)  ``ONEMAP_SLA_SWEEP_SECONDS``
 ``sensors``             offline / inactivity alerts (spatial.sensors.rules)  ``ONEMAP_SENSOR_CHECK_SECONDS``
+``incidents``           overdue incident tasks, geofence presences, event    ``ONEMAP_SLA_SWEEP_SECONDS``
+                        tags (spatial.incidents.sweep)
 ``retention``           prune GPS history (spatial.workers.positions)        ``ONEMAP_RETENTION_SWEEP_SECONDS``
 ``reporter_retention``  blank old reporter contact                           ``ONEMAP_RETENTION_SWEEP_SECONDS``
                         (spatial.tickets.retention)
@@ -52,6 +54,7 @@ import flood_model
 from spatial.db import partitions
 from spatial.db.engine import session_scope
 from spatial.flood import ops as flood_ops
+from spatial.incidents import sweep as incident_sweep
 from spatial.notify import delivery
 from spatial.sensors import rules
 from spatial.settings import get_settings
@@ -76,6 +79,7 @@ def scheduled_jobs(extra: Sequence[Job] = ()) -> list[Job]:
     s = get_settings()
     jobs = [
         Job("sla", s.sla_sweep_seconds, sla.sweep),
+        Job("incidents", s.sla_sweep_seconds, incident_sweep.run),
         Job("sensors", s.sensor_check_seconds, rules.check_offline),
         Job("retention", s.retention_sweep_seconds, positions.prune_positions, at_start=True),
         Job("reporter_retention", s.retention_sweep_seconds, retention.prune_reporters, at_start=True),

@@ -20,6 +20,7 @@ from spatial.api import (
     dispatch,
     exports,
     flood,
+    incidents,
     jobs,
     media,
     messages,
@@ -36,7 +37,7 @@ from spatial.api.deps import commit_before_response, install_error_handlers
 #: Every router of the API, in the order they are mounted.
 ROUTERS: tuple[APIRouter, ...] = (tickets.router, open311.router, dispatch.router, sensors.router,
                                   map_routes.router, exports.router, tiles.router, flood.router, media.router,
-                                  citizen.router, messages.router)
+                                  citizen.router, messages.router, incidents.router)
 
 
 def create_api(*, background: bool = True, extra_jobs: Sequence[jobs.Job] = ()) -> FastAPI:

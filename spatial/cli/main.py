@@ -24,6 +24,7 @@ from spatial.cli import district as district_cli
 from spatial.cli import drainage as drainage_cli
 from spatial.cli import flood as flood_cli
 from spatial.cli import grids as grids_cli
+from spatial.cli import incidents as incidents_cli
 from spatial.cli import notify as notify_cli
 from spatial.cli import osm as osm_cli
 from spatial.cli import sensors as sensors_cli
@@ -45,7 +46,7 @@ COMMAND_GROUPS: tuple[AddCommands, ...] = (tickets_cli.add_parser, dispatch_cli.
                                            sensors_cli.add_parser, backup_cli.add_parser, flood_cli.add_parser,
                                            grids_cli.add_parser, district_cli.add_parser, osm_cli.add_parser,
                                            drainage_cli.add_parser,  # after flood_cli: adds flood skill/calibrate
-                                           notify_cli.add_parser)
+                                           notify_cli.add_parser, incidents_cli.add_parser)
 
 
 def _db_up(args: argparse.Namespace) -> int:

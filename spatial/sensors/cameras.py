@@ -18,7 +18,7 @@ processed, so a concurrent burst still yields one ticket.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -62,6 +62,12 @@ DEFAULT_CLASSES: dict[str, ClassConfig] = {c.code: c for c in (
     ClassConfig("road_damage", "道路破损 / Road damage", "pothole", 0.6),
 )}
 
+
+
+#: Called as ``hook(session, detection_id)`` after a detection is stored (same transaction), for classes
+#: without a configuration and those above their confidence threshold. ``spatial.incidents`` registers
+#: its geofence check.
+AFTER_DETECTION: list[Callable[[Session, int], int]] = []
 
 
 def class_configs(session: Session) -> dict[str, ClassConfig]:
@@ -262,6 +268,9 @@ def ingest_detection(session: Session, det: Mapping, *, now: datetime | None = N
     session.execute(sa.update(CameraDetection).where(CameraDetection.id == det_id)
                     .values(status=status, ticket_id=ticket_id))
     session.flush()
+    if cfg is None or conf >= cfg.min_confidence:  # hooks (geofences) see every class the AI is sure enough of
+        for hook in AFTER_DETECTION:
+            hook(session, det_id)
     return {"detection_id": det_id, "status": status, "ticket_id": ticket_id}
 
 

@@ -28,7 +28,7 @@ Exact re-sends (same worker and ``fixed_at``) are counted as duplicates and igno
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -199,6 +199,11 @@ _WRITE_SQL = sa.text(
 )
 
 
+#: Called as ``hook(session, worker_ids)`` after a batch moved these workers' trusted positions (same
+#: transaction); returns a number of alert changes. ``spatial.incidents`` registers its geofence check.
+AFTER_TRUSTED_FIXES: list[Callable[[Session, list[int]], int]] = []
+
+
 def ingest_fixes(
     session: Session,
     fixes: Iterable[Mapping[str, Any]] | pd.DataFrame,
@@ -301,6 +306,9 @@ def ingest_fixes(
             counts["trusted"] = k
     counts["duplicates"] += len(ws) - counts["stored"]
     session.flush()
+    if counts["trusted"] and AFTER_TRUSTED_FIXES:
+        moved = sorted({w for w, f in zip(ws, flags, strict=True) if f is None})
+        counts["alert_changes"] = sum(int(hook(session, moved) or 0) for hook in AFTER_TRUSTED_FIXES)
     return counts
 
 

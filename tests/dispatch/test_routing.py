@@ -40,9 +40,16 @@ def test_travel_time_reranks_past_a_river(session, worker_factory, ticket_factor
     assert [x.worker_id for x in dispatch.candidates(session, t, k=3, now=NOW, use_routing=False)] == [a, b, c]
 
 
-def test_network_from_lines_and_access_legs():
-    net = routing.RoadNetwork.from_lines([(np.array([[113.0, 23.0], [113.01, 23.0]]), 36.0)])
-    assert len(net.xy) == 2 and len(net.adj[0]) == 1
+def test_access_legs_and_one_way_roads(session):
+    # one road of 2 vertices, 1,024 m at 36 km/h (10 m/s)
+    _road(session, "r1", [(113.0, 23.0), (113.01, 23.0)], "x")
+    session.execute(sa.text("UPDATE road SET attrs = '{\"speed_kmh\": 36}'"))
+    router = routing.network_for(session)
     # 1,024 m at 10 m/s, plus a ~111 m access leg at 10 km/h on the source side
-    (tt,) = net.travel_times((113.0, 23.0), [(113.01, 23.001)])
+    (tt,) = router.travel_times((113.0, 23.0), [(113.01, 23.001)])
     assert tt == pytest.approx(1024.0 / 10 + 111.2 / (10 / 3.6), rel=0.01)
+    # one-way west to east: from the east end to the west end there is no way
+    session.execute(sa.text("UPDATE road SET oneway = true"))
+    router = routing.network_for(session)
+    assert router.travel_times((113.0, 23.0), [(113.01, 23.0)]) == [None]
+    assert router.travel_times((113.01, 23.0), [(113.0, 23.0)])[0] == pytest.approx(102.4, rel=0.01)
