@@ -36,6 +36,7 @@ from spatial.api.main import create_api
 from spatial.cli import main as core_cli
 from spatial.db import migrate
 from spatial.db.profile import app_profile
+from spatial.maps import live
 from spatial.settings import get_settings
 from views.common import CSS
 from views.dispatcher import DispatcherView
@@ -106,6 +107,7 @@ def create_server(*, with_panel: bool = True, background: bool = True) -> FastAP
     """The one server: API, the one-map app at ``/app`` (``with_panel``) and the periodic jobs."""
     api = create_api(background=background, extra_jobs=demo_jobs())
     if with_panel:
+        live.install(api)  # the one LISTEN connection that feeds the open sessions
         mount_panel(api)
     return api
 

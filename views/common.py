@@ -12,12 +12,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import panel as pn
+from panel.io.state import set_curdoc
 from sqlalchemy.orm import Session
 
 from layers import LayerError, deck_spec
 from layers.basemap import basemap_layer
 from spatial.db.engine import session_scope
 from spatial.errors import OneMapError
+from spatial.maps import live
 from spatial.maps.tiles import URL_TEMPLATE as BASEMAP_TILES
 from spatial.maps.tiles import WORKER_URL as MVT_WORKER
 
@@ -100,6 +102,27 @@ class MapPane:
             return False
         self.basemap = basemap_layer(BASEMAP_TILES, worker_url=MVT_WORKER, extruded=extruded)
         return True
+
+
+def follow_live(kinds: set[str], callback: Callable[[live.Batch], None]) -> live.Subscription | None:
+    """Call ``callback(batch)`` in this browser session when changes of ``kinds`` are committed.
+
+    The server's one listener (``spatial.maps.live``) hands the batch to the
+    session's Bokeh document (next tick, under its lock); the subscription ends
+    with the session. None outside a running server (no live updates then).
+    """
+    hub = live.hub()
+    doc = pn.state.curdoc
+    if hub is None or doc is None or doc.session_context is None:
+        return None
+
+    def run(batch: live.Batch) -> None:
+        with set_curdoc(doc):
+            callback(batch)
+
+    sub = hub.subscribe(kinds, run, schedule=doc.add_next_tick_callback)
+    doc.on_session_destroyed(lambda _ctx: sub.close())
+    return sub
 
 
 def guarded(alert: pn.pane.Alert) -> Callable:
