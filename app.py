@@ -42,6 +42,8 @@ from views.common import CSS
 from views.dispatcher import DispatcherView
 from views.leadership import LeadershipView
 from views.planner import PlannerView
+from views.wall import CSS as WALL_CSS
+from views.wall import WallView
 
 ROLES: dict[str, str] = {"Leadership": "leadership", "Dispatcher": "dispatcher", "Planner": "planner"}
 
@@ -89,9 +91,15 @@ def create_app_view(role: str | None = None) -> pn.template.BootstrapTemplate:
                                          header_background="#1d3557")
 
 
+def create_wall_view() -> pn.viewable.Viewable:
+    """The command centre's big screen (``/wall``, role ``wall``): read-only, no controls (``views.wall``)."""
+    pn.extension("deckgl", raw_css=[WALL_CSS], notifications=False)
+    return WallView().page()
+
+
 def mount_panel(api: FastAPI) -> None:
-    """Mount the app at ``/app`` on the FastAPI server and redirect ``/`` there."""
-    add_applications({"/app": create_app_view}, app=api, title="OneMap")
+    """Mount the app at ``/app`` and the wall at ``/wall`` on the FastAPI server and redirect ``/`` there."""
+    add_applications({"/app": create_app_view, "/wall": create_wall_view}, app=api, title="OneMap")
 
     @api.get("/", include_in_schema=False)
     def _root() -> RedirectResponse:

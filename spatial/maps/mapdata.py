@@ -565,3 +565,18 @@ def categories(session: Session) -> pd.DataFrame:
         "SELECT k.code, k.name, k.major_name, d.code AS department FROM category k "
         "JOIN department d ON d.id = k.department_id WHERE k.active ORDER BY k.major_code, k.code"))
     return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+
+def newest_tickets(session: Session, *, limit: int = 10, viewer: Principal | None = None) -> pd.DataFrame:
+    """The newest tickets for a ticker: id, created_at, status, category (name), grid (name), channel.
+
+    No description, address or reporter (a wall is seen by visitors); sensitive
+    categories only for a staff ``viewer`` (``spatial.privacy``).
+    """
+    sql = f"""
+        SELECT t.id, t.created_at, t.status, k.name AS category, g.name AS grid, t.channel
+        FROM ticket t JOIN category k ON k.id = t.category_id LEFT JOIN admin_unit g ON g.id = t.grid_id
+        WHERE true {_located(viewer)}
+        ORDER BY t.created_at DESC, t.id DESC LIMIT :lim"""
+    res = session.execute(sa.text(sql), {"lim": max(1, min(int(limit), 100))})
+    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))

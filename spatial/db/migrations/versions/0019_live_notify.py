@@ -15,6 +15,9 @@ out to the open app sessions; after a lost connection it reads
 ``live_change`` since the last notification it saw (catch-up). Old rows are
 pruned by the server (``live_prune``).
 
+The ``wall`` role (the command centre's big screen, ``spatial.auth``) is added to
+``ck_api_token_role`` so a wall display can hold a read-only token.
+
 Watching another table is one line in a later migration:
 ``SELECT live_watch('incident', 'incident')`` (table, kind; the table needs an ``id`` column).
 
@@ -81,7 +84,14 @@ $$;
 """
 
 
+#: Token roles before and after this migration (``spatial.auth.ROLES``).
+OLD_ROLES = "('citizen','channel','grid_worker','dispatcher','handler','leadership','admin')"
+NEW_ROLES = "('citizen','channel','grid_worker','dispatcher','handler','leadership','admin','wall')"
+
+
 def upgrade() -> None:
+    op.drop_constraint("ck_api_token_role", "api_token", type_="check")
+    op.create_check_constraint("ck_api_token_role", "api_token", f"role IN {NEW_ROLES}")
     op.execute("""
         CREATE TABLE live_change (
           seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -106,3 +116,6 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS live_notify()")
     op.execute("DROP FUNCTION IF EXISTS live_max_ids()")
     op.execute("DROP TABLE IF EXISTS live_change")
+    op.execute("DELETE FROM api_token WHERE role = 'wall'")
+    op.drop_constraint("ck_api_token_role", "api_token", type_="check")
+    op.create_check_constraint("ck_api_token_role", "api_token", f"role IN {OLD_ROLES}")
