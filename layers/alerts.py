@@ -32,7 +32,9 @@ def alert_points(gdf: gpd.GeoDataFrame, *, max_features: int = 10_000, layer_id:
     df["message"] = gdf["message"].astype(str).str.slice(0, 120).to_numpy() if "message" in gdf.columns else ""
     df["rad"] = np.array([LEVEL_RADIUS.get(v, 6.0) * scale for v in level], dtype="float64")
     add_rgb(df, categorical_colors(list(level), LEVEL_COLORS))
-    return point_layer(layer_id, df, radius="@@=rad", line_color=[255, 255, 255], lineWidthMinPixels=2)
+    # drawn over everything (no depth test): an alert inside an extruded grid or behind a building stays visible
+    return point_layer(layer_id, df, radius="@@=rad", line_color=[255, 255, 255], lineWidthMinPixels=2,
+                       parameters={"depthCompare": "always"})
 
 
 def tooltip() -> dict:

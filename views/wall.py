@@ -180,8 +180,10 @@ class WallView:
     def _layers(self, d: dict) -> dict:
         g = d["grids"]
         vmax = float(max(g["open"].max(), 1)) if len(g) else 1.0
-        grids = grid_choropleth(g, value="open", extruded=True, ramp="YlOrRd", vmin=0, vmax=vmax, opacity=0.55,
-                                max_height_m=250.0, label_columns=("id", "code", "name")) if len(g) else None
+        touring = self.stop is not None  # at a tour stop the grids lie flat: buildings and the alert stay visible
+        grids = grid_choropleth(g, value="open", extruded=not touring, ramp="YlOrRd", vmin=0, vmax=vmax,
+                                opacity=0.3 if touring else 0.55, max_height_m=250.0,
+                                label_columns=("id", "code", "name")) if len(g) else None
         if grids is not None:
             grids["pickable"] = False
         al = [a for a in d["alerts"] if a["lon"] is not None]
@@ -261,7 +263,7 @@ class WallView:
         if not self.tour:  # back to the whole district; the last alert's cameras keep playing
             self.stop = None
             self.banner.visible = False
-            self.map.set_layers({}, view={**self.overview, "transitionDuration": 2500,
+            self.map.set_layers(self._layers(self._data()), view={**self.overview, "transitionDuration": 2500,
                                           "transitionInterpolator": {"@@type": "FlyToInterpolator"}})
             return
         a = self.tour.popleft()
@@ -274,9 +276,9 @@ class WallView:
         self.banner.object = (BLOCK + f"<div class='w banner'>RED ALERT · {_esc(a['message'] or a['rule'])}"
                               f" <span style='font-weight:400'>· {len(cams)} camera(s) covering</span></div>")
         self.banner.visible = True
-        self.map.set_layers({}, view={"longitude": float(a["lon"]), "latitude": float(a["lat"]), "zoom": STOP_ZOOM,
-                                      "pitch": STOP_PITCH, "bearing": 20.0 * (self.tours % 3 - 1),
-                                      "transitionDuration": 3000,
-                                      "transitionInterpolator": {"@@type": "FlyToInterpolator"}})
+        view = {"longitude": float(a["lon"]), "latitude": float(a["lat"]), "zoom": STOP_ZOOM, "pitch": STOP_PITCH,
+                "bearing": 20.0 * (self.tours % 3 - 1), "transitionDuration": 3000,
+                "transitionInterpolator": {"@@type": "FlyToInterpolator"}}
+        self.map.set_layers(self._layers(self._data()), view=view)
         if doc is not None and doc.session_context is not None:
             doc.add_timeout_callback(self._next_stop, int(DWELL_S * 1000))
