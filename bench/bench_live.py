@@ -167,15 +167,26 @@ def main() -> int:
             time.sleep(2)
             rss0, _ = proc_stats(server)
             pages = []
-            for _ in range(args.sessions):  # navigate all, then wait for each (they load in parallel)
-                pg = browser.new_page(viewport={"width": 1280, "height": 800})
-                block_external(pg, external)
-                pg.goto(f"{base}/app?role=dispatcher", wait_until="commit")
-                pages.append(pg)
-            for pg in pages:
-                pg.wait_for_function(FIND_DECK, timeout=600_000, polling=200)
-                pg.wait_for_function(LAYERS_LOADED, timeout=600_000, polling=200)
-                pg.evaluate(WATCH)
+            for k in range(0, args.sessions, 5):  # five at a time, each retried once if its session failed
+                batch = []
+                for _ in range(min(5, args.sessions - k)):
+                    pg = browser.new_page(viewport={"width": 1280, "height": 800})
+                    block_external(pg, external)
+                    pg.goto(f"{base}/app?role=dispatcher", wait_until="commit")
+                    batch.append(pg)
+                for pg in batch:
+                    for attempt in range(2):
+                        try:
+                            pg.wait_for_function(FIND_DECK, timeout=120_000, polling=200)
+                            pg.wait_for_function(LAYERS_LOADED, timeout=120_000, polling=200)
+                            break
+                        except Exception:
+                            if attempt:
+                                raise
+                            result["page_retries"] = result.get("page_retries", 0) + 1
+                            pg.reload()
+                    pg.evaluate(WATCH)
+                    pages.append(pg)
             time.sleep(3)
             rss1, cpu1 = proc_stats(server)
             time.sleep(10)
