@@ -36,11 +36,14 @@ from spatial.api.main import create_api
 from spatial.cli import main as core_cli
 from spatial.db import migrate
 from spatial.db.profile import app_profile
+from spatial.maps import live
 from spatial.settings import get_settings
 from views.common import CSS
 from views.dispatcher import DispatcherView
 from views.leadership import LeadershipView
 from views.planner import PlannerView
+from views.wall import CSS as WALL_CSS
+from views.wall import WallView
 
 ROLES: dict[str, str] = {"Leadership": "leadership", "Dispatcher": "dispatcher", "Planner": "planner"}
 
@@ -88,9 +91,15 @@ def create_app_view(role: str | None = None) -> pn.template.BootstrapTemplate:
                                          header_background="#1d3557")
 
 
+def create_wall_view() -> pn.viewable.Viewable:
+    """The command centre's big screen (``/wall``, role ``wall``): read-only, no controls (``views.wall``)."""
+    pn.extension("deckgl", raw_css=[WALL_CSS], notifications=False)
+    return WallView().page()
+
+
 def mount_panel(api: FastAPI) -> None:
-    """Mount the app at ``/app`` on the FastAPI server and redirect ``/`` there."""
-    add_applications({"/app": create_app_view}, app=api, title="OneMap")
+    """Mount the app at ``/app`` and the wall at ``/wall`` on the FastAPI server and redirect ``/`` there."""
+    add_applications({"/app": create_app_view, "/wall": create_wall_view}, app=api, title="OneMap")
 
     @api.get("/", include_in_schema=False)
     def _root() -> RedirectResponse:
@@ -106,6 +115,7 @@ def create_server(*, with_panel: bool = True, background: bool = True) -> FastAP
     """The one server: API, the one-map app at ``/app`` (``with_panel``) and the periodic jobs."""
     api = create_api(background=background, extra_jobs=demo_jobs())
     if with_panel:
+        live.install(api)  # the one LISTEN connection that feeds the open sessions
         mount_panel(api)
     return api
 

@@ -24,9 +24,13 @@ missing_debs() {
   fi
   # CJK glyphs for the demo district's Chinese names in the browser
   ls /usr/share/fonts/truetype/wqy/wqy-zenhei.tt* >/dev/null 2>&1 || pkgs+=(fonts-wqy-zenhei)
+  # npm installs the browser libraries the server serves itself (web/package.json: hls.js)
+  command -v npm >/dev/null || pkgs+=(npm)
   if [ "$want_test" = 1 ]; then
     [ -x /usr/bin/chromium ] || pkgs+=(chromium)
     command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || pkgs+=(mosquitto)
+    # the video tests generate a live HLS stream on loopback
+    [ -x /usr/bin/ffmpeg ] || pkgs+=(ffmpeg)
   fi
   echo "${pkgs[@]:-}"
 }
@@ -66,13 +70,21 @@ setup_venv() {
   fi
 }
 
+setup_web() {
+  # hls.js (pinned in web/package-lock.json) into web/node_modules, served at /vendor/hls.min.js: no CDN
+  if [ ! -f web/node_modules/hls.js/dist/hls.min.js ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+    say "installing browser libraries (npm ci --prefix web)"
+    npm ci --prefix web --no-audit --no-fund --loglevel=error
+  fi
+}
+
 cmd=${1:-run}
 shift || true
 case "$cmd" in
   setup)
-    install_debs 1; setup_venv; "$VENV/bin/onemap" db up ;;
+    install_debs 1; setup_venv; setup_web; "$VENV/bin/onemap" db up ;;
   run)
-    install_debs 0; setup_venv
+    install_debs 0; setup_venv; setup_web
     "$VENV/bin/onemap" db up
     if [ "${ONEMAP_RELOAD_DEMO:-0}" = 1 ] || [ "$("$VENV/bin/python" -m data.load --is-loaded)" != yes ]; then
       "$VENV/bin/onemap" load-demo
@@ -83,7 +95,7 @@ case "$cmd" in
     export ONEMAP_DEMO_SIMULATE_SECONDS=${ONEMAP_DEMO_SIMULATE_SECONDS:-20}
     exec "$VENV/bin/onemap" serve "$@" ;;
   test)
-    install_debs 1; setup_venv
+    install_debs 1; setup_venv; setup_web
     "$VENV/bin/onemap" db up --no-migrate
     exec "$VENV/bin/python" -m pytest "$@" ;;
   *)

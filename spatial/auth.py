@@ -15,6 +15,8 @@ Roles
 ``handler``      a department's handler: accept/handle/resolve tickets of their department.
 ``leadership``   read everything (dashboards, scores, reporter details), write nothing.
 ``admin``        everything, including tokens.
+``wall``         the command centre's big screen (``/wall``): reads the public map data and camera
+                 streams (``spatial.privacy.STREAM_ROLES``), writes nothing, no personal data.
 ``system``       internal jobs only (SLA sweep, auto-dispatch); never a token role.
 
 Who sees which personal data (reporter contact, sensitive tickets, private
@@ -37,7 +39,7 @@ from spatial.errors import NotFound, Unauthorized, ValidationError
 from spatial.models import ApiToken, Department, Worker
 
 #: Roles a token can carry.
-ROLES = ("citizen", "channel", "grid_worker", "dispatcher", "handler", "leadership", "admin")
+ROLES = ("citizen", "channel", "grid_worker", "dispatcher", "handler", "leadership", "admin", "wall")
 #: Staff roles that read every ticket (not only their own).
 STAFF_ROLES = frozenset({"grid_worker", "dispatcher", "handler", "leadership", "admin", "system"})
 #: Roles that may create tickets.

@@ -1075,3 +1075,21 @@ def build_lookup_indexes(*selectables: sa.FromClause) -> None:
 
 sa.orm.configure_mappers()
 build_lookup_indexes(*Base.metadata.tables.values())
+
+
+class LiveChange(Base):
+    """One committed statement on a live table (migration 0019 triggers): what the open maps update from.
+
+    ``ids`` are the changed primary keys, NULL when more than 1,000 rows changed or on TRUNCATE
+    ("reload that kind"). The same trigger sends ``NOTIFY onemap_live`` (``spatial.maps.live``).
+    """
+
+    __tablename__ = "live_change"
+    __table_args__ = (sa.Index("ix_live_change_at", "at", postgresql_using="brin"),)
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=True), primary_key=True)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("clock_timestamp()"))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    op: Mapped[str] = mapped_column(sa.String(16))
+    n: Mapped[int | None] = mapped_column(sa.Integer)
+    ids: Mapped[list[int] | None] = mapped_column(ARRAY(sa.BigInteger))

@@ -15,6 +15,9 @@ Open311 JSON and XML, map data, sensor and alert lists):
 * **Private sensors** (``sensor.private``, e.g. door sensors of elderly people
   living alone): they, their readings and the alerts and messages derived from
   them are staff-only.
+* **Camera video** (``camera.stream_url``, ``snapshot_url``): only for
+  :data:`STREAM_ROLES` (:func:`sees_streams`); the map shows everyone else
+  the camera and its view cone without any URL.
 * **Reporter contact** (:data:`REPORTER_FIELDS` on tickets, name/phone/account
   on ``ticket_reporter`` rows, and :data:`REPORTER_ATTRS` in ``ticket.attrs``)
   is seen by the citizen who filed the ticket (their own report only; callers
@@ -34,11 +37,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
-from spatial.auth import Principal
+from spatial.auth import STAFF_ROLES, Principal
 from spatial.settings import get_settings
 
 #: Roles that see every ticket's reporter contact.
 REPORTER_ROLES = frozenset({"dispatcher", "leadership", "admin", "system"})
+#: Roles that may get camera stream URLs: staff, intake channels (the video platform itself) and the wall screen.
+STREAM_ROLES = STAFF_ROLES | {"channel", "wall"}
 #: Roles that see reporter contact on their own department's tickets only.
 DEPARTMENT_ROLES = frozenset({"handler", "grid_worker"})
 #: Reporter contact columns of ``ticket`` (the view's names).
@@ -72,6 +77,14 @@ def sees_sensitive(principal: Principal | None) -> bool:
 def sees_private_sensors(principal: Principal | None) -> bool:
     """Whether the caller sees private sensors, their readings, alerts and messages (staff only)."""
     return is_staff(principal)
+
+
+def sees_streams(principal: Principal | None) -> bool:
+    """Whether the caller may get camera stream and snapshot URLs (:data:`STREAM_ROLES`).
+
+    Everyone else gets a camera's position and view cone but never a URL to its video.
+    """
+    return principal is not None and principal.role in STREAM_ROLES
 
 
 def sees_reporter(principal: Principal | None, *, department_id: int | None, owned: bool = False) -> bool:

@@ -12,12 +12,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import panel as pn
+from panel.io.state import set_curdoc
 from sqlalchemy.orm import Session
 
 from layers import LayerError, deck_spec
 from layers.basemap import basemap_layer, labels_layer
 from spatial.db.engine import session_scope
 from spatial.errors import OneMapError
+from spatial.maps import live
 from spatial.maps.tiles import LABELS_URL_TEMPLATE as LABEL_TILES
 from spatial.maps.tiles import URL_TEMPLATE as BASEMAP_TILES
 from spatial.maps.tiles import WORKER_URL as MVT_WORKER
@@ -52,15 +54,17 @@ class MapPane:
     its buildings to 3D.
     """
 
-    def __init__(self, view: dict, *, tooltips: dict | None = None, height: int = 620) -> None:
+    def __init__(self, view: dict, *, tooltips: dict | None = None, height: int | None = 620,
+                 basemap: bool = True) -> None:
         self.view = dict(view)
         self.layers: dict[str, dict] = {}
         self.order: list[str] = []
-        self.basemap = basemap_layer(BASEMAP_TILES, worker_url=MVT_WORKER)
-        self.labels = labels_layer(LABEL_TILES, worker_url=MVT_WORKER)
+        self.basemap = basemap_layer(BASEMAP_TILES, worker_url=MVT_WORKER) if basemap else None
+        self.labels = labels_layer(LABEL_TILES, worker_url=MVT_WORKER) if basemap else None
+        size = {"sizing_mode": "stretch_width", "height": height} if height else {"sizing_mode": "stretch_both"}
         self.pane = pn.pane.DeckGL(
-            deck_spec([self.basemap, self.labels], view=self.view), tooltips=tooltips or {},
-            sizing_mode="stretch_width", height=height, throttle={"view": 300, "hover": 400}, margin=(0, 5))
+            deck_spec([self.basemap, self.labels] if basemap else [], view=self.view), tooltips=tooltips or {},
+            throttle={"view": 300, "hover": 400}, margin=(0, 5), **size)
         self.pane.param.watch(self._on_view, "view_state")
 
     def _on_view(self, event) -> None:
@@ -93,17 +97,84 @@ class MapPane:
             self.order = order
         if view is not None:
             self.view = dict(view)
-        ordered = [self.basemap] + [self.layers[k] for k in self.order if k in self.layers]
+        ordered = [self.basemap] if self.basemap else []
+        ordered += [self.layers[k] for k in self.order if k in self.layers]
         ordered += [v for k, v in self.layers.items() if k not in self.order]
-        ordered.append(self.labels)
+        if self.labels:
+            ordered.append(self.labels)
         self.pane.object = deck_spec(ordered, view=self.view)
 
     def set_basemap(self, *, extruded: bool) -> bool:
         """Flat or 3D basemap buildings; True when that changed (the caller's next update sends it)."""
-        if self.basemap["extruded"] == extruded:
+        if self.basemap is None or self.basemap["extruded"] == extruded:
             return False
         self.basemap = basemap_layer(BASEMAP_TILES, worker_url=MVT_WORKER, extruded=extruded)
         return True
+
+
+def follow_live(kinds: set[str], callback: Callable[[live.Batch], None], *,
+                min_interval_s: float = 0.0) -> live.Subscription | None:
+    """Call ``callback(batch)`` in this browser session when changes of ``kinds`` are committed.
+
+    The server's one listener (``spatial.maps.live``) hands the batch to the
+    session's Bokeh document (next tick, under its lock); the subscription ends
+    with the session. ``min_interval_s``: at most one call per interval, later
+    changes held back and merged (for views whose update is an aggregate query).
+    None outside a running server (no live updates then).
+    """
+    hub = live.hub()
+    doc = pn.state.curdoc
+    if hub is None or doc is None or doc.session_context is None:
+        return None
+    state: dict[str, Any] = {"last": 0.0, "held": None}
+
+    def call(batch: live.Batch) -> None:
+        state["last"] = time.monotonic()
+        with set_curdoc(doc):
+            callback(batch)
+
+    def flush() -> None:
+        batch, state["held"] = state["held"], None
+        if batch is not None:
+            call(batch)
+
+    def run(batch: live.Batch) -> None:
+        if state["held"] is not None:
+            state["held"].changes.extend(batch.changes)
+            return
+        wait = state["last"] + min_interval_s - time.monotonic()
+        if wait > 0:
+            state["held"] = batch
+            doc.add_timeout_callback(flush, int(wait * 1000) + 1)
+            return
+        call(batch)
+
+    sub = hub.subscribe(kinds, run, schedule=doc.add_next_tick_callback)
+    doc.on_session_destroyed(lambda _ctx: sub.close())
+    return sub
+
+
+class SharedResult:
+    """Query results shared by every session of the process for ``ttl_s`` seconds, by key.
+
+    Live updates make every open leadership page ask for the same district-wide
+    aggregates at the same moment; the first session runs the query, the rest reuse it.
+    """
+
+    def __init__(self, ttl_s: float = 1.0) -> None:
+        self.ttl_s = ttl_s
+        self._data: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        hit = self._data.get(key)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        value = compute()
+        if len(self._data) > 256:
+            self._data = {k: v for k, v in self._data.items() if now - v[0] < self.ttl_s}
+        self._data[key] = (now, value)
+        return value
 
 
 def guarded(alert: pn.pane.Alert) -> Callable:

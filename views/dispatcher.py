@@ -29,7 +29,7 @@ from layers.tickets import tooltip as ticket_tooltip
 from layers.workers import candidate_links, worker_points
 from layers.workers import tooltip as worker_tooltip
 from spatial.maps import mapdata
-from views.common import MAP_H, MAP_W, MapPane, Timer, db, guarded, new_alert, show
+from views.common import MAP_H, MAP_W, MapPane, Timer, db, follow_live, guarded, new_alert, show
 from views.incident_panel import IncidentPanel
 
 QUEUE_LIMIT = 500
@@ -77,6 +77,7 @@ class DispatcherView:
                                      "incident_zone": incident_tooltip(), "resources": resource_tooltip()})
         self.queue_df: gpd.GeoDataFrame = gpd.GeoDataFrame()
         self.shown: gpd.GeoDataFrame = gpd.GeoDataFrame()
+        self.workers: gpd.GeoDataFrame = gpd.GeoDataFrame()
         self.recent: dict[int, str] = {}      # ticket id -> status after an assignment here
         self.selected: int | None = None
         self.candidates: list = []
@@ -92,6 +93,8 @@ class DispatcherView:
         self.reload.on_click(lambda e: self.refresh())
         self.cats.param.watch(lambda e: self.refresh(), "value")
         self.refresh()
+        self.on_live = g(self._on_live)
+        self.live = follow_live({"ticket", "worker"}, self.on_live)
 
     # ------------------------------------------------------------------ layout
     def sidebar(self) -> list:
@@ -115,6 +118,13 @@ class DispatcherView:
             workers = mapdata.workers(s)
             extra = [i for i in self.recent if i not in set(q["id"])] if len(q) else list(self.recent)
             briefs = [mapdata.ticket_brief(s, i) for i in extra]
+        self.workers = workers
+        self._show_queue(q, briefs)
+        self._draw()
+        self.status.object = f"{len(q)} tickets waiting, {len(workers)} workers on duty; queries {t.ms:.0f} ms"
+
+    def _show_queue(self, q: gpd.GeoDataFrame, briefs: list) -> None:
+        """Put the queue into the table and the map's ticket points (queue + tickets assigned here)."""
         self.queue_df = q
         view = q[["id", "category_name", "status", "due_in_min"]].rename(
             columns={"category_name": "category", "due_in_min": "due (min)"}) if len(q) else pd.DataFrame(
@@ -122,7 +132,6 @@ class DispatcherView:
         self.queue.value = view
         self.queue.visible, self.queue_empty.visible = bool(len(q)), not len(q)
         self.queue.selection = []
-        # map points: the queue plus tickets assigned from this screen (they change colour)
         pts = q[["id", "status", "category", "overdue", "geometry"]] if len(q) else gpd.GeoDataFrame(
             {"id": [], "status": [], "category": [], "overdue": []}, geometry=[], crs="EPSG:4326")
         rows = [b for b in briefs if b]
@@ -133,9 +142,43 @@ class DispatcherView:
                 geometry=gpd.points_from_xy([b["lon"] for b in rows], [b["lat"] for b in rows]), crs="EPSG:4326")
             pts = pd.concat([pts, add], ignore_index=True)
         self.shown = gpd.GeoDataFrame(pts, geometry="geometry", crs="EPSG:4326").reset_index(drop=True)
-        self.workers = workers
-        self._draw()
-        self.status.object = f"{len(q)} tickets waiting, {len(workers)} workers on duty; queries {t.ms:.0f} ms"
+
+    def _on_live(self, batch) -> None:
+        """Committed changes of tickets/workers (``spatial.maps.live``): patch the queue and the dots.
+
+        Only the changed rows are read (by id) and only the changed layer is redrawn; a change too
+        large to list (bulk import) reloads the queue.
+        """
+        tickets, workers = batch.ids("ticket"), batch.ids("worker")
+        if tickets is None or workers is None:
+            self.refresh()
+            return
+        with Timer() as t, db() as s:
+            q = (mapdata.dispatch_queue(s, limit=QUEUE_LIMIT, categories=list(self.cats.value) or None,
+                                        ids=sorted(tickets)) if tickets else None)
+            w = mapdata.workers(s, ids=sorted(workers)) if workers else None
+            briefs = [mapdata.ticket_brief(s, i) for i in self.recent if tickets and i not in set(
+                self.queue_df["id"] if len(self.queue_df) else ())]
+        layers: dict = {}
+        if q is not None:
+            keep = self.queue_df[~self.queue_df["id"].isin(tickets)] if len(self.queue_df) else self.queue_df
+            merged = pd.concat([keep, q], ignore_index=True) if len(keep) else q
+            merged = merged.sort_values(["due_at", "priority", "id"], na_position="last").head(QUEUE_LIMIT)
+            merged = gpd.GeoDataFrame(merged.reset_index(drop=True), geometry="geometry", crs="EPSG:4326")
+            self._show_queue(merged, [b for b in briefs if b and b["id"] not in set(merged["id"])])
+            layers["tickets"] = ticket_points(self.shown, highlight_id=self.selected, radius_px=5)
+        if w is not None:
+            keep = self.workers[~self.workers["id"].isin(workers)] if len(self.workers) else self.workers
+            merged = pd.concat([keep, w], ignore_index=True) if len(keep) else w
+            self.workers = gpd.GeoDataFrame(merged.sort_values("id").reset_index(drop=True), geometry="geometry",
+                                            crs="EPSG:4326")
+            layers["workers"] = (worker_points(self.workers, now=datetime.now(UTC),
+                                               highlight_ids=[c.worker_id for c in self.candidates])
+                                 if len(self.workers) else None)
+        if layers:
+            self.map.set_layers(layers)
+        self.status.object = (f"{len(self.queue_df)} tickets waiting, {len(self.workers)} workers on duty; "
+                              f"live update #{batch.last_seq} ({len(batch.changes)} changes) in {t.ms:.0f} ms")
 
     def _draw(self) -> None:
         now = datetime.now(UTC)

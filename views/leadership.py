@@ -35,13 +35,15 @@ from layers.sensors import sensor_points
 from layers.sensors import tooltip as sensor_tooltip
 from layers.tickets import ticket_points
 from layers.tickets import tooltip as ticket_tooltip
+from spatial.auth import Principal
 from spatial.db.engine import read_session_scope
 from spatial.incidents import incidents
 from spatial.io.monthly_report import monthly_report_pdf
 from spatial.maps import mapdata
 from spatial.maps.tiles import BUILDINGS_MIN_ZOOM
 from spatial.profile import district_profile
-from views.common import MAP_H, MAP_W, MapPane, Timer, db, guarded, new_alert, show
+from views.common import MAP_H, MAP_W, MapPane, SharedResult, Timer, db, follow_live, guarded, new_alert, show
+from views.video import VideoWall, camera_tiles
 
 #: Time window choices; ``RANGE`` means the date range picker's local days.
 RANGE = 0
@@ -108,11 +110,14 @@ def _link(url) -> str:
     return f'<a href="{u}" target="_blank" rel="noopener">{html.escape(url[:60])}</a>'
 
 
-def camera_html(row) -> str:
+def camera_html(row, *, video: bool) -> str:
+    """A camera's name, heading and status; ``video``: whether its stream plays below (role may watch)."""
     heading = f"{row['heading_deg']:.0f}&deg;" if pd.notna(row.get("heading_deg")) else "-"
+    kind = ("HLS" if ".m3u8" in str(row.get("stream_url") or "") else "MJPEG") if row.get("stream_url") else \
+        ("snapshots" if row.get("snapshot_url") else "none")
     return (f"<b>Camera {html.escape(str(row['name']))}</b> ({html.escape(str(row['code']))})<br/>"
             f"heading {heading}, status {html.escape(str(row['status']))}<br/>"
-            f"stream: {_link(row.get('stream_url'))}<br/>snapshot: {_link(row.get('snapshot_url'))}")
+            + (f"stream: {kind}, playing below" if video else "stream: not available to this role"))
 
 
 def sensor_html(row) -> str:
@@ -121,6 +126,12 @@ def sensor_html(row) -> str:
     return (f"<b>Sensor {html.escape(str(row['name']))}</b> ({html.escape(str(row['sensor_type']))})<br/>"
             f"latest {row['last_value']} {html.escape(str(row['unit']))} at {at_s}<br/>"
             f"alarm: {html.escape(str(row['alarm'] or 'none'))}")
+
+
+#: Who the leadership page acts as (no sign-in yet: the role of the page; camera video allowed).
+PRINCIPAL = Principal(actor="app:leadership", role="leadership")
+#: District aggregates shared by the open leadership pages for a second (live updates).
+LIVE_SHARED = SharedResult(ttl_s=1.0)
 
 
 class LeadershipView:
@@ -185,6 +196,7 @@ class LeadershipView:
         self.overlays = pn.widgets.CheckBoxGroup(name="Overlays", options=["Cameras", "Sensors", "3D buildings"],
                                                  value=[])
         self.info = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.video = VideoWall(columns=1, sizing_mode="stretch_width", visible=False, margin=(0, 5))
         self._cams: gpd.GeoDataFrame | None = None
         self._sensors: gpd.GeoDataFrame | None = None
         self.points = pn.widgets.Checkbox(name=f"Ticket points when zoomed in (zoom >= {POINT_ZOOM:g})", value=True)
@@ -202,6 +214,7 @@ class LeadershipView:
         self.street_pick.param.watch(self._on_street_pick, "value")
         self._tables_ready = False
         self.refresh()
+        self.live = follow_live({"ticket", "sensor"}, guarded(self.alert)(self._on_live), min_interval_s=1.0)
         # trend and tables after the first paint: the map and KPIs come first
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.onload(self._load_tables)
@@ -211,7 +224,7 @@ class LeadershipView:
     # ------------------------------------------------------------------ layout
     def sidebar(self) -> list:
         return [self.window, self.range, self.cats, self.metric, self.extrude, self.bins, self.points, "Overlays",
-                self.overlays, self.street_pick, self.reset, self.info,
+                self.overlays, self.street_pick, self.reset, self.info, self.video,
                 self.scope, self.legend, self.report_month, self.report]
 
     def main(self) -> pn.viewable.Viewable:
@@ -306,6 +319,45 @@ class LeadershipView:
                               f"map queries {t.ms:.0f} ms")
         if self._tables_ready:
             self._load_tables()
+
+    def _on_live(self, batch) -> None:
+        """Committed ticket/sensor changes: KPIs and the grid map again (at most once a second).
+
+        The aggregates are shared by all sessions with the same filters for a second
+        (``LIVE_SHARED``); the sensor layer is re-read when shown and a sensor changed.
+        """
+        if "ticket" in batch.kinds:
+            w = self._window()
+            cats = list(self.cats.value) or None
+            key = (w, tuple(cats or ()), self.street_id, self.grid_id)
+
+            def compute():
+                with db() as s:
+                    return (mapdata.grid_stats(s, w, categories=cats, street_id=self.street_id),
+                            mapdata.kpis(s, w, categories=cats, street_id=self.street_id, grid_id=self.grid_id))
+
+            with Timer() as t:
+                grids, k = LIVE_SHARED.get(key, compute)
+            self.kpi.object = kpi_html(k)
+            if self._grids is not None and len(grids) == len(self._grids):
+                metric = self.metric.value
+                label, ramp, reverse = METRICS[metric]
+                vmin, vmax = (0.0, 100.0) if metric == "on_time_pct" else (1.0, 5.0) if metric == "satisfaction" \
+                    else (0.0, float(max(grids[metric].max(), 1)) if len(grids) else 1.0)
+                layer = grid_choropleth(grids, value=metric, extruded=self.extrude.value, ramp=ramp, vmin=vmin,
+                                        vmax=vmax, reverse=reverse, opacity=0.35 if self.bins.value else 0.5,
+                                        label_columns=("id", "code", "name", "street_id", "street"))
+                if not self.extrude.value:
+                    layer["stroked"] = False
+                if self.bins.value:
+                    layer["pickable"] = False
+                self._grids = grids
+                self.map.set_layers({"grids": layer})
+                self.legend.object = ramp_legend_html(label, ramp=ramp, vmin=vmin, vmax=vmax, reverse=reverse)
+            self.status.object = (f"{len(grids)} grids, {k['received']:,} tickets in window; "
+                                  f"live update #{batch.last_seq} in {t.ms:.0f} ms")
+        if "sensor" in batch.kinds and "Sensors" in self.overlays.value:
+            self.map.set_layers({k: v for k, v in self._overlay_layers().items() if k == "sensors"})
 
     def _load_tables(self) -> None:
         guarded(self.alert)(self._do_load_tables)()
@@ -411,7 +463,11 @@ class LeadershipView:
     def _on_click(self, event) -> None:
         cs = event.new or {}
         if cs.get("layer") == "cameras" and self._cams is not None:
-            self.info.object = camera_html(self._cams.iloc[int(cs["index"])])
+            row = self._cams.iloc[int(cs["index"])]
+            with db() as s:
+                self.video.tiles = camera_tiles(s, [int(row["id"])], PRINCIPAL)
+            self.video.visible = bool(self.video.tiles)
+            self.info.object = camera_html(row, video=bool(self.video.tiles))
             return
         if cs.get("layer") == "sensors" and self._sensors is not None:
             self.info.object = sensor_html(self._sensors.iloc[int(cs["index"])])

@@ -41,8 +41,9 @@ from spatial.flood import ops as flood_ops
 from spatial.flood_events import calibrated_parameters
 from spatial.maps import mapdata
 from spatial.profile import district_profile
+from spatial.sensors.alerts import list_alerts
 from spatial.sensors.flood_warnings import publish_forecast_warnings
-from views.common import MAP_H, MAP_W, MapPane, db, guarded, new_alert, show
+from views.common import MAP_H, MAP_W, MapPane, db, follow_live, guarded, new_alert, show
 
 ACTOR = "app:planner"
 ORDER = ["grid_lines", "flood", "roads", "drainage", "warnings", "streets"]
@@ -121,7 +122,11 @@ class PlannerView:
         self.run_id: str | None = None
         self._run: forecasts.BackgroundRun | None = None
         self._cb = None
+        self.active = pn.pane.DataFrame(pd.DataFrame(), index=False, sizing_mode="stretch_width", max_height=220,
+                                        styles={"font-size": "12px", "overflow-y": "auto"})
         g = guarded(self.alert)
+        self._show_active()
+        self.live = follow_live({"alert"}, g(lambda batch: self._show_active()))
         self.run_btn.on_click(g(lambda e: self.start()))
         self.issue_btn.on_click(g(lambda e: self.issue()))
         self.show_btn.on_click(g(lambda e: self.show_past()))
@@ -143,9 +148,19 @@ class PlannerView:
                                                                        self.ops_reject),
                         self.ops_latest, self.ops_slider, self.ops_table, width=470)
         right = pn.Column(self.progress, self.prog_text, self.summary, "#### Roads and grids at risk",
-                          self.warn_table, self.issue_btn, self.issue_result, ops, width=470)
+                          self.warn_table, self.issue_btn, self.issue_result, ops,
+                          "#### Active warnings and alerts (live)", self.active, width=470)
         return pn.Column(self.alert, pn.Row(pn.Column(self.map.pane, sizing_mode="stretch_width"), right,
                                             sizing_mode="stretch_width"), sizing_mode="stretch_width")
+
+    def _show_active(self) -> None:
+        """Active alerts, newest first (flood warnings and sensor alarms; public view: no private sensors)."""
+        with db() as s:
+            rows = list_alerts(s, state="active", limit=50)
+        df = pd.DataFrame([{"level": r["level"], "source": f"{r['source_kind']} {r['source_id']}",
+                            "since": f"{r['started_at']:%m-%d %H:%M}", "message": r["message"][:80]}
+                           for r in rows], columns=["level", "source", "since", "message"])
+        self.active.object = df
 
     # ------------------------------------------------------------------ run
     def _rainfall(self) -> Hyetograph:

@@ -29,6 +29,7 @@ from spatial.api import (
     sensors,
     tickets,
     tiles,
+    video,
 )
 from spatial.api import map as map_routes
 from spatial.api.boundary import InputBoundary
@@ -37,7 +38,7 @@ from spatial.api.deps import commit_before_response, install_error_handlers
 #: Every router of the API, in the order they are mounted.
 ROUTERS: tuple[APIRouter, ...] = (tickets.router, open311.router, dispatch.router, sensors.router,
                                   map_routes.router, exports.router, tiles.router, flood.router, media.router,
-                                  citizen.router, messages.router, incidents.router)
+                                  citizen.router, messages.router, incidents.router, video.router)
 
 
 def create_api(*, background: bool = True, extra_jobs: Sequence[jobs.Job] = ()) -> FastAPI:

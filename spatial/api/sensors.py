@@ -16,6 +16,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Depends, Query
 from sqlalchemy.orm import Session
 
+from spatial import privacy
 from spatial.api.deps import db_session, optional_principal, require_roles
 from spatial.auth import STAFF_ROLES, Principal
 from spatial.bounds import AwareTime, Day
@@ -96,7 +97,7 @@ def post_detections(
 def get_cameras(session: Session = Depends(db_session),
                 principal: Principal | None = Depends(optional_principal)) -> list[dict]:
     rows = cameras.list_cameras(session)
-    if principal is None or not (principal.is_staff or principal.role == "channel"):
+    if not privacy.sees_streams(principal):
         for r in rows:
             r["stream_url"] = None
     return rows

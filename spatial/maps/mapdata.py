@@ -153,14 +153,18 @@ def district_bounds(session: Session) -> tuple[float, float, float, float]:
     return tuple(float(v) for v in row)  # type: ignore[return-value]
 
 
-def workers(session: Session, *, on_duty_only: bool = True) -> gpd.GeoDataFrame:
-    """Workers with a position: id, code, name, department, workload, position_at (EPSG:4326)."""
+def workers(session: Session, *, on_duty_only: bool = True, ids: Sequence[int] | None = None) -> gpd.GeoDataFrame:
+    """Workers with a position: id, code, name, department, workload, position_at (EPSG:4326).
+
+    ``ids``: only these workers (a live update's changed rows).
+    """
+    only = "AND w.id = ANY(:ids)" if ids is not None else ""
     sql = f"""
         SELECT w.id, w.code, w.name, d.code AS department, w.workload, w.max_workload, w.on_duty,
                w.position_at, ST_AsBinary(w.geom) AS wkb
         FROM worker w JOIN department d ON d.id = w.department_id
-        WHERE w.geom IS NOT NULL {"AND w.on_duty" if on_duty_only else ""} ORDER BY w.id"""
-    return _gdf(session, sql, {})
+        WHERE w.geom IS NOT NULL {"AND w.on_duty" if on_duty_only else ""} {only} ORDER BY w.id"""
+    return _gdf(session, sql, {"ids": [int(i) for i in ids or ()]})
 
 
 def cameras(session: Session) -> gpd.GeoDataFrame:
@@ -506,8 +510,10 @@ def tickets_in_view(session: Session, window: Window, *, bbox: Sequence[float], 
 
 def dispatch_queue(session: Session, *, now: datetime | None = None, limit: int = 200,
                    department_id: int | None = None, categories: Sequence[str] | None = None,
-                   viewer: Principal | None = None) -> gpd.GeoDataFrame:
+                   viewer: Principal | None = None, ids: Sequence[int] | None = None) -> gpd.GeoDataFrame:
     """Tickets waiting for dispatch (reported/accepted/reopened), most urgent deadline first.
+
+    ``ids``: only these tickets (a live update's changed rows; those no longer waiting are absent).
 
     ``due_at`` is the acceptance deadline for ``reported`` tickets and the
     resolve deadline otherwise; ``due_in_min`` is minutes left (negative =
@@ -519,6 +525,9 @@ def dispatch_queue(session: Session, *, now: datetime | None = None, limit: int 
     if categories:
         p["cats"] = list(categories)
         cat += " AND t.category_id IN (SELECT id FROM category WHERE code = ANY(:cats))"
+    if ids is not None:
+        p["ids"] = [int(i) for i in ids]
+        cat += " AND t.id = ANY(:ids)"
     sql = f"""
         SELECT t.id, t.status, k.code AS category, k.name AS category_name, t.priority, t.created_at,
                CASE WHEN t.status = 'reported' THEN t.accept_due_at ELSE t.resolve_due_at END AS due_at,
@@ -555,4 +564,19 @@ def categories(session: Session) -> pd.DataFrame:
     res = session.execute(sa.text(
         "SELECT k.code, k.name, k.major_name, d.code AS department FROM category k "
         "JOIN department d ON d.id = k.department_id WHERE k.active ORDER BY k.major_code, k.code"))
+    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+
+def newest_tickets(session: Session, *, limit: int = 10, viewer: Principal | None = None) -> pd.DataFrame:
+    """The newest tickets for a ticker: id, created_at, status, category (name), grid (name), channel.
+
+    No description, address or reporter (a wall is seen by visitors); sensitive
+    categories only for a staff ``viewer`` (``spatial.privacy``).
+    """
+    sql = f"""
+        SELECT t.id, t.created_at, t.status, k.name AS category, g.name AS grid, t.channel
+        FROM ticket t JOIN category k ON k.id = t.category_id LEFT JOIN admin_unit g ON g.id = t.grid_id
+        WHERE true {_located(viewer)}
+        ORDER BY t.created_at DESC, t.id DESC LIMIT :lim"""
+    res = session.execute(sa.text(sql), {"lim": max(1, min(int(limit), 100))})
     return pd.DataFrame(res.fetchall(), columns=list(res.keys()))

@@ -160,6 +160,45 @@ def list_cameras(session: Session) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+_COVERING = sa.text("""
+    WITH p AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :srid) AS pt)
+    SELECT c.id, ST_Distance(ST_Transform(c.geom, :srid), p.pt) AS distance_m
+    FROM camera c, p
+    WHERE ST_DWithin(ST_Transform(c.geom, :srid), p.pt, COALESCE(c.range_m, 80))
+      AND (c.heading_deg IS NULL OR COALESCE(c.fov_deg, 60) >= 360
+           OR ST_Distance(ST_Transform(c.geom, :srid), p.pt) < 1.0
+           OR abs(mod((degrees(ST_Azimuth(ST_Transform(c.geom, :srid), p.pt)) - c.heading_deg + 540)::numeric,
+                      360) - 180) <= COALESCE(c.fov_deg, 60) / 2)
+    ORDER BY distance_m, c.id
+    LIMIT :lim
+""")
+
+
+def covering(session: Session, lon: float, lat: float, *, limit: int = 9) -> list[dict]:
+    """Cameras whose view cone contains the point (lon/lat EPSG:4326), nearest first.
+
+    The cone is the camera's ``range_m`` (default 80 m) around its heading
+    ± ``fov_deg``/2 (default 60°), measured in the district's metric CRS;
+    a camera without heading (or a 360° dome) covers its whole range circle.
+    Returns dicts {id, distance_m}.
+    """
+    rows = session.execute(_COVERING, {"lon": float(lon), "lat": float(lat), "lim": max(1, min(limit, 100)),
+                                       "srid": district_profile(session).metric_srid}).mappings()
+    return [dict(r) for r in rows]
+
+
+#: Where the server serves hls.js (``spatial.api.video``) for the app's players.
+HLS_URL = "/vendor/hls.min.js"
+
+
+def video_sources(cam: Camera) -> dict:
+    """A camera's playable sources: ``hls`` (an .m3u8 playlist), ``mjpeg`` (any other stream URL), ``snapshot``."""
+    url = (cam.stream_url or "").strip() or None
+    hls = url if url and ".m3u8" in url.split("?")[0].lower() else None
+    return {"id": cam.id, "code": cam.code, "name": cam.name, "hls": hls,
+            "mjpeg": url if url and hls is None else None, "snapshot": (cam.snapshot_url or "").strip() or None}
+
+
 Status = Literal["ticketed", "merged", "deduplicated", "below_threshold", "no_category", "unknown_class",
                  "outside_district", "duplicate_post"]
 

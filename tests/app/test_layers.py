@@ -279,3 +279,15 @@ def test_pipe_network_layer_lines_by_size_and_nodes_by_kind():
     assert 113 < lon < 114  # reprojected to EPSG:4326
     with pytest.raises(LayerError):
         pipe_network(pipes.drop(columns="size_m"))
+def test_alert_points_by_level_drawn_on_top():
+    from layers.alerts import LEVEL_COLORS, alert_points
+
+    g = gpd.GeoDataFrame({"id": [1, 2], "level": ["red", "yellow"], "source": ["flood x", "sensor y"],
+                          "message": ["deep water", "rising"]},
+                         geometry=gpd.points_from_xy([113.41, 113.42], [23.1, 23.11]), crs="EPSG:4326")
+    spec = alert_points(g, scale=2.0)
+    df = spec["data"]
+    assert spec["@@type"] == "ScatterplotLayer" and spec["parameters"] == {"depthCompare": "always"}
+    assert tuple(df.loc[0, ["r", "g", "b"]]) == LEVEL_COLORS["red"]
+    assert df["rad"].iloc[0] > df["rad"].iloc[1]  # red alerts are the largest
+    assert "_alerts" in df.columns

@@ -103,3 +103,20 @@ def test_concurrent_detection_burst_opens_one_ticket(committed):
         assert s.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 1
         statuses = s.scalars(sa.select(CameraDetection.status)).all()
         assert sorted(statuses).count("ticketed") == 1 and len(statuses) == 20
+
+
+def test_covering_uses_the_view_cone(session, district):
+    """A camera covers a point inside its range and within ±fov/2 of its heading; no heading = whole circle."""
+    m = 1 / 111_320  # degrees of latitude per metre
+    lon, lat = 113.43, 23.11
+    north = cams.register_camera(session, "COV-N", name="looks north", lon=lon, lat=lat - 40 * m, heading_deg=0.0,
+                                 fov_deg=60.0, range_m=80.0)
+    east = cams.register_camera(session, "COV-E", name="looks east", lon=lon, lat=lat - 40 * m, heading_deg=90.0,
+                                fov_deg=60.0, range_m=80.0)
+    dome = cams.register_camera(session, "COV-D", name="dome", lon=lon, lat=lat + 60 * m, range_m=70.0)
+    far = cams.register_camera(session, "COV-F", name="far", lon=lon, lat=lat - 200 * m, heading_deg=0.0)
+    got = [c["id"] for c in cams.covering(session, lon, lat)]
+    assert got == [north.id, dome.id]  # nearest first; east looks away, far is out of range
+    assert 39 < cams.covering(session, lon, lat)[0]["distance_m"] < 41
+    assert [c["id"] for c in cams.covering(session, lon, lat - 200 * m)] == [far.id]
+    assert east.id in [c["id"] for c in cams.covering(session, lon + 40 * m, lat - 40 * m)]
