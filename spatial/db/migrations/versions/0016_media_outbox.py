@@ -24,12 +24,12 @@
 Events written by imports (actor ``import:...``) notify nobody.
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 """
 from alembic import op
 
 revision = "0016"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

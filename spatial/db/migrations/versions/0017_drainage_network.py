@@ -10,14 +10,14 @@ the whole network in one transaction (``spatial.drainage.store_network``). Sizes
 roughness are checked by constraints as well as by the importer.
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0016
 """
 import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geometry
 
 revision = "0017"
-down_revision = "0012"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

@@ -8,7 +8,7 @@ confirmed, rejected, superseded). ``forecast_key`` (SHA-256 of the inputs) is
 unique: the same forecast arriving twice runs once.
 
 Revision ID: 0018
-Revises: 0012
+Revises: 0017
 """
 import sqlalchemy as sa
 from alembic import op
@@ -16,7 +16,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0018"
-down_revision = "0012"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

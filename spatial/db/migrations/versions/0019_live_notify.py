@@ -22,12 +22,12 @@ Watching another table is one line in a later migration:
 ``SELECT live_watch('incident', 'incident')`` (table, kind; the table needs an ``id`` column).
 
 Revision ID: 0019
-Revises: 0012
+Revises: 0018
 """
 from alembic import op
 
 revision = "0019"
-down_revision = "0012"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
