@@ -448,11 +448,16 @@ def watch_once(session: Session, *, publish: bool = True) -> dict:
             try:
                 execute(session, run, publish=publish)
                 run.status = "done"
-            except (ValidationError, FloodModelError, OSError, ConfigError) as exc:
+            except Exception as exc:  # recorded on the run; the next forecast still runs
                 session.rollback()
                 run = session.get(FloodRun, run.id)
-                run.status, run.error = "failed", getattr(exc, "message", None) or str(exc)
-                log.warning("flood run %s failed: %s", run.id, run.error)
+                known = isinstance(exc, (ValidationError, FloodModelError, OSError, ConfigError))
+                msg = getattr(exc, "message", None) or str(exc)
+                run.status, run.error = "failed", msg if known else f"internal error: {type(exc).__name__}: {msg}"
+                if known:
+                    log.warning("flood run %s failed: %s", run.id, run.error)
+                else:
+                    log.exception("flood run %s failed", run.id)
             run.finished_at = utc_now()
             session.commit()
             out["runs"].append({"run_id": run.id, "status": run.status, "publication": run.publication,
