@@ -174,7 +174,7 @@ def run_ensemble(grid: DemGrid, members: Sequence[Rain], *, scheduler: str | Non
         else:
             # one numba thread per worker process: n_workers members at once, no oversubscription
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, host="127.0.0.1", silence_logs=logging.ERROR,
+                                   dashboard_address=None, host="127.0.0.1", silence_logs=logging.CRITICAL,
                                    env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
             client = own = Client(cluster)
     try:

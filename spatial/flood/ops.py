@@ -121,10 +121,11 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
-def _tag_issued(path: Path) -> str | None:
+def _tags(path: Path) -> dict[str, str]:
+    """The GeoTIFF's tags; ValidationError when rasterio cannot read it."""
     try:
         with rasterio.open(path) as src:
-            return src.tags().get("ONEMAP_ISSUED_AT")
+            return src.tags()
     except rasterio.errors.RasterioIOError as exc:
         raise ValidationError(f"{path.name}: not a readable GeoTIFF ({exc})") from exc
 
@@ -155,14 +156,20 @@ def enqueue(session: Session, path: Path, *, source: str, issued_at: Any = None,
         raise Conflict(f"this forecast was already taken as run {dup}")
     tags: dict[str, str] = {}
     if kind != "hyetograph":
-        with rasterio.open(files[-1]) as src:
-            tags = src.tags()
+        for f in files:
+            tags = _tags(f)
     when = issued_at if issued_at is not None else tags.get("ONEMAP_ISSUED_AT")
     issued = as_utc(when, what="issued_at") if when is not None else \
         utc_now(datetime.fromtimestamp(max(f.stat().st_mtime for f in files)).astimezone())
     step = interval_s if interval_s is not None else float(tags.get("ONEMAP_INTERVAL_S", s.flood_interval_seconds))
     if not (isinstance(step, int | float) and 0 < float(step) <= 86400):
         raise ValidationError("interval_s must be a number of seconds in (0, 86400]")
+    if kind == "hyetograph":  # refuse an unreadable table now, not when it runs
+        try:
+            Hyetograph.from_csv(files[0], step_s=float(step))
+        except ValueError as exc:  # pandas parser errors, text where depths [mm] should be
+            raise ValidationError(f"{path.name}: not a hyetograph CSV (one row per interval, depth in mm in "
+                                  f"the last column): {str(exc)[:200]}") from exc
     run_id = f"fr-{issued:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     dest = run_dir(run_id) / "input"
     dest.mkdir(parents=True, exist_ok=True)
@@ -441,11 +448,16 @@ def watch_once(session: Session, *, publish: bool = True) -> dict:
             try:
                 execute(session, run, publish=publish)
                 run.status = "done"
-            except (ValidationError, FloodModelError, OSError, ConfigError) as exc:
+            except Exception as exc:  # recorded on the run; the next forecast still runs
                 session.rollback()
                 run = session.get(FloodRun, run.id)
-                run.status, run.error = "failed", getattr(exc, "message", None) or str(exc)
-                log.warning("flood run %s failed: %s", run.id, run.error)
+                known = isinstance(exc, (ValidationError, FloodModelError, OSError, ConfigError))
+                msg = getattr(exc, "message", None) or str(exc)
+                run.status, run.error = "failed", msg if known else f"internal error: {type(exc).__name__}: {msg}"
+                if known:
+                    log.warning("flood run %s failed: %s", run.id, run.error)
+                else:
+                    log.exception("flood run %s failed", run.id)
             run.finished_at = utc_now()
             session.commit()
             out["runs"].append({"run_id": run.id, "status": run.status, "publication": run.publication,
@@ -501,8 +513,6 @@ def accept_upload(session: Session, up: Upload, *, issued_at: Any = None, interv
     path = tmp / Path(name).name
     path.write_bytes(up.data)
     try:
-        if up.kind == "gridded":
-            _tag_issued(path)  # refuses what rasterio cannot read
         return enqueue(session, path, source="api", issued_at=issued_at, interval_s=interval_s, label=label)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

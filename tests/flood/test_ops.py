@@ -250,3 +250,20 @@ def test_nowcast_moves_the_rain_cell_on(tmp_path):
     members = radar_nowcast(frames, interval_s=300, n_steps=2, n_members=3, seed=1)
     assert len(members) == 3 and all(np.isfinite(m.frames_mm_h).all() and m.frames_mm_h.min() >= 0
                                      for m in members)
+
+
+def test_bad_posted_forecasts_are_refused_with_a_reason(watch_env):
+    chan = {"Authorization": f"Bearer {watch_env['tokens']['channel']}"}
+    with TestClient(create_server(with_panel=False, background=False)) as client:
+        for body, ctype, words in ((b"t,depth\n0,abc\n", "text/csv", "hyetograph CSV"),
+                                   (b"\xff\xfe\x00garbage", "text/csv", "NUL"),
+                                   (b"\xff\xfegarbage", "text/csv", "hyetograph CSV"),
+                                   (b"", "image/tiff", "empty"),
+                                   (b"II*\x00garbage", "image/tiff", "GeoTIFF")):
+            r = client.post("/api/flood/forecasts", headers={**chan, "Content-Type": ctype}, content=body)
+            assert r.status_code in (400, 422) and words in r.json()["message"], (body, r.text)
+        ok = client.post("/api/flood/forecasts", headers={**chan, "Content-Type": "text/csv"},
+                         params={"interval_s": 300, "issued_at": T0}, content=b"mm\n5\n12\n3\n")
+        assert ok.status_code == 202 and ok.json()["inputs"]["kind"] == "hyetograph", ok.text
+        assert client.post("/api/flood/forecasts", content=b"mm\n5\n").status_code == 401
+        assert client.get("/api/flood/runs/nope").status_code == 401
