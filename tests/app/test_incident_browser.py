@@ -22,7 +22,8 @@ def test_declare_from_ticket_and_dispatch_three_departments(app_server, page, en
     expect(declare).to_be_enabled(timeout=30_000)
     page.get_by_label("Incident type").select_option(label="Gas leak 燃气泄漏")
     declare.click()
-    page.get_by_text("people", exact=False).first.wait_for(timeout=30_000)
+    # zone, impact and resources in one transaction: seconds on a busy 2-core machine
+    page.get_by_text("about", exact=False).filter(has_text="people").first.wait_for(timeout=60_000)
     page.wait_for_function("() => ['incident_zone', 'resources'].every(id => "
                            "_dv.deckGL.props.layers.some(l => l.id === id))", timeout=20_000)
     page.wait_for_function(LAYERS_LOADED, timeout=30_000)
