@@ -103,7 +103,7 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 
 
 def ensure_database(url: str) -> None:
-    """Create the database in ``url`` if missing and enable PostGIS + btree_gist in it (as its owner role)."""
+    """Create the database in ``url`` if missing and enable PostGIS, btree_gist and pg_trgm (as its owner role)."""
     u = make_url(get_settings().owner_url_for(url))
     admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
@@ -118,7 +118,7 @@ def ensure_database(url: str) -> None:
     eng = sa.create_engine(u, isolation_level="AUTOCOMMIT")
     try:
         with eng.connect() as conn:
-            for ext in ("postgis", "btree_gist"):
+            for ext in ("postgis", "btree_gist", "pg_trgm"):  # pg_trgm: the geocoder (migration 0015)
                 try:
                     conn.execute(sa.text(f"CREATE EXTENSION IF NOT EXISTS {ext}"))
                 except Exception as exc:  # translated: missing packages
