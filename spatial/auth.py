@@ -15,7 +15,21 @@ Roles
 ``handler``      a department's handler: accept/handle/resolve tickets of their department.
 ``leadership``   read everything (dashboards, scores, reporter details), write nothing.
 ``admin``        everything, including tokens.
+``planner``      people only: the flood planner (forecast runs, warnings); reads like staff.
 ``system``       internal jobs only (SLA sweep, auto-dispatch); never a token role.
+
+People sign in (``spatial.accounts``); a person may hold several roles and
+picks one per page. Machines use tokens, each with one role, optional scopes
+(router tags) and an expiry. The one rule set of which app views and actions a
+role gets is :data:`APP_VIEWS` and :data:`ACTIONS`; the API's
+``require_roles`` and the app read the same tables.
+
+Data scope
+----------
+``admin_unit_id`` (a street) limits a street's staff to the tickets of that
+street, ``department_id`` limits handlers (and grid workers, for reporter
+contact) to their department; leadership and admin see all
+(:func:`ticket_scope_clause`, :func:`in_scope`).
 
 Who sees which personal data (reporter contact, sensitive tickets, private
 sensors) is decided by ``spatial.privacy`` from the principal's role and
@@ -38,8 +52,26 @@ from spatial.models import ApiToken, Department, Worker
 
 #: Roles a token can carry.
 ROLES = ("citizen", "channel", "grid_worker", "dispatcher", "handler", "leadership", "admin")
+#: Roles a person (``user_account``) can hold: the token roles plus the planner.
+PERSON_ROLES = (*ROLES, "planner")
 #: Staff roles that read every ticket (not only their own).
-STAFF_ROLES = frozenset({"grid_worker", "dispatcher", "handler", "leadership", "admin", "system"})
+STAFF_ROLES = frozenset({"grid_worker", "dispatcher", "handler", "leadership", "admin", "system", "planner"})
+#: The one-map app's views and the roles that get each (admin gets every view).
+APP_VIEWS: dict[str, frozenset[str]] = {
+    "leadership": frozenset({"leadership", "admin"}),
+    "dispatcher": frozenset({"dispatcher", "admin"}),
+    "planner": frozenset({"planner", "admin"}),
+    "audit": frozenset({"admin"}),
+}
+#: Actions of the app and the API and the roles allowed each (admin always passes).
+ACTIONS: dict[str, frozenset[str]] = {
+    "ticket.assign": frozenset({"dispatcher", "handler"}),
+    "ticket.create": frozenset({"citizen", "channel", "grid_worker", "dispatcher", "handler"}),
+    "warning.publish": frozenset({"planner"}),
+    "forecast.run": frozenset({"planner"}),
+    "audit.read": frozenset(),
+    "user.manage": frozenset(),
+}
 #: Roles that may create tickets.
 INTAKE_ROLES = ("citizen", "channel", "grid_worker", "dispatcher", "handler", "admin")
 
@@ -59,10 +91,54 @@ class Principal:
     department_id: int | None = None
     worker_id: int | None = None
     token_id: int | None = None
+    #: The street (admin unit) the principal is limited to; None = no street limit.
+    admin_unit_id: int | None = None
+    #: A person's account id (people sign in; tokens have ``token_id``).
+    user_id: int | None = None
+    #: Every role the person holds (``role`` is the one in use); a token's is just its role.
+    roles: tuple[str, ...] = ()
+    #: Router tags a token may call; None = every route its role allows.
+    scopes: tuple[str, ...] | None = None
 
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+    def can(self, action: str) -> bool:
+        """Whether the role in use may do ``action`` (:data:`ACTIONS`)."""
+        return self.role == "admin" or self.role in ACTIONS[action]
+
+
+def views_for(roles: tuple[str, ...] | list[str]) -> list[str]:
+    """The app views (:data:`APP_VIEWS` keys, in order) any of ``roles`` gets."""
+    return [v for v, allowed in APP_VIEWS.items() if allowed & set(roles)]
+
+
+def ticket_scope_clause(principal: Principal | None, street_col, department_col):
+    """A SQL condition limiting tickets to ``principal``'s street and department scope, or None.
+
+    ``street_col``/``department_col`` are the ticket's ``street_id`` and
+    ``department_id`` columns. Handlers are limited to their department,
+    anyone with an ``admin_unit_id`` to that street; leadership and admin to nothing.
+    """
+    if principal is None or principal.role in ("admin", "leadership", "system"):
+        return None
+    clauses = []
+    if principal.admin_unit_id is not None:
+        clauses.append(street_col == principal.admin_unit_id)
+    if principal.role == "handler" and principal.department_id is not None:
+        clauses.append(department_col == principal.department_id)
+    return sa.and_(*clauses) if clauses else None
+
+
+def in_scope(principal: Principal | None, *, street_id: int | None, department_id: int | None) -> bool:
+    """Whether one ticket (its street and department) is within ``principal``'s data scope."""
+    if principal is None or principal.role in ("admin", "leadership", "system"):
+        return True
+    if principal.admin_unit_id is not None and street_id != principal.admin_unit_id:
+        return False
+    return not (principal.role == "handler" and principal.department_id is not None
+                and department_id != principal.department_id)
 
 
 SYSTEM = Principal(actor="system", role="system")
@@ -80,12 +156,22 @@ def create_token(
     role: str,
     department_id: int | None = None,
     worker_id: int | None = None,
+    admin_unit_id: int | None = None,
+    scopes: list[str] | None = None,
+    expires_at: datetime | None = None,
 ) -> str:
     """Create a token and return its plaintext (shown once, never stored).
 
     ``handler`` tokens need a ``department_id`` and ``grid_worker`` tokens a
-    ``worker_id``; they scope what the token may touch.
+    ``worker_id``; they scope what the token may touch, as does
+    ``admin_unit_id`` (a street). ``scopes`` limits the token to routers by tag
+    (:data:`TOKEN_SCOPES`); ``expires_at`` ends it.
     """
+    if scopes is not None:
+        unknown = sorted(set(scopes) - set(TOKEN_SCOPES))
+        if unknown or not scopes:
+            raise ValidationError(f"unknown scope(s) {', '.join(unknown) or '(none)'}; "
+                                  f"choose from {', '.join(TOKEN_SCOPES)}")
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ValidationError("token name must be 1-100 characters")
@@ -101,7 +187,8 @@ def create_token(
         raise NotFound(f"worker {worker_id} does not exist")
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(name=name, role=role, token_hash=hash_token(plaintext),
-                         department_id=department_id, worker_id=worker_id))
+                         department_id=department_id, worker_id=worker_id, admin_unit_id=admin_unit_id,
+                         scopes=list(scopes) if scopes is not None else None, expires_at=expires_at))
     session.flush()
     return plaintext
 
@@ -122,11 +209,16 @@ def principal_for_token(session: Session, token: str) -> Principal:
         raise Unauthorized("an API token is required")
     row = session.execute(_LOOKUP, {"h": hash_token(token)}).one_or_none()
     if row is None:
-        raise Unauthorized("the API token is unknown or revoked")
+        raise Unauthorized("the API token is unknown, revoked or expired")
     return Principal(actor=f"{row.name}#{row.id}", role=row.role, department_id=row.department_id,
-                     worker_id=row.worker_id, token_id=row.id)
+                     worker_id=row.worker_id, token_id=row.id, admin_unit_id=row.admin_unit_id,
+                     roles=(row.role,), scopes=tuple(row.scopes) if row.scopes is not None else None)
 
+
+#: Scopes a token can be limited to: the API's router tags.
+TOKEN_SCOPES = ("tickets", "open311", "dispatch", "sensors", "map", "exports", "tiles")
 
 _LOOKUP = sa.text("SELECT t.id, t.name, t.role, COALESCE(t.department_id, w.department_id) AS department_id, "
-                  "t.worker_id FROM api_token t LEFT JOIN worker w ON w.id = t.worker_id "
-                  "WHERE t.token_hash = :h AND t.revoked_at IS NULL")
+                  "t.worker_id, t.admin_unit_id, t.scopes FROM api_token t LEFT JOIN worker w ON w.id = t.worker_id "
+                  "WHERE t.token_hash = :h AND t.revoked_at IS NULL "
+                  "AND (t.expires_at IS NULL OR t.expires_at > now())")

@@ -85,3 +85,10 @@ class Unauthorized(OneMapError):
 
     code = "unauthorized"
     status_code = 401
+
+
+class Locked(OneMapError):
+    """Too many failed sign-ins: the account is locked for a while."""
+
+    code = "locked"
+    status_code = 423

@@ -31,6 +31,7 @@ from layers.sensors import sensor_points
 from layers.sensors import tooltip as sensor_tooltip
 from layers.tickets import ticket_points
 from layers.tickets import tooltip as ticket_tooltip
+from spatial.auth import Principal
 from spatial.maps import mapdata
 from spatial.maps.tiles import BUILDINGS_MIN_ZOOM
 from spatial.profile import district_profile
@@ -92,7 +93,8 @@ def sensor_html(row) -> str:
 class LeadershipView:
     """The leadership role: build once per browser session, then :meth:`refresh` on every filter change."""
 
-    def __init__(self) -> None:
+    def __init__(self, principal: Principal | None = None) -> None:
+        self.principal = principal
         self.alert = new_alert()
         self.status = pn.pane.HTML("", styles={"font-size": "11px", "color": "#666"})
         with db() as s:

@@ -28,21 +28,24 @@ from layers.legend import depth_legend_html
 from layers.raster import bitmap_layer
 from layers.warnings import tooltip as warning_tooltip
 from layers.warnings import warning_features
-from spatial import forecasts
+from spatial import audit, forecasts
+from spatial.auth import Principal
 from spatial.errors import ConfigError, ValidationError
 from spatial.maps import mapdata
 from spatial.profile import district_profile
 from spatial.sensors.flood_warnings import publish_forecast_warnings
-from views.common import MAP_H, MAP_W, MapPane, db, guarded, new_alert, show
+from views.common import MAP_H, MAP_W, MapPane, client_ip, db, guarded, new_alert, show
 
-ACTOR = "app:planner"
+#: Who acts when the view is built without a signed-in person (tests of the view alone).
+ANONYMOUS = Principal(actor="app:planner", role="planner")
 ORDER = ["grid_lines", "flood", "roads", "warnings", "streets"]
 
 
 class PlannerView:
     """The planner role: one instance per browser session."""
 
-    def __init__(self) -> None:
+    def __init__(self, principal: Principal | None = None) -> None:
+        self.principal = principal or ANONYMOUS
         self.alert = new_alert()
         with db() as s:
             self.profile = district_profile(s)
@@ -222,8 +225,12 @@ class PlannerView:
         if self.warnings is None or self.run_id is None:
             show(self.alert, "Run a forecast with warnings first.", "info")
             return
+        if not self.principal.can("warning.publish"):
+            show(self.alert, "Your role may not issue warnings.", "danger")
+            return
         with db() as s:
-            out = publish_forecast_warnings(s, self.warnings, run_id=self.run_id, actor=ACTOR,
+            audit.bind(s, self.principal, ip=client_ip(), request="app: issue flood warnings")
+            out = publish_forecast_warnings(s, self.warnings, run_id=self.run_id, actor=self.principal.actor,
                                             issue_tickets=True)
         self.issue_btn.disabled = True
         buf = io.StringIO()
