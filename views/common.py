@@ -35,7 +35,6 @@ CSS = """
 """
 
 
-@contextmanager
 def client_ip() -> str | None:
     """The browser's IP as the app's HTTP request saw it (the audit trail's "from where")."""
     ctx = pn.state.curdoc.session_context if pn.state.curdoc else None
@@ -49,6 +48,7 @@ def client_ip() -> str | None:
     return getattr(request, "remote_ip", None)
 
 
+@contextmanager
 def db() -> Iterator[Session]:
     """One session and one transaction per callback (commit on success)."""
     with session_scope() as s:
