@@ -71,3 +71,23 @@ def load_demo_accounts(url: str | None = None) -> list[dict]:
             out.append({"username": name, "roles": list(roles),
                         "scope": {"street": street, "department": dept, "worker": worker}.get(scope or "")})
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m data.accounts [--if-none]``: (re)create the demo accounts; print who and the password."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--if-none", action="store_true", help="only when the database has no account at all")
+    args = ap.parse_args(argv)
+    if args.if_none:
+        with session_scope() as s:
+            if s.scalar(sa.select(sa.func.count()).select_from(UserAccount)):
+                return 0
+    made = load_demo_accounts()
+    print(f"demo accounts ({', '.join(a['username'] for a in made)}), all with the password {demo_password()!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

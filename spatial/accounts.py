@@ -304,3 +304,8 @@ def signed_in(session: Session, cookie: str | None) -> SignedIn | None:
         session.execute(sa.text("UPDATE user_session SET last_seen_at = now() WHERE id = :i"), {"i": row.id})
     return SignedIn(row.id, row.csrf, row.user_id, row.username, row.display_name, tuple(row.roles),
                     row.department_id, row.admin_unit_id, row.worker_id, row.must_change_password)
+
+
+def cli_like(actor: str) -> Principal:
+    """A principal for binding the audit trail to ``actor`` before the person's account exists (SSO)."""
+    return Principal(actor=actor, role="admin")

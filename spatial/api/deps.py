@@ -180,7 +180,7 @@ def resolve_principal(request: Request, session: Session) -> Principal | None:
         _check_token_scope(request, principal)
     else:
         principal = _session_principal(request, session)
-    if principal is not None:
+    if principal is not None and request.method not in SAFE_METHODS:  # reads change no audited row
         audit.bind(session, principal, ip=client_ip(request), request=_route_label(request))
     return principal
 

@@ -14,15 +14,15 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from spatial.api import access_log, dispatch, exports, jobs, open311, protect, sensors, signin, tickets, tiles
+from spatial.api import access_log, dispatch, exports, jobs, open311, protect, sensors, signin, sso, tickets, tiles
 from spatial.api import map as map_routes
 from spatial.api.boundary import InputBoundary
 from spatial.api.deps import commit_before_response, install_error_handlers
 from spatial.api.protect import Protection, SignInGate
 
 #: Every router of the API, in the order they are mounted.
-ROUTERS: tuple[APIRouter, ...] = (signin.router, tickets.router, open311.router, dispatch.router, sensors.router,
-                                  map_routes.router, exports.router, tiles.router)
+ROUTERS: tuple[APIRouter, ...] = (signin.router, sso.router, tickets.router, open311.router, dispatch.router,
+                                  sensors.router, map_routes.router, exports.router, tiles.router)
 
 
 def create_api(*, background: bool = True, extra_jobs: Sequence[jobs.Job] = (),
