@@ -26,6 +26,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
+from spatial.audit import valid_ip
 from spatial.auth import PERSON_ROLES, Principal, hash_token
 from spatial.clock import utc_now
 from spatial.errors import Forbidden, Locked, NotFound, Unauthorized, ValidationError
@@ -249,7 +250,7 @@ def start_session(session: Session, user: UserAccount, *, ip: str | None, user_a
     csrf = secrets.token_urlsafe(24)
     expires = utc_now() + timedelta(hours=get_settings().session_hours)
     session.add(UserSession(token_hash=hash_token(cookie), user_id=user.id, csrf=csrf, via=via, expires_at=expires,
-                            ip=ip, user_agent=(user_agent or "")[:256] or None))
+                            ip=valid_ip(ip), user_agent=(user_agent or "")[:256] or None))
     session.flush()
     return NewSession(cookie, csrf, expires)
 

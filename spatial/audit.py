@@ -12,6 +12,7 @@ load, internal jobs) are not recorded. Events that change no row
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import datetime
 from typing import Any
@@ -27,17 +28,27 @@ _BIND = sa.text("SELECT set_config('onemap.actor', :a, true), set_config('onemap
                 "set_config('onemap.request', :r, true)")
 
 
+def valid_ip(value: str | None) -> str | None:
+    """``value`` if it is an IP address (v4 or v6), else None (test clients, unix sockets)."""
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
 def bind(session: Session, principal: Principal, *, ip: str | None = None, request: str | None = None) -> None:
     """Attribute every row the current transaction changes to ``principal`` (from ``ip``, doing ``request``)."""
     session.execute(_BIND, {"a": principal.actor, "u": str(principal.user_id or ""),
-                            "t": str(principal.token_id or ""), "ip": ip or "", "r": (request or "")[:300]})
+                            "t": str(principal.token_id or ""), "ip": valid_ip(ip) or "", "r": (request or "")[:300]})
 
 
 def record(session: Session, action: str, *, actor: str, user_id: int | None = None, token_id: int | None = None,
            ip: str | None = None, request: str | None = None, before: dict | None = None,
            after: dict | None = None) -> None:
     """Append one audit row that is not a row change (sign-in, sign-out, ...)."""
-    session.add(AuditLog(action=action, actor=actor[:200], user_id=user_id, token_id=token_id, ip=ip or None,
+    session.add(AuditLog(action=action, actor=actor[:200], user_id=user_id, token_id=token_id, ip=valid_ip(ip),
                          request=(request or "")[:300] or None, before=before, after=after))
     session.flush()
 

@@ -207,6 +207,7 @@ def require_roles(*roles: str):
             raise Forbidden(f"role {principal.role!r} may not do this (needs {', '.join(sorted(allowed))})")
         return principal
 
+    _dep.allowed_roles = allowed  # type: ignore[attr-defined]  # read by the access-matrix test and docs
     return _dep
 
 
