@@ -1,7 +1,9 @@
 """People's accounts: argon2 passwords, lock-out, sign-in sessions (issue 13).
 
-Passwords are hashed with argon2id (``argon2-cffi``; :data:`HASHER`, the
-library's RFC 9106 low-memory profile: 3 passes over 64 MiB, 4 lanes) and
+Passwords are hashed with argon2id (``argon2-cffi``; :data:`HASHER`: OWASP's
+recommended minimum, 2 passes over 19 MiB, 1 lane; about 0.14 s per sign-in on
+a loaded 2-core machine, ``bench/bench_auth.py``, where the library's default
+RFC 9106 low-memory profile, 64 MiB x 3 passes x 4 lanes, took 1.2 s) and
 re-hashed on sign-in when the parameters change. After
 ``Settings.lockout_failures`` wrong passwords in a row an account is locked
 for ``Settings.lockout_minutes``; an admin's reset unlocks it. A sign-in
@@ -33,8 +35,9 @@ from spatial.errors import Forbidden, Locked, NotFound, Unauthorized, Validation
 from spatial.models import AdminUnit, Department, UserAccount, UserSession, Worker
 from spatial.settings import get_settings
 
-#: argon2id with argon2-cffi's RFC 9106 low-memory profile (t=3, m=64 MiB, p=4).
-HASHER = PasswordHasher()
+#: argon2id with OWASP's recommended minimum cost (t=2, m=19 MiB, p=1); docs/auth.md has the measurements.
+HASH_TIME_COST, HASH_MEMORY_KIB, HASH_PARALLELISM = 2, 19_456, 1
+HASHER = PasswordHasher(time_cost=HASH_TIME_COST, memory_cost=HASH_MEMORY_KIB, parallelism=HASH_PARALLELISM)
 #: Shortest and longest password accepted (NIST SP 800-63B: at least 8; we ask 10).
 MIN_PASSWORD, MAX_PASSWORD = 10, 256
 #: Verified against when the user does not exist, so that timing does not reveal user names.
