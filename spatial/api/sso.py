@@ -21,6 +21,7 @@ sign-in; then a normal session starts, as for a password sign-in.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -46,6 +47,7 @@ from spatial.errors import NotFound
 from spatial.models import UserAccount
 from spatial.settings import get_settings
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["account"])
 
 #: How long a started single sign-on may take, seconds.
@@ -162,7 +164,8 @@ def sso_callback(request: Request, session: Session = Depends(db_session)) -> Re
             extra = r.json()
             if extra.get("sub") == info["sub"]:
                 info.update(extra)
-    except Exception as exc:  # any protocol failure: no sign-in, a clear page, the reason logged in the audit
+    except Exception as exc:  # any protocol failure: no sign-in, a clear page, the reason logged and audited
+        log.warning("single sign-on failed at the callback: %s: %s", type(exc).__name__, exc)
         audit.record(session, "sign_in_failed", actor="oidc:?", ip=client_ip(request), request=CALLBACK,
                      after={"reason": type(exc).__name__})
         return _fail("the identity provider's answer could not be verified; start again", 401)

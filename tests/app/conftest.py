@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -61,23 +62,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_server(db_url: str, engine: sa.Engine) -> Iterator[str]:
-    """Base URL of a running OneMap server with a small demo district loaded (committed)."""
-    from data.load import load_demo
-
-    truncate_all(engine)
-    load_demo(tickets=DEMO_TICKETS, url=db_url, replace=True)
-    with engine.begin() as conn:  # fresh GPS fixes so the dispatcher has candidates
-        conn.execute(sa.text("UPDATE worker SET position_at = now() WHERE on_duty AND geom IS NOT NULL"))
-    port = free_port()
-    env = {**os.environ, "ONEMAP_DATABASE_URL": db_url, "ONEMAP_SLA_SWEEP_SECONDS": "0",
-           "ONEMAP_DEMO_PASSWORD": DEMO_PASSWORD}
+@contextmanager
+def running_server(db_url: str, *, port: int | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``uvicorn app:create_server`` on 127.0.0.1 (``port`` or a free one) with ``env``; yields its base URL."""
+    port = port or free_port()
+    full_env = {**os.environ, "ONEMAP_DATABASE_URL": db_url, "ONEMAP_SLA_SWEEP_SECONDS": "0",
+                "ONEMAP_DEMO_PASSWORD": DEMO_PASSWORD, **(env or {})}
     (REPO / ".onemap").mkdir(exist_ok=True)
     log = open(REPO / ".onemap" / f"test_app_server_{port}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:create_server", "--factory",
                              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+                            cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -99,6 +94,26 @@ def app_server(db_url: str, engine: sa.Engine) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def load_app_demo(db_url: str, engine: sa.Engine) -> None:
+    """The small demo district (with its demo accounts) and fresh GPS fixes, committed."""
+    from data.load import load_demo
+
+    truncate_all(engine)
+    load_demo(tickets=DEMO_TICKETS, url=db_url, replace=True)
+    with engine.begin() as conn:  # fresh GPS fixes so the dispatcher has candidates
+        conn.execute(sa.text("UPDATE worker SET position_at = now() WHERE on_duty AND geom IS NOT NULL"))
+
+
+@pytest.fixture(scope="module")
+def app_server(db_url: str, engine: sa.Engine) -> Iterator[str]:
+    """Base URL of a running OneMap server with a small demo district and its demo accounts loaded (committed)."""
+    load_app_demo(db_url, engine)
+    try:
+        with running_server(db_url) as base:
+            yield base
+    finally:
         truncate_all(engine)
 
 
