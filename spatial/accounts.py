@@ -28,6 +28,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
+from spatial import authcache
 from spatial.audit import valid_ip
 from spatial.auth import PERSON_ROLES, Principal, hash_token
 from spatial.clock import utc_now
@@ -146,6 +147,7 @@ def list_users(session: Session) -> list[dict]:
 
 
 def _end_sessions(session: Session, user_id: int) -> None:
+    authcache.evict()  # this user's sessions, whichever they are
     session.execute(sa.update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
                     .values(revoked_at=sa.func.now()))
 
@@ -190,6 +192,7 @@ def change_password(session: Session, user_id: int, old: str, new: str, *, keep_
     user.password_hash = hash_password(new)
     user.password_changed_at = utc_now()
     user.must_change_password = False
+    authcache.evict()
     session.execute(sa.update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None),
                                                  UserSession.id != (keep_session or 0))
                     .values(revoked_at=sa.func.now()))
@@ -260,6 +263,7 @@ def start_session(session: Session, user: UserAccount, *, ip: str | None, user_a
 
 def end_session(session: Session, cookie: str) -> None:
     """Sign out: revoke the session of this cookie value (idempotent)."""
+    authcache.evict("s:" + hash_token(cookie))
     session.execute(sa.update(UserSession).where(UserSession.token_hash == hash_token(cookie),
                                                  UserSession.revoked_at.is_(None)).values(revoked_at=sa.func.now()))
 
@@ -291,6 +295,7 @@ class SignedIn:
 
 _LOOKUP = sa.text(
     "SELECT s.id, s.csrf, s.last_seen_at < now() - make_interval(secs => :touch) AS stale, u.id AS user_id, "
+    "EXTRACT(EPOCH FROM s.expires_at - now()) AS left_s, "
     "u.username, u.display_name, u.roles, COALESCE(u.department_id, w.department_id) AS department_id, "
     "u.admin_unit_id, u.worker_id, u.must_change_password "
     "FROM user_session s JOIN user_account u ON u.id = s.user_id LEFT JOIN worker w ON w.id = u.worker_id "
@@ -301,13 +306,19 @@ def signed_in(session: Session, cookie: str | None) -> SignedIn | None:
     """The session of a cookie value, or None (unknown, expired, signed out, account disabled)."""
     if not cookie or not cookie.startswith(SESSION_PREFIX) or len(cookie) > 100:
         return None
-    row = session.execute(_LOOKUP, {"h": hash_token(cookie), "touch": TOUCH_SECONDS}).one_or_none()
+    key = "s:" + hash_token(cookie)
+    cached = authcache.get(key)
+    if cached is not None:
+        return cached
+    row = session.execute(_LOOKUP, {"h": key[2:], "touch": TOUCH_SECONDS}).one_or_none()
     if row is None:
         return None
     if row.stale:
         session.execute(sa.text("UPDATE user_session SET last_seen_at = now() WHERE id = :i"), {"i": row.id})
-    return SignedIn(row.id, row.csrf, row.user_id, row.username, row.display_name, tuple(row.roles),
-                    row.department_id, row.admin_unit_id, row.worker_id, row.must_change_password)
+    signed = SignedIn(row.id, row.csrf, row.user_id, row.username, row.display_name, tuple(row.roles),
+                      row.department_id, row.admin_unit_id, row.worker_id, row.must_change_password)
+    authcache.put(key, signed, max_seconds=float(row.left_s))
+    return signed
 
 
 def cli_like(actor: str) -> Principal:

@@ -47,6 +47,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from spatial import authcache
 from spatial.errors import NotFound, Unauthorized, ValidationError
 from spatial.models import ApiToken, Department, Worker
 
@@ -201,24 +202,32 @@ def revoke_token(session: Session, token_id: int, *, now: datetime | None = None
     if row.revoked_at is None:
         row.revoked_at = now or sa.func.now()
         session.flush()
+    authcache.evict("t:" + row.token_hash)
 
 
 def principal_for_token(session: Session, token: str) -> Principal:
     """The principal behind a plaintext token; raises Unauthorized if unknown or revoked."""
     if not token:
         raise Unauthorized("an API token is required")
-    row = session.execute(_LOOKUP, {"h": hash_token(token)}).one_or_none()
+    key = "t:" + hash_token(token)
+    cached = authcache.get(key)
+    if cached is not None:
+        return cached
+    row = session.execute(_LOOKUP, {"h": key[2:]}).one_or_none()
     if row is None:
         raise Unauthorized("the API token is unknown, revoked or expired")
-    return Principal(actor=f"{row.name}#{row.id}", role=row.role, department_id=row.department_id,
-                     worker_id=row.worker_id, token_id=row.id, admin_unit_id=row.admin_unit_id,
-                     roles=(row.role,), scopes=tuple(row.scopes) if row.scopes is not None else None)
+    principal = Principal(actor=f"{row.name}#{row.id}", role=row.role, department_id=row.department_id,
+                          worker_id=row.worker_id, token_id=row.id, admin_unit_id=row.admin_unit_id,
+                          roles=(row.role,), scopes=tuple(row.scopes) if row.scopes is not None else None)
+    authcache.put(key, principal, max_seconds=float(row.left_s) if row.left_s is not None else None)
+    return principal
 
 
 #: Scopes a token can be limited to: the API's router tags.
 TOKEN_SCOPES = ("tickets", "open311", "dispatch", "sensors", "map", "exports", "tiles")
 
 _LOOKUP = sa.text("SELECT t.id, t.name, t.role, COALESCE(t.department_id, w.department_id) AS department_id, "
-                  "t.worker_id, t.admin_unit_id, t.scopes FROM api_token t LEFT JOIN worker w ON w.id = t.worker_id "
+                  "t.worker_id, t.admin_unit_id, t.scopes, EXTRACT(EPOCH FROM t.expires_at - now()) AS left_s "
+                  "FROM api_token t LEFT JOIN worker w ON w.id = t.worker_id "
                   "WHERE t.token_hash = :h AND t.revoked_at IS NULL "
                   "AND (t.expires_at IS NULL OR t.expires_at > now())")

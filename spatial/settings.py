@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     trust_proxy: bool = Field(
         default=False, description="Trust X-Forwarded-For/-Proto from the reverse proxy (client IP, HTTPS cookies).",
     )
+    auth_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300,
+        description="Keep token/session lookups this long in each server process (0 = off); revocations made "
+                    "by another process take effect within this time.",
+    )
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="Sign-in session lifetime, hours.")
     lockout_failures: int = Field(default=5, ge=1, le=100, description="Failed sign-ins before the account locks.")
     lockout_minutes: float = Field(default=15.0, gt=0, le=24 * 60, description="How long a lock-out lasts, minutes.")

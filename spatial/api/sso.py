@@ -40,7 +40,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
-from spatial import accounts, audit
+from spatial import accounts, audit, authcache
 from spatial.api.deps import client_ip, db_session, is_https
 from spatial.auth import PERSON_ROLES
 from spatial.errors import NotFound
@@ -189,6 +189,7 @@ def sso_callback(request: Request, session: Session = Depends(db_session)) -> Re
                                     oidc_issuer=issuer, oidc_subject=subject)
     elif list(user.roles) != roles:
         user.roles = roles
+        authcache.evict()  # sessions cached with the old roles
     user.last_login_at = sa.func.now()
     session.flush()
     new = accounts.start_session(session, user, ip=client_ip(request), user_agent=request.headers.get("user-agent"),

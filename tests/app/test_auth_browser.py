@@ -188,7 +188,8 @@ def test_street_dispatcher_sees_and_assigns_only_own_street(server, page):
     open_view(page, f"{base}/app?role=dispatcher", user="street-dispatcher")
     rows = page.locator(".tabulator-row")
     rows.first.wait_for(timeout=30_000)
-    ids = {int(t.replace(',', '')) for t in page.locator(".tabulator-row .tabulator-cell[tabulator-field='id']").all_inner_texts()}
+    cells = page.locator(".tabulator-row .tabulator-cell[tabulator-field='id']").all_inner_texts()
+    ids = {int(t.replace(',', '')) for t in cells}
     assert own in ids and other not in ids
     page.screenshot(path=str(SHOTS / "auth_street_dispatcher.png"))
     # a forged request from the same signed-in browser (with its CSRF token): refused, nothing written
