@@ -44,7 +44,7 @@ background:#1d3557;color:#fff;cursor:pointer;text-align:center;text-decoration:n
 <body><header>OneMap</header><main><h1>{title}</h1>{body}</main></body></html>"""
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(PAGE.format(title=escape(title), body=body), status_code=status,
                         headers={"cache-control": "no-store"})
 
@@ -99,7 +99,7 @@ def login_page(request: Request, session: Session = Depends(db_session)) -> Resp
     next_url = safe_next(request.query_params.get("next"))
     if accounts.signed_in(session, request.cookies.get(SESSION_COOKIE)) is not None:
         return RedirectResponse(next_url, status_code=303)
-    return _page("Sign in", _login_form(next_url))
+    return page("Sign in", _login_form(next_url))
 
 
 @router.post("/login", include_in_schema=False)
@@ -109,14 +109,14 @@ async def login(request: Request, session: Session = Depends(db_session)) -> Res
     password = str(form.get("password") or "")[:accounts.MAX_PASSWORD + 1]
     next_url = safe_next(str(form.get("next") or ""))
     if not _same_origin(request):
-        return _page("Sign in", _login_form(next_url, "This form must be sent from this site."), 403)
+        return page("Sign in", _login_form(next_url, "This form must be sent from this site."), 403)
     ip = client_ip(request)
     try:
         user = accounts.authenticate(session, username, password)
     except (Unauthorized, Locked, Forbidden) as exc:
         audit.record(session, "sign_in_failed", actor=accounts.actor_of(username or "?"), ip=ip,
                      request="POST /login", after={"reason": exc.code})
-        return _page("Sign in", _login_form(next_url, exc.message, username=username), exc.status_code)
+        return page("Sign in", _login_form(next_url, exc.message, username=username), exc.status_code)
     new = accounts.start_session(session, user, ip=ip, user_agent=request.headers.get("user-agent"))
     audit.record(session, "sign_in", actor=accounts.actor_of(user.username), user_id=user.id, ip=ip,
                  request="POST /login", after={"via": "password"})
@@ -134,11 +134,11 @@ async def logout(request: Request, session: Session = Depends(db_session)) -> Re
         form = await request.form()
         sent = str(form.get("csrf") or request.headers.get("x-csrf-token") or "")
         if not hmac.compare_digest(sent, signed.csrf) or not _same_origin(request):
-            return _page("Sign out", '<div class="msg err">This sign-out was not sent from OneMap.</div>', 403)
+            return page("Sign out", '<div class="msg err">This sign-out was not sent from OneMap.</div>', 403)
         accounts.end_session(session, cookie or "")
         audit.record(session, "sign_out", actor=accounts.actor_of(signed.username), user_id=signed.user_id,
                      ip=client_ip(request), request="POST /logout")
-    response = _page("Signed out", '<div class="msg ok" role="status">You are signed out.</div>'
+    response = page("Signed out", '<div class="msg ok" role="status">You are signed out.</div>'
                                    '<a class="sso" href="/login">Sign in again</a>')
     _clear_cookies(response)
     return response
@@ -163,7 +163,7 @@ def account_page(request: Request, session: Session = Depends(db_session)) -> Re
     if signed is None:
         return RedirectResponse("/login?next=/account", status_code=303)
     note = "Your password was reset by an administrator: choose a new one." if signed.must_change_password else ""
-    return _page("Your account", _account_form(signed, note, "err"))
+    return page("Your account", _account_form(signed, note, "err"))
 
 
 @router.post("/account/password", include_in_schema=False)
@@ -173,7 +173,7 @@ async def change_password(request: Request, session: Session = Depends(db_sessio
         return RedirectResponse("/login?next=/account", status_code=303)
     form = await request.form()
     if not hmac.compare_digest(str(form.get("csrf") or ""), signed.csrf) or not _same_origin(request):
-        return _page("Your account", _account_form(signed, "This form was not sent from OneMap."), 403)
+        return page("Your account", _account_form(signed, "This form was not sent from OneMap."), 403)
     principal = signed.principal()
     audit.bind(session, principal, ip=client_ip(request), request="POST /account/password")
     try:
@@ -181,8 +181,8 @@ async def change_password(request: Request, session: Session = Depends(db_sessio
                                  str(form.get("new") or ""), keep_session=signed.session_id)
     except OneMapError as exc:
         session.rollback()
-        return _page("Your account", _account_form(signed, exc.message), exc.status_code)
-    return _page("Your account", _account_form(signed, "Your password was changed.", "ok"))
+        return page("Your account", _account_form(signed, exc.message), exc.status_code)
+    return page("Your account", _account_form(signed, "Your password was changed.", "ok"))
 
 
 @router.get("/api/me", summary="Who is calling: actor, role, roles, scope and the app views they get")

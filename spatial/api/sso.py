@@ -94,9 +94,9 @@ def _require() -> None:
 
 
 def _fail(message: str, status: int) -> Response:
-    from spatial.api.signin import _page
+    from spatial.api.signin import page
 
-    return _page("Single sign-on", f'<div class="msg err" role="alert">{escape(message)}</div>'
+    return page("Single sign-on", f'<div class="msg err" role="alert">{escape(message)}</div>'
                                    '<a class="sso" href="/login">Back to sign-in</a>', status)
 
 
