@@ -27,9 +27,10 @@ role gets is :data:`APP_VIEWS` and :data:`ACTIONS`; the API's
 Data scope
 ----------
 ``admin_unit_id`` (a street) limits a street's staff to the tickets of that
-street, ``department_id`` limits handlers (and grid workers, for reporter
-contact) to their department; leadership and admin see all
-(:func:`ticket_scope_clause`, :func:`in_scope`).
+street (seeing and acting), ``department_id`` limits what handlers act on to
+their department's tickets (they read others' without reporter contact,
+``spatial.privacy``); leadership and admin see all (:func:`ticket_scope_clause`,
+:func:`in_scope`).
 
 Who sees which personal data (reporter contact, sensitive tickets, private
 sensors) is decided by ``spatial.privacy`` from the principal's role and
@@ -115,30 +116,28 @@ def views_for(roles: tuple[str, ...] | list[str]) -> list[str]:
     return [v for v, allowed in APP_VIEWS.items() if allowed & set(roles)]
 
 
-def ticket_scope_clause(principal: Principal | None, street_col, department_col):
-    """A SQL condition limiting tickets to ``principal``'s street and department scope, or None.
+def ticket_scope_clause(principal: Principal | None, street_col):
+    """A SQL condition limiting the tickets ``principal`` sees to their street, or None (no street limit).
 
-    ``street_col``/``department_col`` are the ticket's ``street_id`` and
-    ``department_id`` columns. Handlers are limited to their department,
-    anyone with an ``admin_unit_id`` to that street; leadership and admin to nothing.
+    ``street_col`` is the ticket's ``street_id`` column. Leadership and admin are never limited.
     """
-    if principal is None or principal.role in ("admin", "leadership", "system"):
+    if principal is None or principal.role in ("admin", "leadership", "system") or principal.admin_unit_id is None:
         return None
-    clauses = []
-    if principal.admin_unit_id is not None:
-        clauses.append(street_col == principal.admin_unit_id)
-    if principal.role == "handler" and principal.department_id is not None:
-        clauses.append(department_col == principal.department_id)
-    return sa.and_(*clauses) if clauses else None
+    return street_col == principal.admin_unit_id
 
 
-def in_scope(principal: Principal | None, *, street_id: int | None, department_id: int | None) -> bool:
-    """Whether one ticket (its street and department) is within ``principal``'s data scope."""
+def in_scope(principal: Principal | None, *, street_id: int | None, department_id: int | None = None,
+             acting: bool = False) -> bool:
+    """Whether one ticket (its street and department) is within ``principal``'s data scope.
+
+    Seeing: a street's staff only their street. Acting (``acting``): also a
+    handler only their department's tickets.
+    """
     if principal is None or principal.role in ("admin", "leadership", "system"):
         return True
     if principal.admin_unit_id is not None and street_id != principal.admin_unit_id:
         return False
-    return not (principal.role == "handler" and principal.department_id is not None
+    return not (acting and principal.role == "handler" and principal.department_id is not None
                 and department_id != principal.department_id)
 
 

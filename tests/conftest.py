@@ -35,6 +35,9 @@ os.environ.setdefault("ONEMAP_ALLOWED_HOSTS", '["localhost", "127.0.0.1", "[::1]
 # every test talks from 127.0.0.1: the per-IP rate limits are raised here; tests/auth checks the real ones
 os.environ.setdefault("ONEMAP_LOGIN_RATE", "100000/minute")
 os.environ.setdefault("ONEMAP_PUBLIC_RATE", "1000000/minute")
+# tests change tokens and accounts with plain SQL too (as another process would): no lookup cache by default;
+# tests/test_auth_api.py::test_credential_cache turns it on
+os.environ.setdefault("ONEMAP_AUTH_CACHE_SECONDS", "0")
 
 
 def _pid_alive(pid: int) -> bool:

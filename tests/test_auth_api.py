@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from fastapi.testclient import TestClient
 from spatial import accounts
 from spatial.api import deps
 from spatial.api.main import ROUTERS, create_api
-from spatial.auth import ROLES, create_token
+from spatial.auth import ROLES, create_token, revoke_token
 from spatial.cli.main import main as cli_main
 from spatial.clock import utc_now
 from spatial.db.engine import session_scope
@@ -293,6 +294,44 @@ def test_token_scopes_and_expiry(world):
     r = c.post("/api/sensors/readings", json={"readings": []}, headers={"Authorization": f"Bearer {sensors_only}"})
     assert r.status_code not in (401, 403)
     assert c.get("/api/me", headers={"Authorization": f"Bearer {expired}"}).status_code == 401
+
+
+def test_credential_cache(world, monkeypatch):
+    """With the cache on, in-process revocation and sign-out act at once; a revocation by another process
+    (plain SQL here) within ``auth_cache_seconds``."""
+    from spatial import authcache
+
+    monkeypatch.setenv("ONEMAP_AUTH_CACHE_SECONDS", "1")
+    get_settings.cache_clear()
+    authcache.evict()
+    try:
+        c = world["client"]
+        with session_scope() as s:
+            tok = create_token(s, name="cached", role="dispatcher")
+            tok_id = s.scalar(sa.text("SELECT id FROM api_token WHERE name = 'cached'"))
+        me = {"Authorization": f"Bearer {tok}"}
+        assert c.get("/api/me", headers=me).status_code == 200
+        with session_scope() as s:  # another process revokes: the cached answer lives on for at most 1 s
+            s.execute(sa.text("UPDATE api_token SET revoked_at = now() WHERE id = :i"), {"i": tok_id})
+        time.sleep(1.1)
+        assert c.get("/api/me", headers=me).status_code == 401
+        with session_scope() as s:
+            tok2 = create_token(s, name="cached2", role="dispatcher")
+            tok2_id = s.scalar(sa.text("SELECT id FROM api_token WHERE name = 'cached2'"))
+        me2 = {"Authorization": f"Bearer {tok2}"}
+        assert c.get("/api/me", headers=me2).status_code == 200
+        with session_scope() as s:  # revoked in this process: at once
+            revoke_token(s, tok2_id)
+        assert c.get("/api/me", headers=me2).status_code == 401
+        person = _client()
+        assert _sign_in(person, "west-desk").status_code == 303
+        stolen = person.cookies.get(deps.SESSION_COOKIE)
+        assert person.get("/api/me").status_code == 200
+        assert person.post("/logout", data={"csrf": person.cookies.get(deps.CSRF_COOKIE)}).status_code == 200
+        assert _client().get("/api/me", cookies={deps.SESSION_COOKIE: stolen}).status_code == 401
+    finally:
+        authcache.evict()
+        get_settings.cache_clear()
 
 
 # --- protection -------------------------------------------------------------------------------------

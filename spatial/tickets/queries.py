@@ -164,9 +164,8 @@ def visible_to(f: TicketFilter, principal: Principal | None) -> TicketFilter:
     or when ``f`` selects by location (bbox, grid, street), unless the caller
     reported them.
     """
-    scope = ticket_scope_clause(principal, Ticket.street_id, sa.func.coalesce(Ticket.department_id,
-                                                                              Category.department_id))
-    if scope is not None:  # a street's or a department's staff: their tickets only
+    scope = ticket_scope_clause(principal, Ticket.street_id)
+    if scope is not None:  # a street's staff: their street's tickets only
         f = dataclasses.replace(f, extra=[*f.extra, scope])
     located = f.bbox is not None or bool(f.grid) or bool(f.street)
     if not privacy.hides_sensitive_rows(principal, located=located):
@@ -181,7 +180,7 @@ def visible_row(session: Session, ticket_id: int, principal: Principal | None) -
     """One ticket's row if ``principal`` may find it (NotFound otherwise, like a missing ticket)."""
     row = ticket_row(session, ticket_id)
     m = row._mapping
-    if not in_scope(principal, street_id=m["street_id"], department_id=m["department_id"]):
+    if not in_scope(principal, street_id=m["street_id"]):
         raise NotFound(f"ticket {ticket_id} does not exist")
     if (row._mapping["sensitive"] and privacy.hides_sensitive_rows(principal)
             and not owned_ids(session, [ticket_id], principal)):
@@ -335,10 +334,9 @@ def check_in_scope(session: Session, principal: Principal | None, ticket_id: int
     row = session.execute(sa.text(
         "SELECT t.street_id, COALESCE(t.department_id, c.department_id) AS department_id FROM ticket t "
         "JOIN category c ON c.id = t.category_id WHERE t.id = :t"), {"t": ticket_id}).one_or_none()
-    if row is None or not in_scope(principal, street_id=row.street_id, department_id=None if principal is None
-                                   or principal.role != "handler" else principal.department_id):
+    if row is None or not in_scope(principal, street_id=row.street_id):
         raise NotFound(f"ticket {ticket_id} does not exist")
-    if not in_scope(principal, street_id=row.street_id, department_id=row.department_id):
+    if not in_scope(principal, street_id=row.street_id, department_id=row.department_id, acting=True):
         raise Forbidden("this ticket belongs to another department")
 
 
