@@ -1,8 +1,11 @@
 """Composition root: the one server (API + one-map app + jobs) and the ``onemap`` command.
 
-* :func:`create_app_view` builds one browser session's page for one role:
-  ``/app?role=leadership`` (default), ``dispatcher`` or ``planner``; the
-  header links switch roles. The views (``views/``) are UI only.
+* :func:`create_app_view` builds one browser session's page for the signed-in
+  person (``spatial.accounts``; the ``/app`` paths are behind
+  ``spatial.api.protect.SignInGate``): the role comes from the session, and
+  ``?role=`` picks among the views the person's roles get
+  (``spatial.auth.APP_VIEWS``); the header links switch between those only.
+  The views (``views/``) are UI only and act as the person.
 * :func:`create_server` is the uvicorn factory of ``onemap serve``: the HTTP
   API (``spatial.api.main.create_api``) with the Panel app mounted at
   ``/app`` (bokeh-fastapi, the same process), ``/`` redirected there, and the
@@ -18,6 +21,7 @@ Panel/Bokeh wheels on this server (the browser tests block every other host).
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import sys
 import time
@@ -29,15 +33,21 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from panel.io.fastapi import add_applications
 
+from data import accounts as demo_accounts
 from data import load as demo_load
 from data import simulate
+from spatial import accounts
+from spatial.api.deps import SESSION_COOKIE
 from spatial.api.jobs import Job
 from spatial.api.main import create_api
+from spatial.auth import views_for
 from spatial.cli import main as core_cli
 from spatial.db import migrate
+from spatial.db.engine import session_scope
 from spatial.db.profile import app_profile
 from spatial.maps import live
 from spatial.settings import get_settings
+from views.audit import AuditView
 from views.common import CSS
 from views.dispatcher import DispatcherView
 from views.leadership import LeadershipView
@@ -45,60 +55,109 @@ from views.planner import PlannerView
 from views.wall import CSS as WALL_CSS
 from views.wall import WallView
 
-ROLES: dict[str, str] = {"Leadership": "leadership", "Dispatcher": "dispatcher", "Planner": "planner"}
+ROLES: dict[str, str] = {"Leadership": "leadership", "Dispatcher": "dispatcher", "Planner": "planner",
+                         "Audit": "audit"}
 
-#: The view class of each role.
-VIEWS = {"leadership": LeadershipView, "dispatcher": DispatcherView, "planner": PlannerView}
+#: The view class of each app view (who gets which: ``spatial.auth.APP_VIEWS``).
+VIEWS = {"leadership": LeadershipView, "dispatcher": DispatcherView, "planner": PlannerView, "audit": AuditView}
 
-#: Panel extensions each role needs (only these are loaded: less JS, faster first paint).
+#: Panel extensions each view needs (only these are loaded: less JS, faster first paint).
 EXTENSIONS: dict[str, tuple[str, ...]] = {"leadership": ("deckgl",), "dispatcher": ("deckgl", "tabulator"),
-                                          "planner": ("deckgl", "tabulator")}
+                                          "planner": ("deckgl", "tabulator"), "audit": ("tabulator",)}
+#: The role a person acts in on each view.
+VIEW_ROLE = {"leadership": "leadership", "dispatcher": "dispatcher", "planner": "planner", "audit": "admin"}
 
 
-def _role_links(current: str) -> pn.pane.HTML:
-    """Header links to the three roles (a full page load each: a role loads only its own components)."""
+def _header(current: str, views: list[str], signed: accounts.SignedIn, csrf: str) -> pn.pane.HTML:
+    """Header links to the views the person may open (a full page load each), their name, account, sign-out."""
     items = []
-    for label, role in ROLES.items():
-        style = ("background:#fff;color:#1d3557;font-weight:600" if role == current
+    for label, view in ROLES.items():
+        if view not in views:
+            continue
+        style = ("background:#fff;color:#1d3557;font-weight:600" if view == current
                  else "color:#fff;border:1px solid rgba(255,255,255,.5)")
-        items.append(f'<a href="?role={role}" style="{style};padding:6px 14px;border-radius:4px;'
+        items.append(f'<a href="?role={view}" style="{style};padding:6px 14px;border-radius:4px;'
                      f'text-decoration:none;margin-right:8px;font-size:14px">{label}</a>')
+    who = html.escape(signed.display_name or signed.username)
+    items.append(f'<span style="color:#fff;margin:0 10px 0 24px;font-size:14px" class="om-user">{who}</span>'
+                 '<a href="/account" style="color:#fff;font-size:13px;margin-right:10px">Account</a>'
+                 '<form method="post" action="/logout" style="display:inline">'
+                 f'<input type="hidden" name="csrf" value="{html.escape(csrf)}">'
+                 '<button type="submit" class="om-signout" style="background:none;border:1px solid '
+                 'rgba(255,255,255,.6);color:#fff;border-radius:4px;padding:4px 10px;cursor:pointer">'
+                 'Sign out</button></form>')
     return pn.pane.HTML("".join(items), margin=(12, 20))
 
 
+def _no_view(signed: accounts.SignedIn | None) -> pn.template.BootstrapTemplate:
+    pn.extension(raw_css=[CSS], notifications=False)
+    text = ("Your session has ended: <a href='/login?next=/app'>sign in again</a>." if signed is None else
+            f"Your role(s) ({html.escape(', '.join(signed.roles))}) have no view in the one-map app. "
+            "<form method='post' action='/logout'><input type='hidden' name='csrf' "
+            f"value='{html.escape(signed.csrf)}'><button type='submit'>Sign out</button></form>")
+    return pn.template.BootstrapTemplate(title="OneMap", main=[pn.pane.HTML(f"<p style='font-size:16px'>{text}</p>")],
+                                         header_background="#1d3557")
+
+
+def _session_arg(name: str) -> str | None:
+    args = pn.state.session_args or {}
+    raw = (args.get(name) or [None])[0]
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 def create_app_view(role: str | None = None) -> pn.template.BootstrapTemplate:
-    """Build the page for one browser session.
+    """Build the page for one browser session of the signed-in person.
 
     Parameters
     ----------
     role : str, optional
-        ``leadership`` (default), ``dispatcher`` or ``planner``; read from the
-        ``?role=`` query parameter when not given.
+        The view to open (``leadership``, ``dispatcher``, ``planner``,
+        ``audit``); read from ``?role=`` when not given. Only views the
+        person's roles get (``spatial.auth.APP_VIEWS``) open; otherwise their
+        first one does.
     """
-    if role is None:
-        args = pn.state.session_args or {}
-        raw = (args.get("role") or [b"leadership"])[0]
-        role = raw.decode() if isinstance(raw, bytes) else str(raw)
-    if role not in ROLES.values():
-        role = "leadership"
-    pn.extension(*EXTENSIONS[role], raw_css=[CSS], notifications=False)
-    view = VIEWS[role]()
+    cookie = (pn.state.cookies or {}).get(SESSION_COOKIE)
+    with session_scope() as s:
+        signed = accounts.signed_in(s, cookie)
+    views = views_for(signed.roles) if signed else []
+    if not views:
+        return _no_view(signed)
+    view_name = role or _session_arg("role")
+    if view_name not in views:
+        view_name = views[0]
+    acting = VIEW_ROLE[view_name] if VIEW_ROLE[view_name] in signed.roles else "admin"
+    principal = signed.principal(acting)
+    pn.extension(*EXTENSIONS[view_name], raw_css=[CSS], notifications=False)
+    view = VIEWS[view_name](principal)
     district = app_profile()
     name = district.spec.name if district.stored else "OneMap"
-    title = f"{name} - {next(k for k, v in ROLES.items() if v == role)}"
+    title = f"{name} - {next(k for k, v in ROLES.items() if v == view_name)}"
     return pn.template.BootstrapTemplate(title=title, sidebar=list(view.sidebar()), main=[view.main()],
-                                         header=[_role_links(role)], sidebar_width=240,
+                                         header=[_header(view_name, views, signed, signed.csrf)], sidebar_width=240,
                                          header_background="#1d3557")
 
 
+#: Roles that may open the big screen (it plays camera streams: ``spatial.privacy.STREAM_ROLES``).
+WALL_ROLES = frozenset({"wall", "leadership", "admin"})
+
+
 def create_wall_view() -> pn.viewable.Viewable:
-    """The command centre's big screen (``/wall``, role ``wall``): read-only, no controls (``views.wall``)."""
+    """The command centre's big screen (``/wall``, role ``wall``): read-only, no controls (``views.wall``).
+
+    Signed-in people only (the gate sends others to ``/login``), and only with a role in :data:`WALL_ROLES`.
+    """
+    cookie = (pn.state.cookies or {}).get(SESSION_COOKIE)
+    with session_scope() as s:
+        signed = accounts.signed_in(s, cookie)
+    if signed is None or not WALL_ROLES & set(signed.roles):
+        return _no_view(signed)
     pn.extension("deckgl", raw_css=[WALL_CSS], notifications=False)
     return WallView().page()
 
 
 def mount_panel(api: FastAPI) -> None:
-    """Mount the app at ``/app`` and the wall at ``/wall`` on the FastAPI server and redirect ``/`` there."""
+    """Mount the app at ``/app`` and the wall at ``/wall`` (signed-in people only) on the FastAPI server and
+    redirect ``/`` there."""
     add_applications({"/app": create_app_view, "/wall": create_wall_view}, app=api, title="OneMap")
 
     @api.get("/", include_in_schema=False)
@@ -113,7 +172,8 @@ def demo_jobs() -> list[Job]:
 
 def create_server(*, with_panel: bool = True, background: bool = True) -> FastAPI:
     """The one server: API, the one-map app at ``/app`` (``with_panel``) and the periodic jobs."""
-    api = create_api(background=background, extra_jobs=demo_jobs())
+    api = create_api(background=background, extra_jobs=demo_jobs(),
+                     signed_in_only=("/app", "/wall") if with_panel else ())
     if with_panel:
         live.install(api)  # the one LISTEN connection that feeds the open sessions
         mount_panel(api)
@@ -126,6 +186,8 @@ def _load_demo(args: argparse.Namespace) -> int:
     summary = demo_load.load_demo(seed=args.seed, tickets=args.tickets, replace=not args.keep)
     print(json.dumps(summary, indent=2, default=str))
     print(f"demo district loaded in {time.perf_counter() - t0:.1f} s")
+    print(f"demo accounts ({', '.join(summary['accounts'])}), all with the password "
+          f"{demo_accounts.demo_password()!r}: sign in at /login (README 'Demo accounts')")
     return 0
 
 

@@ -31,6 +31,9 @@ missing_debs() {
     command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || pkgs+=(mosquitto)
     # the video tests generate a live HLS stream on loopback
     [ -x /usr/bin/ffmpeg ] || pkgs+=(ffmpeg)
+    # the single sign-on tests run a real OpenID Connect provider (npm oidc-provider) on loopback
+    command -v node >/dev/null || pkgs+=(nodejs)
+    command -v npm >/dev/null || pkgs+=(npm)
   fi
   echo "${pkgs[@]:-}"
 }
@@ -78,11 +81,22 @@ setup_web() {
   fi
 }
 
+setup_node() {
+  # npm packages of the tests (tests/oidc: the OpenID Connect provider), from the lockfile, never global
+  local dir="$ROOT/tests/oidc" stamp="$ROOT/tests/oidc/node_modules/.onemap-installed" want
+  want=$(sha256sum "$dir/package-lock.json" | cut -c1-16)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "installing the test OpenID Connect provider (npm ci in tests/oidc)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+}
+
 cmd=${1:-run}
 shift || true
 case "$cmd" in
   setup)
-    install_debs 1; setup_venv; setup_web; "$VENV/bin/onemap" db up ;;
+    install_debs 1; setup_venv; setup_web; setup_node; "$VENV/bin/onemap" db up ;;
   run)
     install_debs 0; setup_venv; setup_web
     "$VENV/bin/onemap" db up
@@ -90,12 +104,13 @@ case "$cmd" in
       "$VENV/bin/onemap" load-demo
     else
       say "demo district already loaded (ONEMAP_RELOAD_DEMO=1 to reload)"
+      "$VENV/bin/python" -m data.accounts --if-none  # people sign in: demo accounts unless accounts exist
     fi
     # demo mode: on-duty workers keep moving so the dispatcher always has fresh positions
     export ONEMAP_DEMO_SIMULATE_SECONDS=${ONEMAP_DEMO_SIMULATE_SECONDS:-20}
     exec "$VENV/bin/onemap" serve "$@" ;;
   test)
-    install_debs 1; setup_venv; setup_web
+    install_debs 1; setup_venv; setup_web; setup_node
     "$VENV/bin/onemap" db up --no-migrate
     exec "$VENV/bin/python" -m pytest "$@" ;;
   *)

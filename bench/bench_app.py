@@ -36,6 +36,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,15 @@ from spatial.db.copy import copy_frame, hex_ewkb  # noqa: E402
 from spatial.db.engine import drop_database, ensure_database, get_engine, session_scope  # noqa: E402
 from spatial.maps import mapdata  # noqa: E402
 from spatial.settings import get_settings  # noqa: E402
-from tests.app.conftest import ARGS, CHROMIUM, FIND_DECK, LAYERS_LOADED, block_external  # noqa: E402
+from tests.app.conftest import (  # noqa: E402
+    ARGS,
+    CHROMIUM,
+    FIND_DECK,
+    LAYERS_LOADED,
+    ROLE_USERS,
+    block_external,
+    sign_in,
+)
 
 DB = "onemap_bench_app"
 CHUNK = 200_000
@@ -200,12 +209,22 @@ NAV = """() => { const n = performance.getEntriesByType('navigation')[0];
   return {ttfb: n.responseStart / 1000, dom: n.domContentLoadedEventEnd / 1000} }"""
 
 
+def _sign_in_for(ctx, url: str) -> None:
+    """Sign the browser context in as the demo account of the URL's ``?role=`` (cookies shared by its pages)."""
+    parts = urlsplit(url)
+    role = parse_qs(parts.query).get("role", ["leadership"])[0]
+    page = ctx.new_page()
+    sign_in(page, f"{parts.scheme}://{parts.netloc}", ROLE_USERS.get(role, role))
+    page.close()
+
+
 def first_paint(browser, url: str, *, runs: int, external: list[str]) -> dict:
     """Seconds from navigation to every deck layer loaded; also time to first byte (server builds the
     session's document) and DOMContentLoaded (scripts parsed)."""
     cold, warm, ttfb, dom = [], [], [], []
     for _ in range(runs):
         ctx = browser.new_context(viewport={"width": 1600, "height": 1000})
+        _sign_in_for(ctx, url)  # the app needs a signed-in person (issue 13)
         for bucket in (cold, warm):  # first load cold cache, then the same context again (warm)
             page = ctx.new_page()
             block_external(page, external)
@@ -235,6 +254,7 @@ PROJECT = """(i) => { const d = _dv.deckGL; const L = d.props.layers.find(l => l
 def click_to_candidates(browser, base: str, *, runs: int, external: list[str]) -> dict:
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     block_external(page, external)
+    sign_in(page, base, "dispatcher")
     page.goto(f"{base}/app?role=dispatcher")
     page.wait_for_function(FIND_DECK, timeout=120_000)
     page.wait_for_function(LAYERS_LOADED, timeout=120_000)

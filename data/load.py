@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from data import _geometry as demo_geometry
 from data import emergency
 from data._dem import make_dem
+from data.accounts import load_demo_accounts
 from data.demo import DEMO_DISTRICT_CODE, DEMO_TABLES, DemoData, generate
 from data.drainage import demo_network
 from data.profile import demo_profile
@@ -135,7 +136,9 @@ def load_demo(*, seed: int = 42, tickets: int = 20_000, replace: bool = True, ur
     t0 = time.perf_counter()
     data = generate(seed=seed, tickets=tickets, now=now, **sizes)
     generate_s = round(time.perf_counter() - t0, 2)
-    return {**write_demo(data, replace=replace, url=url), "generate_s": generate_s}
+    out = {**write_demo(data, replace=replace, url=url), "generate_s": generate_s}
+    out["accounts"] = [a["username"] for a in load_demo_accounts(url)]
+    return out
 
 
 def is_loaded(url: str | None = None) -> bool:

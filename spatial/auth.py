@@ -17,7 +17,22 @@ Roles
 ``admin``        everything, including tokens.
 ``wall``         the command centre's big screen (``/wall``): reads the public map data and camera
                  streams (``spatial.privacy.STREAM_ROLES``), writes nothing, no personal data.
+``planner``      people only: the flood planner (forecast runs, warnings); reads like staff.
 ``system``       internal jobs only (SLA sweep, auto-dispatch); never a token role.
+
+People sign in (``spatial.accounts``); a person may hold several roles and
+picks one per page. Machines use tokens, each with one role, optional scopes
+(router tags) and an expiry. The one rule set of which app views and actions a
+role gets is :data:`APP_VIEWS` and :data:`ACTIONS`; the API's
+``require_roles`` and the app read the same tables.
+
+Data scope
+----------
+``admin_unit_id`` (a street) limits a street's staff to the tickets of that
+street (seeing and acting), ``department_id`` limits what handlers act on to
+their department's tickets (they read others' without reporter contact,
+``spatial.privacy``); leadership and admin see all (:func:`ticket_scope_clause`,
+:func:`in_scope`).
 
 Who sees which personal data (reporter contact, sensitive tickets, private
 sensors) is decided by ``spatial.privacy`` from the principal's role and
@@ -35,13 +50,32 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from spatial import authcache
 from spatial.errors import NotFound, Unauthorized, ValidationError
 from spatial.models import ApiToken, Department, Worker
 
 #: Roles a token can carry.
 ROLES = ("citizen", "channel", "grid_worker", "dispatcher", "handler", "leadership", "admin", "wall")
+#: Roles a person (``user_account``) can hold: the token roles plus the planner.
+PERSON_ROLES = (*ROLES, "planner")
 #: Staff roles that read every ticket (not only their own).
-STAFF_ROLES = frozenset({"grid_worker", "dispatcher", "handler", "leadership", "admin", "system"})
+STAFF_ROLES = frozenset({"grid_worker", "dispatcher", "handler", "leadership", "admin", "system", "planner"})
+#: The one-map app's views and the roles that get each (admin gets every view).
+APP_VIEWS: dict[str, frozenset[str]] = {
+    "leadership": frozenset({"leadership", "admin"}),
+    "dispatcher": frozenset({"dispatcher", "admin"}),
+    "planner": frozenset({"planner", "admin"}),
+    "audit": frozenset({"admin"}),
+}
+#: Actions of the app and the API and the roles allowed each (admin always passes).
+ACTIONS: dict[str, frozenset[str]] = {
+    "ticket.assign": frozenset({"dispatcher", "handler"}),
+    "ticket.create": frozenset({"citizen", "channel", "grid_worker", "dispatcher", "handler"}),
+    "warning.publish": frozenset({"planner"}),
+    "forecast.run": frozenset({"planner"}),
+    "audit.read": frozenset(),
+    "user.manage": frozenset(),
+}
 #: Roles that may create tickets.
 INTAKE_ROLES = ("citizen", "channel", "grid_worker", "dispatcher", "handler", "admin")
 
@@ -61,10 +95,52 @@ class Principal:
     department_id: int | None = None
     worker_id: int | None = None
     token_id: int | None = None
+    #: The street (admin unit) the principal is limited to; None = no street limit.
+    admin_unit_id: int | None = None
+    #: A person's account id (people sign in; tokens have ``token_id``).
+    user_id: int | None = None
+    #: Every role the person holds (``role`` is the one in use); a token's is just its role.
+    roles: tuple[str, ...] = ()
+    #: Router tags a token may call; None = every route its role allows.
+    scopes: tuple[str, ...] | None = None
 
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+    def can(self, action: str) -> bool:
+        """Whether the role in use may do ``action`` (:data:`ACTIONS`)."""
+        return self.role == "admin" or self.role in ACTIONS[action]
+
+
+def views_for(roles: tuple[str, ...] | list[str]) -> list[str]:
+    """The app views (:data:`APP_VIEWS` keys, in order) any of ``roles`` gets."""
+    return [v for v, allowed in APP_VIEWS.items() if allowed & set(roles)]
+
+
+def ticket_scope_clause(principal: Principal | None, street_col):
+    """A SQL condition limiting the tickets ``principal`` sees to their street, or None (no street limit).
+
+    ``street_col`` is the ticket's ``street_id`` column. Leadership and admin are never limited.
+    """
+    if principal is None or principal.role in ("admin", "leadership", "system") or principal.admin_unit_id is None:
+        return None
+    return street_col == principal.admin_unit_id
+
+
+def in_scope(principal: Principal | None, *, street_id: int | None, department_id: int | None = None,
+             acting: bool = False) -> bool:
+    """Whether one ticket (its street and department) is within ``principal``'s data scope.
+
+    Seeing: a street's staff only their street. Acting (``acting``): also a
+    handler only their department's tickets.
+    """
+    if principal is None or principal.role in ("admin", "leadership", "system"):
+        return True
+    if principal.admin_unit_id is not None and street_id != principal.admin_unit_id:
+        return False
+    return not (acting and principal.role == "handler" and principal.department_id is not None
+                and department_id != principal.department_id)
 
 
 SYSTEM = Principal(actor="system", role="system")
@@ -82,12 +158,22 @@ def create_token(
     role: str,
     department_id: int | None = None,
     worker_id: int | None = None,
+    admin_unit_id: int | None = None,
+    scopes: list[str] | None = None,
+    expires_at: datetime | None = None,
 ) -> str:
     """Create a token and return its plaintext (shown once, never stored).
 
     ``handler`` tokens need a ``department_id`` and ``grid_worker`` tokens a
-    ``worker_id``; they scope what the token may touch.
+    ``worker_id``; they scope what the token may touch, as does
+    ``admin_unit_id`` (a street). ``scopes`` limits the token to routers by tag
+    (:data:`TOKEN_SCOPES`); ``expires_at`` ends it.
     """
+    if scopes is not None:
+        unknown = sorted(set(scopes) - set(TOKEN_SCOPES))
+        if unknown or not scopes:
+            raise ValidationError(f"unknown scope(s) {', '.join(unknown) or '(none)'}; "
+                                  f"choose from {', '.join(TOKEN_SCOPES)}")
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ValidationError("token name must be 1-100 characters")
@@ -103,7 +189,8 @@ def create_token(
         raise NotFound(f"worker {worker_id} does not exist")
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(name=name, role=role, token_hash=hash_token(plaintext),
-                         department_id=department_id, worker_id=worker_id))
+                         department_id=department_id, worker_id=worker_id, admin_unit_id=admin_unit_id,
+                         scopes=list(scopes) if scopes is not None else None, expires_at=expires_at))
     session.flush()
     return plaintext
 
@@ -116,19 +203,32 @@ def revoke_token(session: Session, token_id: int, *, now: datetime | None = None
     if row.revoked_at is None:
         row.revoked_at = now or sa.func.now()
         session.flush()
+    authcache.evict("t:" + row.token_hash)
 
 
 def principal_for_token(session: Session, token: str) -> Principal:
     """The principal behind a plaintext token; raises Unauthorized if unknown or revoked."""
     if not token:
         raise Unauthorized("an API token is required")
-    row = session.execute(_LOOKUP, {"h": hash_token(token)}).one_or_none()
+    key = "t:" + hash_token(token)
+    cached = authcache.get(key)
+    if cached is not None:
+        return cached
+    row = session.execute(_LOOKUP, {"h": key[2:]}).one_or_none()
     if row is None:
-        raise Unauthorized("the API token is unknown or revoked")
-    return Principal(actor=f"{row.name}#{row.id}", role=row.role, department_id=row.department_id,
-                     worker_id=row.worker_id, token_id=row.id)
+        raise Unauthorized("the API token is unknown, revoked or expired")
+    principal = Principal(actor=f"{row.name}#{row.id}", role=row.role, department_id=row.department_id,
+                          worker_id=row.worker_id, token_id=row.id, admin_unit_id=row.admin_unit_id,
+                          roles=(row.role,), scopes=tuple(row.scopes) if row.scopes is not None else None)
+    authcache.put(key, principal, max_seconds=float(row.left_s) if row.left_s is not None else None)
+    return principal
 
+
+#: Scopes a token can be limited to: the API's router tags.
+TOKEN_SCOPES = ("tickets", "open311", "dispatch", "sensors", "map", "exports", "tiles")
 
 _LOOKUP = sa.text("SELECT t.id, t.name, t.role, COALESCE(t.department_id, w.department_id) AS department_id, "
-                  "t.worker_id FROM api_token t LEFT JOIN worker w ON w.id = t.worker_id "
-                  "WHERE t.token_hash = :h AND t.revoked_at IS NULL")
+                  "t.worker_id, t.admin_unit_id, t.scopes, EXTRACT(EPOCH FROM t.expires_at - now()) AS left_s "
+                  "FROM api_token t LEFT JOIN worker w ON w.id = t.worker_id "
+                  "WHERE t.token_hash = :h AND t.revoked_at IS NULL "
+                  "AND (t.expires_at IS NULL OR t.expires_at > now())")

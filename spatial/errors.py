@@ -99,3 +99,8 @@ class TooLarge(ValidationError):
 
     code = "too_large"
     status_code = 413
+class Locked(OneMapError):
+    """Too many failed sign-ins: the account is locked for a while."""
+
+    code = "locked"
+    status_code = 423

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SRID = 4326
@@ -478,6 +478,93 @@ class ApiToken(Base):
     worker_id: Mapped[int | None] = mapped_column(sa.ForeignKey("worker.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: Router tags the token may call (``tickets``, ``sensors`` ...); None = all its role allows.
+    scopes: Mapped[list[str] | None] = mapped_column(ARRAY(sa.String(32)))
+    admin_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="SET NULL"))
+
+
+# --- people: accounts, sign-in sessions, audit trail (migration 0013)
+
+
+class UserAccount(Base):
+    """A person who signs in: roles, data scope (department, street), argon2 hash or SSO identity."""
+
+    __tablename__ = "user_account"
+    __table_args__ = (
+        sa.CheckConstraint("cardinality(roles) >= 1", name="ck_user_account_roles"),
+        sa.CheckConstraint("username ~ '^[a-z0-9][a-z0-9._@-]{0,63}$'", name="ck_user_account_username"),
+        sa.CheckConstraint("failed_logins >= 0", name="ck_user_account_failed"),
+        sa.UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_user_account_oidc"),
+        sa.Index("uq_user_account_username", "username", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64))
+    display_name: Mapped[str] = mapped_column(sa.String(128), server_default="")
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    roles: Mapped[list[str]] = mapped_column(ARRAY(sa.String(32)))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id", ondelete="SET NULL"))
+    #: The street (admin unit, level 2) a street's staff work in; None = the whole district.
+    admin_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_unit.id", ondelete="SET NULL"))
+    worker_id: Mapped[int | None] = mapped_column(sa.ForeignKey("worker.id", ondelete="SET NULL"))
+    password_hash: Mapped[str | None] = mapped_column(sa.Text)
+    password_changed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    must_change_password: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    oidc_issuer: Mapped[str | None] = mapped_column(sa.String(512))
+    oidc_subject: Mapped[str | None] = mapped_column(sa.String(255))
+    failed_logins: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+
+
+class UserSession(Base):
+    """A signed-in browser: the SHA-256 of the cookie value, the CSRF secret, expiry, IP."""
+
+    __tablename__ = "user_session"
+    __table_args__ = (
+        sa.UniqueConstraint("token_hash", name="uq_user_session_token"),
+        sa.CheckConstraint("via IN ('password', 'oidc')", name="ck_user_session_via"),
+        sa.Index("ix_user_session_user", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"))
+    csrf: Mapped[str] = mapped_column(sa.String(64))
+    via: Mapped[str] = mapped_column(sa.String(16), server_default="password")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("now()"))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    ip: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(sa.String(256))
+
+
+class AuditLog(Base):
+    """Append-only audit trail: who (actor, user or token), when, from where, what, before and after."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        sa.Index("ix_audit_log_at", "at"),
+        sa.Index("ix_audit_log_target", "table_name", "row_id"),
+        sa.Index("ix_audit_log_actor", "actor", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.text("clock_timestamp()"))
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    user_id: Mapped[int | None] = mapped_column(sa.Integer)
+    token_id: Mapped[int | None] = mapped_column(sa.Integer)
+    ip: Mapped[str | None] = mapped_column(INET)
+    request: Mapped[str | None] = mapped_column(sa.String(300))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    table_name: Mapped[str | None] = mapped_column(sa.String(64))
+    row_id: Mapped[str | None] = mapped_column(sa.String(64))
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)
 
 
 # --- perception loop: alerts, rule state, published messages, camera detections (migration 0004)

@@ -73,6 +73,29 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(
         default=[], description="Extra websocket Origin hosts for the app (same origin as Host is always allowed).",
     )
+    cors_origins: list[str] = Field(
+        default=[], description="Origins allowed to call the API from a browser (CORS; JSON list). Closed by default.",
+    )
+    trust_proxy: bool = Field(
+        default=False, description="Trust X-Forwarded-For/-Proto from the reverse proxy (client IP, HTTPS cookies).",
+    )
+    auth_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300,
+        description="Keep token/session lookups this long in each server process (0 = off); revocations made "
+                    "by another process take effect within this time.",
+    )
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="Sign-in session lifetime, hours.")
+    lockout_failures: int = Field(default=5, ge=1, le=100, description="Failed sign-ins before the account locks.")
+    lockout_minutes: float = Field(default=15.0, gt=0, le=24 * 60, description="How long a lock-out lasts, minutes.")
+    login_rate: str = Field(default="10/minute", description="Sign-in attempts per client IP (slowapi/limits syntax).")
+    public_rate: str = Field(
+        default="120/minute", description="Anonymous calls per client IP to public endpoints (limits syntax).",
+    )
+    oidc_issuer: str | None = Field(default=None, description="OpenID Connect issuer URL for single sign-on.")
+    oidc_client_id: str | None = Field(default=None, description="OpenID Connect client id.")
+    oidc_client_secret: str | None = Field(default=None, description="OpenID Connect client secret.")
+    oidc_roles_claim: str = Field(default="roles", description="ID-token/userinfo claim that lists OneMap roles.")
+    oidc_scope: str = Field(default="openid profile email", description="Scopes asked from the provider.")
     metric_srid: int = Field(
         default=32649, description="Metric CRS when no district profile is stored (the profile's wins)."
     )

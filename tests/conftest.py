@@ -32,6 +32,12 @@ from tests.district import seed_small_district
 
 # FastAPI's TestClient sends "Host: testserver"; real servers in tests use 127.0.0.1
 os.environ.setdefault("ONEMAP_ALLOWED_HOSTS", '["localhost", "127.0.0.1", "[::1]", "testserver"]')
+# every test talks from 127.0.0.1: the per-IP rate limits are raised here; tests/auth checks the real ones
+os.environ.setdefault("ONEMAP_LOGIN_RATE", "100000/minute")
+os.environ.setdefault("ONEMAP_PUBLIC_RATE", "1000000/minute")
+# tests change tokens and accounts with plain SQL too (as another process would): no lookup cache by default;
+# tests/test_auth_api.py::test_credential_cache turns it on
+os.environ.setdefault("ONEMAP_AUTH_CACHE_SECONDS", "0")
 
 
 def _pid_alive(pid: int) -> bool:

@@ -23,6 +23,7 @@ from spatial.maps import live
 from spatial.maps.tiles import LABELS_URL_TEMPLATE as LABEL_TILES
 from spatial.maps.tiles import URL_TEMPLATE as BASEMAP_TILES
 from spatial.maps.tiles import WORKER_URL as MVT_WORKER
+from spatial.settings import get_settings
 
 log = logging.getLogger("onemap.app")
 
@@ -35,6 +36,19 @@ CSS = """
                  font-size: 12px; line-height: 1.5; }
 .onemap-kpi .bk-panel-models-markup-HTML { font-size: 13px; }
 """
+
+
+def client_ip() -> str | None:
+    """The browser's IP as the app's HTTP request saw it (the audit trail's "from where")."""
+    ctx = pn.state.curdoc.session_context if pn.state.curdoc else None
+    request = getattr(ctx, "request", None) if ctx else None
+    if request is None:
+        return None
+    headers = request.headers or {}
+    forwarded = headers.get("X-Forwarded-For") or headers.get("x-forwarded-for")
+    if forwarded and get_settings().trust_proxy:
+        return str(forwarded).split(",")[0].strip()
+    return getattr(request, "remote_ip", None)
 
 
 @contextmanager

@@ -28,20 +28,29 @@ from layers.tickets import ticket_points
 from layers.tickets import tooltip as ticket_tooltip
 from layers.workers import candidate_links, worker_points
 from layers.workers import tooltip as worker_tooltip
+from spatial import audit
+from spatial.auth import Principal
+from spatial.errors import OneMapError
 from spatial.maps import mapdata
-from views.common import MAP_H, MAP_W, MapPane, Timer, db, follow_live, guarded, new_alert, show
+from spatial.tickets import queries as ticket_queries
+from views.common import MAP_H, MAP_W, MapPane, Timer, client_ip, db, follow_live, guarded, new_alert, show
 from views.incident_panel import IncidentPanel
 
 QUEUE_LIMIT = 500
 MAX_K = 10
-ACTOR = "app:dispatcher"
-ROLE = "dispatcher"
+#: Who acts when the view is built without a signed-in person (tests of the view alone).
+ANONYMOUS = Principal(actor="app:dispatcher", role="dispatcher")
 
 
 class DispatcherView:
-    """The dispatcher role: one instance per browser session."""
+    """The dispatcher role: one instance per browser session, acting as ``principal``.
 
-    def __init__(self) -> None:
+    A street-scoped dispatcher (``principal.admin_unit_id``) sees and assigns
+    the tickets of that street only; a handler those of their department.
+    """
+
+    def __init__(self, principal: Principal | None = None) -> None:
+        self.principal = principal or ANONYMOUS
         self.alert = new_alert()
         self.status = pn.pane.HTML("", styles={"font-size": "11px", "color": "#666"})
         with db() as s:
@@ -83,7 +92,7 @@ class DispatcherView:
         self.candidates: list = []
         self.last_click_ms: float | None = None
 
-        self.incident = IncidentPanel(self.alert, self._draw)
+        self.incident = IncidentPanel(self.alert, self._draw, self.principal)
         g = guarded(self.alert)
         self.refresh = g(self._do_refresh)
         self.select = g(self._do_select)
@@ -114,7 +123,10 @@ class DispatcherView:
     # ------------------------------------------------------------------ data
     def _do_refresh(self) -> None:
         with Timer() as t, db() as s:
-            q = mapdata.dispatch_queue(s, limit=QUEUE_LIMIT, categories=list(self.cats.value) or None)
+            q = mapdata.dispatch_queue(s, limit=QUEUE_LIMIT, categories=list(self.cats.value) or None,
+                                       street_id=self.principal.admin_unit_id,
+                                       department_id=self.principal.department_id
+                                       if self.principal.role == "handler" else None)
             workers = mapdata.workers(s)
             extra = [i for i in self.recent if i not in set(q["id"])] if len(q) else list(self.recent)
             briefs = [mapdata.ticket_brief(s, i) for i in extra]
@@ -228,6 +240,11 @@ class DispatcherView:
 
         show(self.alert, "")
         with Timer() as t, db() as s:
+            try:
+                ticket_queries.check_in_scope(s, self.principal, ticket_id)
+            except OneMapError as exc:
+                self.ticket_info.object = html.escape(exc.message)
+                return
             brief = mapdata.ticket_brief(s, ticket_id)
             cands = dispatch.candidates(s, ticket_id, k=self.k.value) if brief else []
             why = (dispatch.availability(s, ticket_id)["message"]
@@ -292,7 +309,9 @@ class DispatcherView:
         from spatial.tickets import dispatch
 
         with Timer() as t, db() as s:
-            ticket = dispatch.assign(s, ticket_id, worker_id, actor=ACTOR, role=ROLE)
+            ticket_queries.check_in_scope(s, self.principal, ticket_id)  # the server refuses what the UI hides
+            audit.bind(s, self.principal, ip=client_ip(), request="app: assign")
+            ticket = dispatch.assign(s, ticket_id, worker_id, actor=self.principal.actor, role=self.principal.role)
             status = ticket.status
         self.recent[ticket_id] = status
         self.candidates = []

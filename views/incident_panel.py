@@ -15,12 +15,13 @@ import geopandas as gpd
 import panel as pn
 
 from layers.incidents import frame, incident_zones, resource_points
+from spatial import audit
 from spatial.auth import Principal
 from spatial.incidents import incidents
-from views.common import Timer, db, guarded, show
+from views.common import Timer, client_ip, db, guarded, show
 
-ACTOR = "app:dispatcher"
-VIEWER = Principal(actor=ACTOR, role="dispatcher")
+#: Who acts when the panel is built without a signed-in person (tests of the view alone).
+ANONYMOUS = Principal(actor="app:dispatcher", role="dispatcher")
 
 
 def _min(s: float | None) -> str:
@@ -30,7 +31,8 @@ def _min(s: float | None) -> str:
 class IncidentPanel:
     """Declare, analyse and jointly dispatch an incident for the dispatcher's selected ticket."""
 
-    def __init__(self, alert: pn.pane.Alert, redraw: Callable[[], None]) -> None:
+    def __init__(self, alert: pn.pane.Alert, redraw: Callable[[], None], principal: Principal | None = None) -> None:
+        self.principal = principal or ANONYMOUS
         self.alert = alert
         self.redraw = redraw
         with db() as s:
@@ -92,7 +94,7 @@ class IncidentPanel:
 
     def _load(self, s, incident_id: int) -> None:
         self.incident = incidents.incident_view(s, incident_id)
-        self.impact = incidents.impact(s, incident_id, viewer=VIEWER)
+        self.impact = incidents.impact(s, incident_id, viewer=self.principal)
         self.nearby = incidents.nearby(s, incident_id, k=3)
 
     # ------------------------------------------------------------------ actions
@@ -100,8 +102,9 @@ class IncidentPanel:
         if self.ticket_id is None:
             return
         with Timer() as t, db() as s:
+            audit.bind(s, self.principal, ip=client_ip(), request="app: declare an incident")
             inc = incidents.declare(s, type_code=self.type.value, source_kind="ticket", source_id=self.ticket_id,
-                                    actor=ACTOR)
+                                    actor=self.principal.actor)
             self._load(s, inc.id)
         self.declare_btn.disabled = True
         self.focus = tuple(frame([self.incident]).total_bounds)
@@ -117,7 +120,8 @@ class IncidentPanel:
             show(self.alert, "Tick at least one department to dispatch.", "warning")
             return
         with db() as s:
-            out = incidents.dispatch(s, self.incident["id"], departments=chosen, actor=ACTOR)
+            audit.bind(s, self.principal, ip=client_ip(), request="app: joint dispatch of an incident")
+            out = incidents.dispatch(s, self.incident["id"], departments=chosen, actor=self.principal.actor)
             self._load(s, self.incident["id"])
         made = len(out["tasks"])
         skipped = "; ".join(f"{x['department']}: {x['reason']}" for x in out["skipped"])

@@ -128,7 +128,7 @@ def sensor_html(row) -> str:
             f"alarm: {html.escape(str(row['alarm'] or 'none'))}")
 
 
-#: Who the leadership page acts as (no sign-in yet: the role of the page; camera video allowed).
+#: Who the leadership page acts as when built without a signed-in person (tests of the view alone).
 PRINCIPAL = Principal(actor="app:leadership", role="leadership")
 #: District aggregates shared by the open leadership pages for a second (live updates).
 LIVE_SHARED = SharedResult(ttl_s=1.0)
@@ -137,7 +137,8 @@ LIVE_SHARED = SharedResult(ttl_s=1.0)
 class LeadershipView:
     """The leadership role: build once per browser session, then :meth:`refresh` on every filter change."""
 
-    def __init__(self) -> None:
+    def __init__(self, principal: Principal | None = None) -> None:
+        self.principal = principal
         self.alert = new_alert()
         self.status = pn.pane.HTML("", styles={"font-size": "11px", "color": "#666"})
         with db() as s:
@@ -465,7 +466,7 @@ class LeadershipView:
         if cs.get("layer") == "cameras" and self._cams is not None:
             row = self._cams.iloc[int(cs["index"])]
             with db() as s:
-                self.video.tiles = camera_tiles(s, [int(row["id"])], PRINCIPAL)
+                self.video.tiles = camera_tiles(s, [int(row["id"])], self.principal or PRINCIPAL)
             self.video.visible = bool(self.video.tiles)
             self.info.object = camera_html(row, video=bool(self.video.tiles))
             return

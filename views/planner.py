@@ -35,7 +35,8 @@ from layers.legend import depth_legend_html
 from layers.raster import bitmap_layer
 from layers.warnings import tooltip as warning_tooltip
 from layers.warnings import warning_features
-from spatial import drainage, forecasts
+from spatial import audit, drainage, forecasts
+from spatial.auth import Principal
 from spatial.errors import ConfigError, ValidationError
 from spatial.flood import ops as flood_ops
 from spatial.flood_events import calibrated_parameters
@@ -43,16 +44,18 @@ from spatial.maps import mapdata
 from spatial.profile import district_profile
 from spatial.sensors.alerts import list_alerts
 from spatial.sensors.flood_warnings import publish_forecast_warnings
-from views.common import MAP_H, MAP_W, MapPane, db, follow_live, guarded, new_alert, show
+from views.common import MAP_H, MAP_W, MapPane, client_ip, db, follow_live, guarded, new_alert, show
 
-ACTOR = "app:planner"
+#: Who acts when the view is built without a signed-in person (tests of the view alone).
+ANONYMOUS = Principal(actor="app:planner", role="planner")
 ORDER = ["grid_lines", "flood", "roads", "drainage", "warnings", "streets"]
 
 
 class PlannerView:
     """The planner role: one instance per browser session."""
 
-    def __init__(self) -> None:
+    def __init__(self, principal: Principal | None = None) -> None:
+        self.principal = principal or ANONYMOUS
         self.alert = new_alert()
         with db() as s:
             self.profile = district_profile(s)
@@ -279,8 +282,12 @@ class PlannerView:
         if self.warnings is None or self.run_id is None:
             show(self.alert, "Run a forecast with warnings first.", "info")
             return
+        if not self.principal.can("warning.publish"):
+            show(self.alert, "Your role may not issue warnings.", "danger")
+            return
         with db() as s:
-            out = publish_forecast_warnings(s, self.warnings, run_id=self.run_id, actor=ACTOR,
+            audit.bind(s, self.principal, ip=client_ip(), request="app: issue flood warnings")
+            out = publish_forecast_warnings(s, self.warnings, run_id=self.run_id, actor=self.principal.actor,
                                             issue_tickets=True)
         self.issue_btn.disabled = True
         buf = io.StringIO()
@@ -360,7 +367,11 @@ class PlannerView:
         """Confirm (publish) or hold back the warnings of the shown run waiting above the cap."""
         if self._ops_run is None:
             return
+        if not self.principal.can("warning.publish"):
+            show(self.alert, "Your role may not publish flood warnings.", "warning")
+            return
         with db() as s:
-            rec = flood_ops.decide(s, self._ops_run["run_id"], confirm=confirm, actor=ACTOR)
+            audit.bind(s, self.principal, ip=client_ip(), request="app: confirm or hold back flood warnings")
+            rec = flood_ops.decide(s, self._ops_run["run_id"], confirm=confirm, actor=self.principal.actor)
         show(self.alert, f"Run {rec['run_id']}: warnings {rec['publication']}.", "success")
         self.refresh_runs()

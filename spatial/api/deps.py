@@ -8,6 +8,7 @@ the endpoint has returned and its response is built, before a byte of it is sent
 
 from __future__ import annotations
 
+import hmac
 import logging
 import math
 import uuid
@@ -22,10 +23,12 @@ from sqlalchemy.orm import Session
 
 from flood_model.errors import FloodModelError
 from layers.errors import LayerError
+from spatial import accounts, audit
 from spatial.auth import Principal, principal_for_token
 from spatial.bounds import INT4_MAX, INT8_MAX, MAX_PAGE, MAX_SECONDS, AwareTime
 from spatial.db.engine import new_read_session, new_session
 from spatial.errors import Conflict, DatabaseUnavailable, Forbidden, OneMapError, Unauthorized, ValidationError
+from spatial.settings import get_settings
 from spatial.tickets.queries import TicketFilter
 
 log = logging.getLogger(__name__)
@@ -121,6 +124,30 @@ def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
     return parts  # type: ignore[return-value]
 
 
+#: Cookie holding the sign-in session (HttpOnly) and the CSRF double-submit cookie (readable by the page).
+SESSION_COOKIE = "onemap_session"
+CSRF_COOKIE = "onemap_csrf"
+CSRF_HEADER = "x-csrf-token"
+#: Methods that change nothing: no CSRF check.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's IP: the first ``X-Forwarded-For`` hop behind a trusted proxy, else the socket peer."""
+    if get_settings().trust_proxy:
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        if forwarded:
+            return forwarded[:64]
+    return request.client.host if request.client else None
+
+
+def is_https(request: Request) -> bool:
+    """Whether the browser talks HTTPS (``X-Forwarded-Proto`` is believed only behind a trusted proxy)."""
+    if get_settings().trust_proxy and request.headers.get("x-forwarded-proto"):
+        return request.headers["x-forwarded-proto"].split(",")[0].strip().lower() == "https"
+    return request.url.scheme == "https"
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if not header:
@@ -131,18 +158,58 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
+def _route_label(request: Request) -> str:
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', request.url.path)}"
+
+
+def _check_token_scope(request: Request, principal: Principal) -> None:
+    if principal.scopes is None:
+        return
+    tags = set(getattr(request.scope.get("route"), "tags", None) or ())
+    if not tags & set(principal.scopes):
+        raise Forbidden(f"this token is limited to {', '.join(principal.scopes)}")
+
+
+def _session_principal(request: Request, session: Session) -> Principal | None:
+    signed = accounts.signed_in(session, request.cookies.get(SESSION_COOKIE))
+    if signed is None:
+        return None
+    if request.method not in SAFE_METHODS:  # CSRF: double-submit header must carry the session's secret
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not hmac.compare_digest(sent, signed.csrf):
+            raise Forbidden(f"missing or wrong {CSRF_HEADER} header (CSRF protection of signed-in sessions)")
+    role = request.headers.get("x-onemap-role") or None
+    return signed.principal(role if role in signed.roles else None)
+
+
+def resolve_principal(request: Request, session: Session) -> Principal | None:
+    """The caller: a bearer token (machines) or a sign-in session cookie (people); None when anonymous.
+
+    The principal is bound to the request's transaction for the audit trail (``spatial.audit``).
+    """
+    token = _bearer(request)
+    if token is not None:
+        principal = principal_for_token(session, token)
+        _check_token_scope(request, principal)
+    else:
+        principal = _session_principal(request, session)
+    if principal is not None and request.method not in SAFE_METHODS:  # reads change no audited row
+        audit.bind(session, principal, ip=client_ip(request), request=_route_label(request))
+    return principal
+
+
 def optional_principal(request: Request, session: Session = Depends(db_session)) -> Principal | None:
     """FastAPI dependency: the caller's principal, or None for anonymous (public) calls."""
-    token = _bearer(request)
-    return None if token is None else principal_for_token(session, token)
+    return resolve_principal(request, session)
 
 
 def current_principal(request: Request, session: Session = Depends(db_session)) -> Principal:
-    """FastAPI dependency: the caller's principal; 401 without a valid bearer token."""
-    token = _bearer(request)
-    if token is None:
-        raise Unauthorized("an API token is required ('Authorization: Bearer <token>')")
-    return principal_for_token(session, token)
+    """FastAPI dependency: the caller's principal; 401 without a valid bearer token or sign-in session."""
+    principal = resolve_principal(request, session)
+    if principal is None:
+        raise Unauthorized("sign in, or send an API token ('Authorization: Bearer <token>')")
+    return principal
 
 
 def require_roles(*roles: str):
@@ -154,6 +221,7 @@ def require_roles(*roles: str):
             raise Forbidden(f"role {principal.role!r} may not do this (needs {', '.join(sorted(allowed))})")
         return principal
 
+    _dep.allowed_roles = allowed  # type: ignore[attr-defined]  # read by the access-matrix test and docs
     return _dep
 
 

@@ -105,6 +105,7 @@ def get_candidates(
     principal: Principal = Depends(require_roles(*DESK_ROLES, "leadership")),
     session: Session = Depends(db_session),
 ) -> dict:
+    ticket_views.check_in_scope(session, principal, ticket_id)
     _check_department(principal, ticket_views.ticket_department(session, ticket_id))
     now = utc_now()
     found = dispatch.candidates(session, ticket_id, k=k, max_age_s=max_age_s, now=now)
@@ -125,6 +126,7 @@ def get_candidates(
 def post_assign(ticket_id: TicketIdPath, body: AssignIn,
                 principal: Principal = Depends(require_roles(*DESK_ROLES)),
                 session: Session = Depends(db_session)) -> dict:
+    ticket_views.check_in_scope(session, principal, ticket_id)
     _check_department(principal, ticket_views.ticket_department(session, ticket_id))
     dispatch.assign(session, ticket_id, body.worker_id, actor=principal.actor, role=principal.role,
                     note=body.note)

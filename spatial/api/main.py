@@ -26,7 +26,10 @@ from spatial.api import (
     messages,
     ogc,
     open311,
+    protect,
     sensors,
+    signin,
+    sso,
     tickets,
     tiles,
     video,
@@ -34,19 +37,28 @@ from spatial.api import (
 from spatial.api import map as map_routes
 from spatial.api.boundary import InputBoundary
 from spatial.api.deps import commit_before_response, install_error_handlers
+from spatial.api.protect import Protection, SignInGate
 
 #: Every router of the API, in the order they are mounted.
-ROUTERS: tuple[APIRouter, ...] = (tickets.router, open311.router, dispatch.router, sensors.router,
-                                  map_routes.router, exports.router, tiles.router, flood.router, media.router,
-                                  citizen.router, messages.router, incidents.router, video.router)
+ROUTERS: tuple[APIRouter, ...] = (signin.router, sso.router, tickets.router, open311.router, dispatch.router,
+                                  sensors.router, map_routes.router, exports.router, tiles.router, flood.router,
+                                  media.router, citizen.router, messages.router, incidents.router, video.router)
 
 
-def create_api(*, background: bool = True, extra_jobs: Sequence[jobs.Job] = ()) -> FastAPI:
-    """The FastAPI app with every router; ``background`` runs the periodic jobs (plus ``extra_jobs``)."""
+def create_api(*, background: bool = True, extra_jobs: Sequence[jobs.Job] = (),
+               signed_in_only: tuple[str, ...] = ()) -> FastAPI:
+    """The FastAPI app with every router; ``background`` runs the periodic jobs (plus ``extra_jobs``).
+
+    ``signed_in_only``: path prefixes (the app's ``/app``) that need a sign-in session.
+    """
     api = FastAPI(title="OneMap", version="0.1.0",
                   description="City district operations: tickets (Open311 GeoReport v2), dispatch, sensors.")
     install_error_handlers(api)
-    api.add_middleware(InputBoundary)
+    protect.install_cors(api)
+    if signed_in_only:
+        api.add_middleware(SignInGate, prefixes=signed_in_only)
+    api.add_middleware(Protection)  # rate limits, security headers
+    api.add_middleware(InputBoundary)  # added last: runs first
     access_log.install()  # no api_key or token in the access log
 
     @api.get("/health", tags=["meta"])

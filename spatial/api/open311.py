@@ -38,8 +38,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from spatial import geocode
-from spatial.api.deps import db_session, parse_bbox
+from spatial import audit, geocode
+from spatial.api.deps import client_ip, db_session, parse_bbox
 from spatial.api.open311_xml import XML_MEDIA_TYPE, render
 from spatial.auth import INTAKE_ROLES, Principal, principal_for_token
 from spatial.bounds import INT8_MAX, MAX_PAGE, int_in
@@ -274,6 +274,7 @@ async def post_request(fmt: str, request: Request, session: Session = Depends(db
             raise Forbidden("api_key is invalid or revoked") from exc
         if principal.role not in INTAKE_ROLES:
             raise Forbidden(f"role {principal.role!r} may not submit requests")
+        audit.bind(session, principal, ip=client_ip(request), request=f"POST /open311/v2/requests.{fmt}")
         code = get("service_code")
         if code is None:
             raise ValidationError("service_code is required")

@@ -192,6 +192,7 @@ def check_scope(principal: Principal, ticket: Ticket) -> None:
 @router.post("/tickets/{ticket_id}/transitions", summary="Move a ticket through the loop")
 def post_transition(ticket_id: TicketIdPath, body: TransitionIn, principal: Principal = Depends(current_principal),
                     session: Session = Depends(db_session)) -> dict:
+    ticket_views.check_in_scope(session, principal, ticket_id)
     ticket = lifecycle.lock_ticket(session, ticket_id)
     check_scope(principal, ticket)
     worker_id = body.data.get("worker_id")

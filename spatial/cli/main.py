@@ -1,9 +1,9 @@
 """The ``onemap`` command line of the core.
 
 Core commands live here (db, migrate, import, export); the domain command
-groups (``spatial.cli.tickets``, ``.dispatch``, ``.sensors``, ``.backup``, ``.grids``, ``.district``, ``.osm``
-and ``.flood``, the model's ``flood_model.cli`` plus the operational loop) are listed in
-:data:`COMMAND_GROUPS`. The composition
+groups (``spatial.cli.tickets``, ``.dispatch``, ``.sensors``, ``.backup``, ``.grids``, ``.district``, ``.osm``,
+``.users``, ``.drainage``, ``.notify``, ``.incidents`` and ``.flood``, the model's ``flood_model.cli`` plus the
+operational loop) are listed in :data:`COMMAND_GROUPS`. The composition
 root (``app.main``, the ``onemap`` entry point) adds ``load-demo`` and
 ``serve`` through ``extra``. Errors a user can cause print their message and
 exit with status 2.
@@ -29,6 +29,7 @@ from spatial.cli import notify as notify_cli
 from spatial.cli import osm as osm_cli
 from spatial.cli import sensors as sensors_cli
 from spatial.cli import tickets as tickets_cli
+from spatial.cli import users as users_cli
 from spatial.db import migrate, roles
 from spatial.db.cluster import LocalCluster
 from spatial.db.engine import database_exists
@@ -46,7 +47,7 @@ COMMAND_GROUPS: tuple[AddCommands, ...] = (tickets_cli.add_parser, dispatch_cli.
                                            sensors_cli.add_parser, backup_cli.add_parser, flood_cli.add_parser,
                                            grids_cli.add_parser, district_cli.add_parser, osm_cli.add_parser,
                                            drainage_cli.add_parser,  # after flood_cli: adds flood skill/calibrate
-                                           notify_cli.add_parser, incidents_cli.add_parser)
+                                           notify_cli.add_parser, incidents_cli.add_parser, users_cli.add_parser)
 
 
 def _db_up(args: argparse.Namespace) -> int:

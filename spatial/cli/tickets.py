@@ -18,18 +18,20 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
-from spatial.auth import create_token, revoke_token
-from spatial.clock import as_utc, parse_day
+from spatial import audit
+from spatial.auth import TOKEN_SCOPES, create_token, revoke_token
+from spatial.cli.users import cli_principal
+from spatial.clock import as_utc, parse_day, utc_now
 from spatial.db.engine import read_session_scope, session_scope
 from spatial.errors import NotFound, ValidationError
 from spatial.io import monthly_report, ticket_export
-from spatial.models import ApiToken, Department, Worker
+from spatial.models import AdminUnit, ApiToken, Department, Worker
 from spatial.tickets import queries as ticket_views
 from spatial.tickets import retention, scoring, sla
 from spatial.tickets.bulk import bulk_intake
@@ -112,8 +114,17 @@ def _token_create(args: argparse.Namespace) -> int:
             worker_id = session.scalar(sa.select(Worker.id).where(Worker.code == args.worker))
             if worker_id is None:
                 raise NotFound(f"no worker with code {args.worker!r}")
+        street_id = None
+        if args.street:
+            street_id = session.scalar(sa.select(AdminUnit.id).where(AdminUnit.code == args.street,
+                                                                     AdminUnit.level == 2))
+            if street_id is None:
+                raise NotFound(f"no street with code {args.street!r}")
+        expires = (utc_now() + timedelta(days=args.expires_days)) if args.expires_days else None
+        audit.bind(session, cli_principal(), request="cli: token create")
         token = create_token(session, name=args.name, role=args.role, department_id=dept_id,
-                             worker_id=worker_id)
+                             worker_id=worker_id, admin_unit_id=street_id, expires_at=expires,
+                             scopes=[x.strip() for x in args.scopes.split(",")] if args.scopes else None)
     print(token)
     print("Store it now: only its hash is kept. Use it as 'Authorization: Bearer <token>' "
           "(or api_key=<token> on Open311 POSTs).", flush=True)
@@ -124,7 +135,10 @@ def _token_list(args: argparse.Namespace) -> int:
     with session_scope() as session:
         rows = session.scalars(sa.select(ApiToken).order_by(ApiToken.id)).all()
         for t in rows:
-            state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+            state = (f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at
+                     else f"expires {t.expires_at:%Y-%m-%d %H:%M}" if t.expires_at else "active")
+            if t.scopes is not None:
+                state += f" scopes={','.join(t.scopes)}"
             print(f"{t.id:>5}  {t.name:<30} {t.role:<12} dept={t.department_id or '-'} "
                   f"worker={t.worker_id or '-'}  {state}")
     return 0
@@ -132,6 +146,7 @@ def _token_list(args: argparse.Namespace) -> int:
 
 def _token_revoke(args: argparse.Namespace) -> int:
     with session_scope() as session:
+        audit.bind(session, cli_principal(), request="cli: token revoke")
         revoke_token(session, args.id)
     print(f"token {args.id} revoked")
     return 0
@@ -224,6 +239,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     choices=["citizen", "channel", "grid_worker", "dispatcher", "handler", "leadership", "admin"])
     tc.add_argument("--department", help="department code (handler tokens)")
     tc.add_argument("--worker", help="worker code (grid_worker tokens)")
+    tc.add_argument("--street", help="street code: limit the token to that street's tickets")
+    tc.add_argument("--scopes", help=f"comma list of routers the token may call ({', '.join(TOKEN_SCOPES)})")
+    tc.add_argument("--expires-days", type=float, help="the token stops working after this many days")
     tc.set_defaults(func=_token_create)
     tok.add_parser("list", help="list tokens (never the secrets)").set_defaults(func=_token_list)
     tr = tok.add_parser("revoke", help="revoke a token by id")

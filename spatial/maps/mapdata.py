@@ -510,7 +510,8 @@ def tickets_in_view(session: Session, window: Window, *, bbox: Sequence[float], 
 
 def dispatch_queue(session: Session, *, now: datetime | None = None, limit: int = 200,
                    department_id: int | None = None, categories: Sequence[str] | None = None,
-                   viewer: Principal | None = None, ids: Sequence[int] | None = None) -> gpd.GeoDataFrame:
+                   viewer: Principal | None = None, ids: Sequence[int] | None = None,
+                   street_id: int | None = None) -> gpd.GeoDataFrame:
     """Tickets waiting for dispatch (reported/accepted/reopened), most urgent deadline first.
 
     ``ids``: only these tickets (a live update's changed rows; those no longer waiting are absent).
@@ -518,9 +519,10 @@ def dispatch_queue(session: Session, *, now: datetime | None = None, limit: int 
     ``due_at`` is the acceptance deadline for ``reported`` tickets and the
     resolve deadline otherwise; ``due_in_min`` is minutes left (negative =
     overdue). Geometry EPSG:4326 points. Sensitive tickets only for a staff ``viewer``.
+    ``street_id``/``department_id`` limit the queue to a street's or a department's tickets (data scope).
     """
     now = utc_now(now)
-    p: dict = {"now": now, "lim": int(limit), "dept": department_id}
+    p: dict = {"now": now, "lim": int(limit), "dept": department_id, "street": street_id}
     cat = _located(viewer)
     if categories:
         p["cats"] = list(categories)
@@ -534,7 +536,8 @@ def dispatch_queue(session: Session, *, now: datetime | None = None, limit: int 
                g.name AS grid, t.address, t.description, ST_AsBinary(t.geom) AS wkb
         FROM ticket t JOIN category k ON k.id = t.category_id
         LEFT JOIN admin_unit g ON g.id = t.grid_id
-        WHERE t.status IN {_QUEUE_SQL} AND (CAST(:dept AS int) IS NULL OR t.department_id = :dept) {cat}
+        WHERE t.status IN {_QUEUE_SQL} AND (CAST(:dept AS int) IS NULL OR t.department_id = :dept)
+          AND (CAST(:street AS int) IS NULL OR t.street_id = :street) {cat}
         ORDER BY CASE WHEN t.status = 'reported' THEN t.accept_due_at ELSE t.resolve_due_at END NULLS LAST,
                  t.priority, t.id
         LIMIT :lim"""

@@ -214,9 +214,13 @@ def _skip_existing(session: Session, good: pd.DataFrame) -> pd.DataFrame:
     return good[keep]
 
 
+#: User INSERT triggers on the ticket tables that must fire. The audit trigger (``onemap_audit``,
+#: migration 0013) counts only when an actor is bound (``spatial.audit.bind``): otherwise it records nothing.
 _USER_INSERT_TRIGGERS = sa.text(
-    "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND (tgtype & 4) <> 0 "
-    "AND tgrelid IN ('ticket'::regclass, 'ticket_event'::regclass, 'ticket_reporter'::regclass)"
+    "SELECT count(*) FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT t.tgisinternal "
+    "AND (t.tgtype & 4) <> 0 "
+    "AND t.tgrelid IN ('ticket'::regclass, 'ticket_event'::regclass, 'ticket_reporter'::regclass) "
+    "AND NOT (p.proname = 'onemap_audit' AND coalesce(current_setting('onemap.actor', true), '') = '')"
 )
 
 

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from spatial import privacy
-from spatial.auth import Principal
-from spatial.errors import NotFound, ValidationError
+from spatial.auth import Principal, in_scope, ticket_scope_clause
+from spatial.errors import Forbidden, NotFound, ValidationError
 from spatial.models import (
     TICKET_STATES,
     AdminUnit,
@@ -164,6 +164,9 @@ def visible_to(f: TicketFilter, principal: Principal | None) -> TicketFilter:
     or when ``f`` selects by location (bbox, grid, street), unless the caller
     reported them.
     """
+    scope = ticket_scope_clause(principal, Ticket.street_id)
+    if scope is not None:  # a street's staff: their street's tickets only
+        f = dataclasses.replace(f, extra=[*f.extra, scope])
     located = f.bbox is not None or bool(f.grid) or bool(f.street)
     if not privacy.hides_sensitive_rows(principal, located=located):
         return f
@@ -176,6 +179,9 @@ def visible_to(f: TicketFilter, principal: Principal | None) -> TicketFilter:
 def visible_row(session: Session, ticket_id: int, principal: Principal | None) -> sa.Row:
     """One ticket's row if ``principal`` may find it (NotFound otherwise, like a missing ticket)."""
     row = ticket_row(session, ticket_id)
+    m = row._mapping
+    if not in_scope(principal, street_id=m["street_id"]):
+        raise NotFound(f"ticket {ticket_id} does not exist")
     if (row._mapping["sensitive"] and privacy.hides_sensitive_rows(principal)
             and not owned_ids(session, [ticket_id], principal)):
         raise NotFound(f"ticket {ticket_id} does not exist")
@@ -317,6 +323,21 @@ def catalog(session: Session) -> list[dict]:
 def active_categories(session: Session) -> list[Category]:
     """Active categories ordered by code (the Open311 service list)."""
     return list(session.scalars(sa.select(Category).where(Category.active).order_by(Category.code)).all())
+
+
+def check_in_scope(session: Session, principal: Principal | None, ticket_id: int) -> None:
+    """Refuse a write on a ticket outside ``principal``'s scope.
+
+    Another street's ticket is NotFound (as for a missing ticket: a street's
+    staff do not see it); another department's ticket is Forbidden for a handler.
+    """
+    row = session.execute(sa.text(
+        "SELECT t.street_id, COALESCE(t.department_id, c.department_id) AS department_id FROM ticket t "
+        "JOIN category c ON c.id = t.category_id WHERE t.id = :t"), {"t": ticket_id}).one_or_none()
+    if row is None or not in_scope(principal, street_id=row.street_id):
+        raise NotFound(f"ticket {ticket_id} does not exist")
+    if not in_scope(principal, street_id=row.street_id, department_id=row.department_id, acting=True):
+        raise Forbidden("this ticket belongs to another department")
 
 
 def ticket_department(session: Session, ticket_id: int) -> int:

@@ -7,6 +7,14 @@ afterwards. ``page`` is a Playwright page in Debian's ``/usr/bin/chromium``
 (never ``playwright install``) in which every request to a host other than
 127.0.0.1 is aborted and recorded: any such request, or any JavaScript page
 error, fails the test. Missing Chromium fails, never skips.
+
+The app needs a signed-in person (issue 13). ``app_server`` loads the demo
+accounts (``data.accounts``, one per role, password
+:data:`DEMO_PASSWORD`); :func:`open_view` signs the page in as the demo
+account of the ``?role=`` in its URL (``/app?role=dispatcher`` signs in as
+``dispatcher``) unless it already is, so ``open_view(page, f"{app_server}/app?role=X")``
+lands on view X as before. :func:`sign_in` does it explicitly (any user
+name), :func:`sign_out` ends it. API calls keep using bearer tokens.
 """
 
 from __future__ import annotations
@@ -18,7 +26,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import numpy as np
@@ -40,6 +50,10 @@ LAYERS_LOADED = """() => { const d = window._dv && window._dv.deckGL; if (!d || 
   const ls = d.layerManager.getLayers(); return ls.length > 0 && ls.every(l => l.isLoaded) }"""
 REPO = Path(__file__).resolve().parents[2]
 DEMO_TICKETS = 3000
+#: The demo accounts' password (``data.accounts``).
+DEMO_PASSWORD = "onemap-demo"
+#: The demo account ``open_view`` signs in as for each ``?role=`` of an app URL.
+ROLE_USERS = {"leadership": "leadership", "dispatcher": "dispatcher", "planner": "planner", "audit": "admin"}
 
 
 def free_port() -> int:
@@ -48,22 +62,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_server(db_url: str, engine: sa.Engine) -> Iterator[str]:
-    """Base URL of a running OneMap server with a small demo district loaded (committed)."""
-    from data.load import load_demo
-
-    truncate_all(engine)
-    load_demo(tickets=DEMO_TICKETS, url=db_url, replace=True)
-    with engine.begin() as conn:  # fresh GPS fixes so the dispatcher has candidates
-        conn.execute(sa.text("UPDATE worker SET position_at = now() WHERE on_duty AND geom IS NOT NULL"))
-    port = free_port()
-    env = {**os.environ, "ONEMAP_DATABASE_URL": db_url, "ONEMAP_SLA_SWEEP_SECONDS": "0"}
+@contextmanager
+def running_server(db_url: str, *, port: int | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``uvicorn app:create_server`` on 127.0.0.1 (``port`` or a free one) with ``env``; yields its base URL."""
+    port = port or free_port()
+    full_env = {**os.environ, "ONEMAP_DATABASE_URL": db_url, "ONEMAP_SLA_SWEEP_SECONDS": "0",
+                "ONEMAP_DEMO_PASSWORD": DEMO_PASSWORD, **(env or {})}
     (REPO / ".onemap").mkdir(exist_ok=True)
     log = open(REPO / ".onemap" / f"test_app_server_{port}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:create_server", "--factory",
                              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+                            cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -85,6 +94,26 @@ def app_server(db_url: str, engine: sa.Engine) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def load_app_demo(db_url: str, engine: sa.Engine) -> None:
+    """The small demo district (with its demo accounts) and fresh GPS fixes, committed."""
+    from data.load import load_demo
+
+    truncate_all(engine)
+    load_demo(tickets=DEMO_TICKETS, url=db_url, replace=True)
+    with engine.begin() as conn:  # fresh GPS fixes so the dispatcher has candidates
+        conn.execute(sa.text("UPDATE worker SET position_at = now() WHERE on_duty AND geom IS NOT NULL"))
+
+
+@pytest.fixture(scope="module")
+def app_server(db_url: str, engine: sa.Engine) -> Iterator[str]:
+    """Base URL of a running OneMap server with a small demo district and its demo accounts loaded (committed)."""
+    load_app_demo(db_url, engine)
+    try:
+        with running_server(db_url) as base:
+            yield base
+    finally:
         truncate_all(engine)
 
 
@@ -128,8 +157,35 @@ def page(browser):
     assert not errors, f"page errors: {errors}"
 
 
-def open_view(page, url: str, *, timeout_ms: int = 60_000) -> float:
-    """Navigate and wait until every deck layer is loaded; returns seconds taken."""
+def sign_in(page, base: str, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign ``page``'s browser context in as ``username`` (a form POST to ``/login``; cookies land in the context).
+
+    Raises AssertionError when the server refuses (wrong password, locked, disabled).
+    """
+    r = page.request.post(f"{base}/login", form={"username": username, "password": password, "next": "/account"},
+                          headers={"Origin": base}, max_redirects=0)
+    assert r.status == 303, f"sign-in as {username!r} refused: {r.status} {r.text()[:300]}"
+    page._onemap_user = username
+
+
+def sign_out(page, base: str) -> None:
+    """End the page's sign-in session (the same POST the header's button sends)."""
+    csrf = next((c["value"] for c in page.context.cookies() if c["name"] == "onemap_csrf"), "")
+    page.request.post(f"{base}/logout", form={"csrf": csrf}, headers={"Origin": base})
+    page._onemap_user = None
+
+
+def open_view(page, url: str, *, timeout_ms: int = 60_000, user: str | None = None) -> float:
+    """Navigate and wait until every deck layer is loaded; returns seconds taken.
+
+    Signs in first as ``user``, or as the demo account of the URL's ``?role=``
+    (:data:`ROLE_USERS`), unless the page is already signed in as that account.
+    """
+    parts = urlsplit(url)
+    role = parse_qs(parts.query).get("role", ["leadership"])[0]
+    user = user or ROLE_USERS.get(role, role)
+    if getattr(page, "_onemap_user", None) != user:
+        sign_in(page, f"{parts.scheme}://{parts.netloc}", user)
     t0 = time.perf_counter()
     page.goto(url)
     page.wait_for_function(FIND_DECK, timeout=timeout_ms)
