@@ -14,7 +14,7 @@
 * ``alert.source_kind`` also takes ``geofence``.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 """
 import sqlalchemy as sa
 from alembic import op
@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from spatial.incidents.catalog import DEFAULT_TYPES
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
