@@ -78,6 +78,11 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, round(q / 100 * (len(xs) - 1)))] if xs else float("nan")
 
 
+def save(result: dict) -> None:
+    """Write what is measured so far (a slow machine may not reach the end)."""
+    OUT.write_text(json.dumps(result, indent=2, default=float))
+
+
 def build(url: str, tickets: int) -> None:
     from data.load import load_demo
 
@@ -158,6 +163,7 @@ def main() -> int:
                     "load_avg_start": os.getloadavg()}
     floor = notify_floor(url)
     result["notify_floor_ms"] = {"p50": pct(floor, 50), "p99": pct(floor, 99), "n": len(floor)}
+    save(result)
     proc, base = start_server(url)
     server = psutil.Process(proc.pid)
     external: list[str] = []
@@ -187,6 +193,7 @@ def main() -> int:
                             pg.reload()
                     pg.evaluate(WATCH)
                     pages.append(pg)
+            save(result)
             time.sleep(3)
             rss1, cpu1 = proc_stats(server)
             time.sleep(10)
@@ -228,6 +235,7 @@ def main() -> int:
                 "cpu_pct_idle_sessions": (cpu_idle - cpu1) / 10 * 100,
                 "cpu_pct_under_load": (cpu2 - cpu_idle) / (wall_s + 5) * 100,
                 "cpu_ms_per_change_per_session": (cpu2 - cpu_idle) * 1000 / max(1, len(commits)) / args.sessions}
+            save(result)
             for pg in pages:
                 pg.close()
             wall = browser.new_page(viewport={"width": 1920, "height": 1080})
