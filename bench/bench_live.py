@@ -148,6 +148,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--tickets", type=int, default=3000)
     ap.add_argument("--reuse", action="store_true")
+    ap.add_argument("--batch", type=int, default=5, help="pages loaded at a time")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -173,9 +174,9 @@ def main() -> int:
             time.sleep(2)
             rss0, _ = proc_stats(server)
             pages = []
-            for k in range(0, args.sessions, 5):  # five at a time, each retried once if its session failed
+            for k in range(0, args.sessions, args.batch):  # a batch at a time, each retried once if it failed
                 batch = []
-                for _ in range(min(5, args.sessions - k)):
+                for _ in range(min(args.batch, args.sessions - k)):
                     pg = browser.new_page(viewport={"width": 1280, "height": 800})
                     block_external(pg, external)
                     pg.goto(f"{base}/app?role=dispatcher", wait_until="commit")
