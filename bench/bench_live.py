@@ -78,6 +78,11 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, round(q / 100 * (len(xs) - 1)))] if xs else float("nan")
 
 
+def save(result: dict) -> None:
+    """Write what is measured so far (a slow machine may not reach the end)."""
+    OUT.write_text(json.dumps(result, indent=2, default=float))
+
+
 def build(url: str, tickets: int) -> None:
     from data.load import load_demo
 
@@ -143,6 +148,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--tickets", type=int, default=3000)
     ap.add_argument("--reuse", action="store_true")
+    ap.add_argument("--batch", type=int, default=5, help="pages loaded at a time")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -158,6 +164,7 @@ def main() -> int:
                     "load_avg_start": os.getloadavg()}
     floor = notify_floor(url)
     result["notify_floor_ms"] = {"p50": pct(floor, 50), "p99": pct(floor, 99), "n": len(floor)}
+    save(result)
     proc, base = start_server(url)
     server = psutil.Process(proc.pid)
     external: list[str] = []
@@ -167,9 +174,9 @@ def main() -> int:
             time.sleep(2)
             rss0, _ = proc_stats(server)
             pages = []
-            for k in range(0, args.sessions, 5):  # five at a time, each retried once if its session failed
+            for k in range(0, args.sessions, args.batch):  # a batch at a time, each retried once if it failed
                 batch = []
-                for _ in range(min(5, args.sessions - k)):
+                for _ in range(min(args.batch, args.sessions - k)):
                     pg = browser.new_page(viewport={"width": 1280, "height": 800})
                     block_external(pg, external)
                     pg.goto(f"{base}/app?role=dispatcher", wait_until="commit")
@@ -187,6 +194,7 @@ def main() -> int:
                             pg.reload()
                     pg.evaluate(WATCH)
                     pages.append(pg)
+            save(result)
             time.sleep(3)
             rss1, cpu1 = proc_stats(server)
             time.sleep(10)
@@ -228,6 +236,7 @@ def main() -> int:
                 "cpu_pct_idle_sessions": (cpu_idle - cpu1) / 10 * 100,
                 "cpu_pct_under_load": (cpu2 - cpu_idle) / (wall_s + 5) * 100,
                 "cpu_ms_per_change_per_session": (cpu2 - cpu_idle) * 1000 / max(1, len(commits)) / args.sessions}
+            save(result)
             for pg in pages:
                 pg.close()
             wall = browser.new_page(viewport={"width": 1920, "height": 1080})

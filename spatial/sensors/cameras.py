@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -191,12 +192,23 @@ def covering(session: Session, lon: float, lat: float, *, limit: int = 9) -> lis
 HLS_URL = "/vendor/hls.min.js"
 
 
+def _browser_url(url: str | None) -> str | None:
+    """``url`` if a browser can fetch it: http(s) only (RTSP cameras need a gateway), never on the reserved
+    ``.invalid`` TLD (RFC 2606: it never resolves; the demo's placeholder cameras use it)."""
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.hostname.endswith(".invalid"):
+        return None
+    return url
+
+
 def video_sources(cam: Camera) -> dict:
-    """A camera's playable sources: ``hls`` (an .m3u8 playlist), ``mjpeg`` (any other stream URL), ``snapshot``."""
-    url = (cam.stream_url or "").strip() or None
-    hls = url if url and ".m3u8" in url.split("?")[0].lower() else None
+    """A camera's browser-playable sources: ``hls`` (an http(s) .m3u8 playlist), ``mjpeg`` (any other http(s)
+    stream URL), ``snapshot``; None where there is none (an RTSP stream is not playable in a browser)."""
+    url = _browser_url(cam.stream_url)
+    hls = url if url and url.split("?")[0].lower().endswith(".m3u8") else None
     return {"id": cam.id, "code": cam.code, "name": cam.name, "hls": hls,
-            "mjpeg": url if url and hls is None else None, "snapshot": (cam.snapshot_url or "").strip() or None}
+            "mjpeg": url if url and hls is None else None, "snapshot": _browser_url(cam.snapshot_url)}
 
 
 Status = Literal["ticketed", "merged", "deduplicated", "below_threshold", "no_category", "unknown_class",
