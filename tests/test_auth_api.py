@@ -107,9 +107,12 @@ def _rule(route: APIRoute) -> frozenset[str] | str:
 #: "ok" = passes the access check (any status but 401/403), else the exact status.
 SERVICE_RULES: dict[tuple[str, str], dict[str, str]] = {
     # Open311 takes its key as a form field: no key is 403 (GeoReport v2), intake roles only
-    ("POST", "/open311/v2/requests.{fmt}"): {"anonymous": "403", "leadership": "403", "planner": "403"},
-    # a ticket's history: staff, or the citizen/channel who reported it (these did not)
-    ("GET", "/api/tickets/{ticket_id}/events"): {"citizen": "403"},
+    ("POST", "/open311/v2/requests.{fmt}"): {"anonymous": "403", "leadership": "403", "planner": "403",
+                                             "wall": "403"},
+    # a ticket's history: staff, or the citizen/channel who reported it (these did not; the wall is not staff)
+    ("GET", "/api/tickets/{ticket_id}/events"): {"citizen": "403", "wall": "403"},
+    # camera video: the stream roles only (spatial.privacy.STREAM_ROLES: staff, channels, the wall)
+    ("GET", "/api/cameras/{camera_id}/video"): {"citizen": "403"},
 }
 
 
@@ -131,7 +134,8 @@ def _path(route: APIRoute, world: dict) -> str:
     values = {"ticket_id": world["tickets"]["S0"], "worker_id": world["worker"], "fmt": "json", "code": "pothole",
               "request_id": str(world["tickets"]["S0"]), "run_id": "nope", "z": 0, "x": 0, "y": 0,
               "path": "nothing-here"}
-    return re.sub(r"{(\w+)(:\w+)?}", lambda m: str(values[m.group(1)]), route.path)
+    # ids of other routes (camera, incident, media, ...): 1, a row that may not exist (404 is not a 5xx)
+    return re.sub(r"{(\w+)(:\w+)?}", lambda m: str(values.get(m.group(1), 1)), route.path)
 
 
 def _observed(client: TestClient, method: str, url: str, column: str, world: dict, csrf: str | None) -> int:

@@ -172,7 +172,7 @@ class LeadershipView:
         self.grid_label = ""
 
         self.kpi = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["onemap-kpi"])
-        self.live = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["onemap-live-incidents"])
+        self.live_incidents = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["onemap-live-incidents"])
         self.trend_src = ColumnDataSource({"day": [], "received": [], "closed": []})
         self.trend: pn.pane.Bokeh | None = None  # built after the first paint
         tab = {"index": False, "sizing_mode": "stretch_width", "max_height": 260, "float_format": "{:,.1f}".format,
@@ -229,7 +229,8 @@ class LeadershipView:
                 self.scope, self.legend, self.report_month, self.report]
 
     def main(self) -> pn.viewable.Viewable:
-        return pn.Column(self.alert, self.kpi, self.live, pn.Row(pn.Column(self.map.pane, sizing_mode="stretch_width"),
+        return pn.Column(self.alert, self.kpi, self.live_incidents,
+                         pn.Row(pn.Column(self.map.pane, sizing_mode="stretch_width"),
                                                   self._right, sizing_mode="stretch_width"),
                          self._tables, self.status, sizing_mode="stretch_width")
 
@@ -310,7 +311,7 @@ class LeadershipView:
             view = {**self.map.view, "pitch": 45}
         layers["tickets"] = self._points_layer(cats)
         layers["incidents"] = incident_zones(incident_frame(live)) if live else None
-        self.live.object = live_incidents_html(live)
+        self.live_incidents.object = live_incidents_html(live)
         layers.update(self._overlay_layers())
         self.map.set_layers(layers, order=["grids", "buildings", "bins", "streets", "incidents", "camera_cones",
                                            "cameras", "sensors", "tickets"], view=view)

@@ -59,6 +59,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in AUDITED:
         op.execute(f"DROP TRIGGER IF EXISTS {table}_audit ON {table}")
+    op.execute("ALTER TABLE user_account DROP CONSTRAINT ck_user_account_roles")
+    op.execute("DELETE FROM user_account WHERE roles = ARRAY['wall']::varchar[]")  # wall-only people go
     op.execute("UPDATE user_account SET roles = array_remove(roles, 'wall') WHERE 'wall' = ANY(roles)")
-    op.execute("DELETE FROM user_account WHERE cardinality(roles) = 0")
-    _roles_check(OLD_ROLES)
+    op.execute("ALTER TABLE user_account ADD CONSTRAINT ck_user_account_roles CHECK (cardinality(roles) >= 1 "
+               f"AND roles <@ ARRAY[{', '.join(repr(r) for r in OLD_ROLES)}]::varchar[])")
