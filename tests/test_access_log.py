@@ -4,21 +4,13 @@ string and in the Authorization header, and the captured log searched for it."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import httpx
 
 from spatial.auth import create_token
 from spatial.db.engine import session_scope
 from spatial.privacy import redact_secrets
 from tests.district import seed_small_district
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.live_server import live_server
 
 
 def test_redact_secrets_masks_values_not_names():
@@ -35,35 +27,17 @@ def test_access_log_never_contains_the_api_key(committed, db_url, tmp_path):
         seed_small_district(s)
         token = create_token(s, name="open311-client", role="citizen")
     secret = token[len("om_"):]
-    env = {**os.environ, "ONEMAP_DATABASE_URL": db_url, "PYTHONPATH": str(REPO), "ONEMAP_FLOOD_WARMUP": "0",
-           "ONEMAP_SLA_SWEEP_SECONDS": "0", "ONEMAP_SENSOR_CHECK_SECONDS": "0",
-           "ONEMAP_RETENTION_SWEEP_SECONDS": "0", "ONEMAP_DEMO_SIMULATE_SECONDS": "0"}
     log_path = tmp_path / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:create_server", "--factory",
-                                 "--host", "127.0.0.1", "--port", "0", "--log-level", "info"],
-                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        port = None
-        deadline = time.monotonic() + 90
-        while port is None and time.monotonic() < deadline:
-            assert proc.poll() is None, log_path.read_text()
-            m = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log_path.read_text())
-            port = int(m.group(1)) if m else time.sleep(0.2)
-        assert port, log_path.read_text()
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=30) as http:
-            r = http.get("/open311/v2/requests.json", params={"api_key": token, "service_code": "pothole"})
-            assert r.status_code == 200, r.text
-            r = http.post(f"/open311/v2/requests.json?api_key={token}",
-                          data={"service_code": "pothole", "lat": "23.095", "long": "113.415"})
-            assert r.status_code == 201, r.text
-            r = http.get("/api/tickets", params={"token": token, "access_token": token, "mine": "true"},
-                         headers={"Authorization": f"Bearer {token}"})
-            assert r.status_code == 200 and r.json()["items"], r.text
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with (live_server(log_path, {"ONEMAP_DATABASE_URL": db_url}) as base,
+          httpx.Client(base_url=base, timeout=30) as http):
+        r = http.get("/open311/v2/requests.json", params={"api_key": token, "service_code": "pothole"})
+        assert r.status_code == 200, r.text
+        r = http.post(f"/open311/v2/requests.json?api_key={token}",
+                      data={"service_code": "pothole", "lat": "23.095", "long": "113.415"})
+        assert r.status_code == 201, r.text
+        r = http.get("/api/tickets", params={"token": token, "access_token": token, "mine": "true"},
+                     headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and r.json()["items"], r.text
     text = log_path.read_text()
     assert '"POST /open311/v2/requests.json?api_key=*** HTTP/1.1" 201' in text, text  # the lines are logged
     assert "token=***&access_token=***" in text, text
